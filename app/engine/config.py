@@ -1,0 +1,278 @@
+"""The one validated description of a run: data, features, network shape, loss, optimiser.
+
+Every field of PROTOCOL.md's config lives here with its limits. Anything that is wrong
+raises ``ConfigError`` whose message names the field, the value and what is allowed, so
+the server can forward it to a learner word for word.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+# Limits, in one place so that `hello.limits` can state exactly what is enforced.
+MAX_HIDDEN_LAYERS = 6
+MAX_WIDTH = 16
+MAX_POINTS = 2000
+MAX_CLASSES = 5
+MAX_SEED = 2**32 - 1
+COORD_LIMIT = 6.0
+MAX_LR = 10.0
+MAX_REG = 10.0
+MAX_NOISE = 1.0
+MAX_TEST_FRACTION = 0.9
+MAX_MOMENTUM = 0.999
+
+DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "custom")
+MULTICLASS_DATASETS = ("gauss", "spiral", "custom")
+FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu")
+LOSSES = ("bce", "cross_entropy", "mse")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+INITS = ("xavier", "he", "uniform", "normal", "zeros", "integers")
+
+
+class ConfigError(ValueError):
+    """A config (or a command built on one) that cannot be run, and why."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field} {message}" if field else message)
+        self.field = field
+        self.reason = message
+
+
+def _fail(field: str, template: str, **ctx) -> PydanticCustomError:
+    """An error raised by a model-level check, naming the field (relative to its model) itself."""
+    return PydanticCustomError("field", template, {"field": field, **ctx})
+
+
+def _between(lo: float, hi: float):
+    """A validator that states the whole allowed range when a number falls outside it."""
+
+    def check(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise PydanticCustomError("range", "must be a finite number between {lo} and {hi}, got {got}",
+                                      {"lo": lo, "hi": hi, "got": value})
+        if not lo <= value <= hi:
+            raise PydanticCustomError("range", "must be between {lo} and {hi}, got {got}",
+                                      {"lo": lo, "hi": hi, "got": value})
+        return value
+
+    return AfterValidator(check)
+
+
+Seed = Annotated[int, _between(0, MAX_SEED)]
+Width = Annotated[int, _between(1, MAX_WIDTH)]
+Coord = Annotated[float, _between(-COORD_LIMIT, COORD_LIMIT)]
+
+
+class _Strict(BaseModel):
+    # strict: "3" is not 3 and true is not 1; extra="forbid": a typo is an error, not a no-op.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _point(value: Any) -> tuple[float, float, int]:
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise PydanticCustomError("point", "must be [x1, x2, label], got {got}", {"got": _short(value)})
+    x1, x2, label = value
+    for name, coord in (("x1", x1), ("x2", x2)):
+        if isinstance(coord, bool) or not isinstance(coord, (int, float)):
+            raise PydanticCustomError("point", "has {name} = {got}, which is not a number",
+                                      {"name": name, "got": _short(coord)})
+        if not (math.isfinite(coord) and -COORD_LIMIT <= coord <= COORD_LIMIT):
+            raise PydanticCustomError("point", "has {name} = {got}, outside the plane's range -6 to 6",
+                                      {"name": name, "got": coord})
+    if isinstance(label, float) and label.is_integer():
+        label = int(label)
+    if isinstance(label, bool) or not isinstance(label, int) or label < 0:
+        raise PydanticCustomError("point", "has label {got}; labels are whole numbers from 0",
+                                  {"got": _short(label)})
+    return float(x1), float(x2), label
+
+
+Point = Annotated[Any, AfterValidator(_point)]
+
+
+class DatasetConfig(_Strict):
+    name: Literal["circle", "xor", "gauss", "spiral", "moons", "custom"] = "xor"
+    n: Annotated[int, _between(4, MAX_POINTS)] = 200
+    noise: Annotated[float, _between(0.0, MAX_NOISE)] = 0.1
+    classes: Annotated[int, _between(2, MAX_CLASSES)] = 2
+    seed: Seed = 0
+    test_fraction: Annotated[float, _between(0.0, MAX_TEST_FRACTION)] = 0.5
+    points: list[Point] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.classes > 2 and self.name not in MULTICLASS_DATASETS:
+            raise _fail("classes", "is {k} but dataset '{name}' has 2 classes; use gauss, spiral or custom for more",
+                        k=self.classes, name=self.name)
+        if self.name == "custom":
+            if not self.points:
+                raise _fail("points", "are required for the custom dataset (1 to {m} rows of [x1, x2, label])",
+                            m=MAX_POINTS)
+            if len(self.points) > MAX_POINTS:
+                raise _fail("points", "has {n} rows, at most {m} are allowed", n=len(self.points), m=MAX_POINTS)
+            for row, (_, _, label) in enumerate(self.points):
+                if label >= self.classes:
+                    raise _fail(f"points[{row}]", "has label {label}, but classes is {k} so labels run from 0 to {top}",
+                                label=label, k=self.classes, top=self.classes - 1)
+        return self
+
+    @property
+    def size(self) -> int:
+        return len(self.points) if self.name == "custom" else self.n
+
+
+class Config(_Strict):
+    dataset: DatasetConfig = DatasetConfig()
+    features: list[Literal["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]] = ["x1", "x2"]
+    hidden: list[Width] = [4, 4]
+    activation: Literal["relu", "tanh", "sigmoid", "linear", "leaky_relu"] = "tanh"
+    loss: Literal["bce", "cross_entropy", "mse"] = "bce"
+    optimizer: Literal["sgd", "momentum", "adam"] = "sgd"
+    lr: Annotated[float, _between(0.0, MAX_LR)] = 0.03
+    momentum: Annotated[float, _between(0.0, MAX_MOMENTUM)] = 0.9
+    batch_size: Annotated[int, _between(1, MAX_POINTS)] = 10
+    l2: Annotated[float, _between(0.0, MAX_REG)] = 0.0
+    l1: Annotated[float, _between(0.0, MAX_REG)] = 0.0
+    init: Literal["xavier", "he", "uniform", "normal", "zeros", "integers"] = "xavier"
+    weight_seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if not self.features:
+            raise _fail("features", "must name at least one of {all}", all=", ".join(FEATURES))
+        if len(set(self.features)) != len(self.features):
+            raise _fail("features", "lists a feature twice: {got}", got=self.features)
+        if len(self.hidden) > MAX_HIDDEN_LAYERS:
+            raise _fail("hidden", "has {n} layers, at most {m} are allowed", n=len(self.hidden), m=MAX_HIDDEN_LAYERS)
+        if self.loss == "bce" and self.dataset.classes != 2:
+            raise _fail("loss", "'bce' needs 2 classes, but dataset.classes is {k}; use cross_entropy or mse",
+                        k=self.dataset.classes)
+        n = self.dataset.size
+        if n - round(n * self.dataset.test_fraction) < 1:
+            raise _fail("dataset.test_fraction", "is {f}, which leaves no training points out of {n}",
+                        f=self.dataset.test_fraction, n=n)
+        return self
+
+    @property
+    def classes(self) -> int:
+        return self.dataset.classes
+
+    @property
+    def n_outputs(self) -> int:
+        """bce: one sigmoid unit; mse: one unit for two classes; otherwise one per class."""
+        if self.loss == "bce" or (self.loss == "mse" and self.classes == 2):
+            return 1
+        return self.classes
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [len(self.features), *self.hidden, self.n_outputs]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _field_path(loc: tuple) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.startswith("function-") or part in ("list[...]",):
+            continue  # pydantic's internal validator names, not fields
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+# Our custom errors already read as a sentence after the field name; pydantic's own
+# messages ("Input should be ...") are rephrased into the same shape.
+def _sentence(err: dict, prefix: str) -> tuple[str, str]:
+    loc = tuple(prefix.split(".")) + tuple(err["loc"]) if prefix else tuple(err["loc"])
+    kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
+    field = _field_path(loc)
+    if kind in ("range", "point"):
+        return field, err["msg"]
+    if kind == "field":  # a model-level check: loc is the model, ctx names the field within it
+        inner = ctx["field"]
+        return (f"{field}.{inner}" if field else inner), err["msg"]
+    if kind == "extra_forbidden":
+        model = DatasetConfig if loc[:1] == ("dataset",) else Config
+        return field, f"is not a known field; known fields here: {', '.join(model.model_fields)}"
+    if kind == "literal_error":
+        return field, f"must be one of {ctx.get('expected')}, got {_short(got)}"
+    if kind == "missing":
+        return field, "is required"
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        return field, f"must be a whole number, got {_short(got)}"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return field, f"must be a finite number, got {_short(got)}"
+    if kind in ("list_type", "tuple_type"):
+        return field, f"must be a list, got {_short(got)}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return field, f"must be an object, got {_short(got)}"
+    if kind == "string_type":
+        return field, f"must be a string, got {_short(got)}"
+    return field, f"is invalid: {err['msg']} (got {_short(got)})"
+
+
+def config_error_from(exc: ValidationError, prefix: str = "") -> ConfigError:
+    """The first problem pydantic found, as one ConfigError naming field, value and allowed."""
+    field, message = _sentence(exc.errors()[0], prefix)
+    return ConfigError(field, message)
+
+
+def parse_config(data: dict | None = None) -> Config:
+    """Validate a (JSON-shaped) config; every missing field takes its default."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("config", f"must be an object, got {_short(data)}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise config_error_from(exc) from None
+
+
+def merge_config(current: Config, patch: dict) -> Config:
+    """A partial config laid over the current one (nested objects merge, lists replace)."""
+    if not isinstance(patch, dict):
+        raise ConfigError("config", f"must be an object, got {_short(patch)}")
+    merged = config_to_dict(current)
+    for key, value in patch.items():
+        if key == "dataset" and isinstance(value, dict):
+            dataset = {**merged["dataset"], **value}
+            # points belong to the custom dataset only; leaving it drops them
+            if dataset.get("name") != "custom" and "points" not in value:
+                dataset.pop("points", None)
+            merged["dataset"] = dataset
+        else:
+            merged[key] = value
+    return parse_config(merged)
+
+
+def config_to_dict(config: Config) -> dict:
+    """JSON-ready config; points appear only for the custom dataset."""
+    data = config.model_dump(mode="json")
+    if data["dataset"].get("points") is None:
+        data["dataset"].pop("points", None)
+    else:
+        data["dataset"]["points"] = [list(p) for p in config.dataset.points]
+    return data
+
+
+def limits() -> dict:
+    """Every numeric limit a config is checked against (the `hello` message states them)."""
+    return {
+        "hidden_layers": MAX_HIDDEN_LAYERS, "width": MAX_WIDTH, "points": MAX_POINTS,
+        "classes": MAX_CLASSES, "coordinate": COORD_LIMIT, "seed": MAX_SEED, "lr": MAX_LR,
+        "l1": MAX_REG, "l2": MAX_REG, "noise": MAX_NOISE, "test_fraction": MAX_TEST_FRACTION,
+        "momentum": MAX_MOMENTUM, "batch_size": MAX_POINTS,
+    }

@@ -1,0 +1,120 @@
+"""Datasets on the plane [-6, 6]², their train/test split and the input feature maps.
+
+`noise` is the standard deviation of the Gaussian jitter added to each point, in units of
+NOISE_SCALE (so noise 0.1 moves a point by about 0.3): the labels keep the class the point
+was drawn for, so noise makes the classes overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import COORD_LIMIT, DatasetConfig
+
+NOISE_SCALE = 3.0
+
+
+@dataclass(frozen=True)
+class Dataset:
+    points: np.ndarray  # (n, 2) float64
+    labels: np.ndarray  # (n,) int64
+    train: np.ndarray  # indices into points, in stored order
+    test: np.ndarray
+
+
+def _class_sizes(n: int, k: int) -> list[int]:
+    return [n // k + (1 if c < n % k else 0) for c in range(k)]
+
+
+def _circle(rng, n, k):
+    inside, outside = _class_sizes(n, 2)[::-1]
+    r = np.concatenate([rng.uniform(0.0, 2.5, inside), rng.uniform(3.5, 5.0, outside)])
+    theta = rng.uniform(0.0, 2 * np.pi, n)
+    labels = np.concatenate([np.ones(inside, np.int64), np.zeros(outside, np.int64)])
+    return np.column_stack([r * np.cos(theta), r * np.sin(theta)]), labels
+
+
+def _xor(rng, n, k):
+    sizes = _class_sizes(n, 2)
+    labels = np.repeat([0, 1], sizes).astype(np.int64)
+    magnitude = rng.uniform(0.3, 5.3, (n, 2))  # kept off the axes, where the label flips
+    sign_x = rng.choice([-1.0, 1.0], n)
+    sign_y = np.where(labels == 1, sign_x, -sign_x)  # class 1: same sign, x1·x2 > 0
+    return magnitude * np.column_stack([sign_x, sign_y]), labels
+
+
+def _gauss(rng, n, k):
+    if k == 2:
+        centres = np.array([[-2.0, -2.0], [2.0, 2.0]])
+    else:
+        angles = 2 * np.pi * np.arange(k) / k + np.pi / 4
+        centres = 3.5 * np.column_stack([np.cos(angles), np.sin(angles)])
+    sizes = _class_sizes(n, k)
+    labels = np.repeat(np.arange(k), sizes)
+    return centres[labels] + rng.normal(0.0, 0.7, (n, 2)), labels
+
+
+def _spiral(rng, n, k):
+    sizes = _class_sizes(n, k)
+    labels = np.repeat(np.arange(k), sizes)
+    t = np.concatenate([np.arange(m) / max(m, 1) for m in sizes])
+    radius = 5.0 * t
+    angle = 1.75 * 2 * np.pi * t + 2 * np.pi * labels / k
+    return np.column_stack([radius * np.sin(angle), radius * np.cos(angle)]), labels
+
+
+def _moons(rng, n, k):
+    upper, lower = _class_sizes(n, 2)
+    a, b = rng.uniform(0.0, np.pi, upper), rng.uniform(0.0, np.pi, lower)
+    xy = np.concatenate([np.column_stack([np.cos(a), np.sin(a)]),
+                         np.column_stack([1.0 - np.cos(b), 0.5 - np.sin(b)])])
+    xy = (xy - [0.5, 0.25]) * 2.5  # centre the pair on the origin and fill the plane
+    return xy, np.repeat([0, 1], [upper, lower]).astype(np.int64)
+
+
+GENERATORS = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral, "moons": _moons}
+
+
+def make_dataset(cfg: DatasetConfig) -> Dataset:
+    """Points, labels and split, all drawn from one generator seeded with `cfg.seed`."""
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.name == "custom":
+        rows = np.array(cfg.points, dtype=np.float64)
+        points, labels = rows[:, :2].copy(), rows[:, 2].astype(np.int64)
+    else:
+        points, labels = GENERATORS[cfg.name](rng, cfg.n, cfg.classes)
+        points = points + rng.normal(0.0, cfg.noise * NOISE_SCALE, points.shape)
+        order = rng.permutation(len(points))  # mix the classes so every minibatch holds several
+        points, labels = np.clip(points[order], -COORD_LIMIT, COORD_LIMIT), labels[order]
+    n = len(points)
+    n_test = round(n * cfg.test_fraction)
+    if n_test == 0:
+        return Dataset(points, labels, np.arange(n), np.arange(0))
+    is_test = np.zeros(n, bool)
+    is_test[rng.permutation(n)[:n_test]] = True
+    return Dataset(points, labels, np.flatnonzero(~is_test), np.flatnonzero(is_test))
+
+
+FEATURE_MAPS = {
+    "x1": lambda p: p[:, 0],
+    "x2": lambda p: p[:, 1],
+    "x1^2": lambda p: p[:, 0] ** 2,
+    "x2^2": lambda p: p[:, 1] ** 2,
+    "x1*x2": lambda p: p[:, 0] * p[:, 1],
+    "sin(x1)": lambda p: np.sin(p[:, 0]),
+    "sin(x2)": lambda p: np.sin(p[:, 1]),
+}
+
+
+def feature_matrix(points: np.ndarray, features: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(n, len(features)): each column one feature map of the raw (x1, x2)."""
+    return np.column_stack([FEATURE_MAPS[name](points) for name in features])
+
+
+def grid_points(resolution: int, extent: float = COORD_LIMIT) -> np.ndarray:
+    """Row-major centres of a resolution² grid over [-extent, extent]², top row first (x2 high)."""
+    ticks = np.linspace(-extent, extent, resolution, endpoint=False) + extent / resolution
+    x1, x2 = np.meshgrid(ticks, ticks[::-1])
+    return np.column_stack([x1.ravel(), x2.ravel()])

@@ -1,0 +1,122 @@
+"""The three losses of PROTOCOL.md, each fixing its output layer.
+
+Every loss is a mean over the batch, so each example's own loss contributes 1/N of the
+batch loss and 1/N of its gradient. `output_grad` returns dL/dZ of the output layer for the
+batch-mean loss: the place where backprop starts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from .activations import sigmoid
+
+
+def softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + e^z), finite for any finite z (e^z alone overflows past z ≈ 709)."""
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=1, keepdims=True)  # shift so the largest exponent is e^0
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+class Loss(ABC):
+    name: str
+    output_activation: str  # what turns the last layer's z into its a
+
+    def targets(self, labels: np.ndarray, n_outputs: int) -> np.ndarray:
+        """Class labels as the (N, n_outputs) array the loss compares against."""
+        if n_outputs == 1:
+            return labels.astype(np.float64).reshape(-1, 1)
+        return np.eye(n_outputs)[labels]
+
+    @abstractmethod
+    def output(self, z: np.ndarray) -> np.ndarray:
+        """The output layer's a from its z."""
+
+    @abstractmethod
+    def per_example(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Each example's own loss, shape (N,)."""
+
+    @abstractmethod
+    def output_grad(self, z: np.ndarray, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """dL/dZ of the output layer for the batch-mean loss, shape (N, n_outputs)."""
+
+    @abstractmethod
+    def output_grad_a(self, z: np.ndarray, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """dL/dA of the output layer (the derivative of the loss with respect to its input)."""
+
+    def predict(self, a: np.ndarray) -> np.ndarray:
+        return (a[:, 0] >= 0.5).astype(np.int64) if a.shape[1] == 1 else a.argmax(axis=1)
+
+
+class BinaryCrossEntropy(Loss):
+    """L = −[y log p + (1 − y) log(1 − p)] with p = σ(z), computed as softplus(z) − y·z."""
+
+    name, output_activation = "bce", "sigmoid"
+
+    def output(self, z):
+        return sigmoid(z)
+
+    def per_example(self, z, t):
+        return (softplus(z) - t * z)[:, 0]
+
+    def output_grad(self, z, a, t):
+        # dL/dp · dp/dz = (p − y)/(p(1 − p)) · p(1 − p): the sigmoid's slope cancels.
+        return (a - t) / len(z)
+
+    def output_grad_a(self, z, a, t):
+        # (p − y) / (p(1 − p)), with 1/(p(1 − p)) = 2 + 2·cosh(z) so no 0/0 when p rounds to 0 or 1
+        with np.errstate(over="ignore"):
+            return (a - t) * (2.0 + 2.0 * np.cosh(z)) / len(z)
+
+
+class CrossEntropy(Loss):
+    """L = −log p_y with p = softmax(z), computed from the logits."""
+
+    name, output_activation = "cross_entropy", "softmax"
+
+    def output(self, z):
+        return softmax(z)
+
+    def per_example(self, z, t):
+        return -(log_softmax(z) * t).sum(axis=1)
+
+    def output_grad(self, z, a, t):
+        return (a - t) / len(z)
+
+    def output_grad_a(self, z, a, t):
+        # only p_y appears in the loss: dL/dp_y = −1/p_y, every other dL/dp_k = 0
+        with np.errstate(divide="ignore"):
+            return np.where(t > 0, -1.0 / np.where(t > 0, a, 1.0), 0.0) / len(z)
+
+
+class MeanSquaredError(Loss):
+    """L = mean over examples and output units of (ŷ − t)², as PyTorch's MSELoss()."""
+
+    name, output_activation = "mse", "linear"
+
+    def output(self, z):
+        return z
+
+    def per_example(self, z, t):
+        return ((z - t) ** 2).mean(axis=1)
+
+    def output_grad(self, z, a, t):
+        return 2.0 * (a - t) / a.size  # the mean runs over N·K terms
+
+    def output_grad_a(self, z, a, t):
+        return self.output_grad(z, a, t)
+
+
+LOSSES: dict[str, Loss] = {loss.name: loss for loss in (BinaryCrossEntropy(), CrossEntropy(), MeanSquaredError())}

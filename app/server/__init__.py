@@ -1,0 +1,1 @@
+"""The transport layer: FastAPI, websockets and the wire format. The only async code."""

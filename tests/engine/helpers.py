@@ -1,0 +1,48 @@
+"""Small random problems for the math tests, and a central finite difference."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.engine import Architecture, init_params
+
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "linear", "leaky_relu"]
+LOSSES = ["bce", "cross_entropy", "mse"]
+DEPTHS = [[], [3], [3, 4, 3]]
+
+
+def problem(activation: str, loss: str, hidden: list[int], n: int = 5, seed: int = 0, classes: int = 3):
+    """A random network with features 2, its data X, labels and loss targets."""
+    rng = np.random.default_rng(seed)
+    outputs = 1 if loss == "bce" else classes
+    arch = Architecture((2, *hidden, outputs), activation, loss)
+    params = init_params(arch.sizes, "normal", seed)
+    for name in params:  # non-zero biases, so no unit sits exactly on a ReLU kink
+        if name[0] == "b":
+            params[name] = rng.normal(0.0, 0.5, params[name].shape)
+    X = rng.normal(0.0, 1.5, (n, 2))
+    labels = rng.integers(0, 2 if loss == "bce" else classes, n)
+    return arch, params, X, labels, arch.loss_fn.targets(labels, outputs)
+
+
+def central_difference(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """df/dx for every element of x (modified in place and restored)."""
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        saved = x[idx]
+        x[idx] = saved + eps
+        up = f()
+        x[idx] = saved - eps
+        down = f()
+        x[idx] = saved
+        grad[idx] = (up - down) / (2 * eps)
+    return grad
+
+
+def assert_close(actual, expected, rtol=1e-6, atol=1e-8, what=""):
+    actual, expected = np.asarray(actual, float), np.asarray(expected, float)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    err = np.abs(actual - expected)
+    worst = np.unravel_index(np.argmax(err - rtol * np.abs(expected)), err.shape) if err.size else ()
+    assert np.all(err <= atol + rtol * np.abs(expected)), (
+        f"{what}: at {worst} got {actual[worst]!r}, expected {expected[worst]!r}")
