@@ -194,8 +194,8 @@ def _field_path(loc: tuple) -> str:
 
 # Our custom errors already read as a sentence after the field name; pydantic's own
 # messages ("Input should be ...") are rephrased into the same shape.
-def _sentence(err: dict, prefix: str) -> tuple[str, str]:
-    loc = tuple(prefix.split(".")) + tuple(err["loc"]) if prefix else tuple(err["loc"])
+def _sentence(err: dict, known: dict[str, tuple[str, ...]]) -> tuple[str, str]:
+    loc = tuple(err["loc"])
     kind, ctx, got = err["type"], err.get("ctx") or {}, err.get("input")
     field = _field_path(loc)
     if kind in ("range", "point"):
@@ -204,8 +204,8 @@ def _sentence(err: dict, prefix: str) -> tuple[str, str]:
         inner = ctx["field"]
         return (f"{field}.{inner}" if field else inner), err["msg"]
     if kind == "extra_forbidden":
-        model = DatasetConfig if loc[:1] == ("dataset",) else Config
-        return field, f"is not a known field; known fields here: {', '.join(model.model_fields)}"
+        fields = known.get(_field_path(loc[:-1]))
+        return field, "is not a known field" + (f"; known fields here: {', '.join(fields)}" if fields else "")
     if kind == "literal_error":
         return field, f"must be one of {ctx.get('expected')}, got {_short(got)}"
     if kind == "missing":
@@ -223,9 +223,18 @@ def _sentence(err: dict, prefix: str) -> tuple[str, str]:
     return field, f"is invalid: {err['msg']} (got {_short(got)})"
 
 
-def config_error_from(exc: ValidationError, prefix: str = "") -> ConfigError:
-    """The first problem pydantic found, as one ConfigError naming field, value and allowed."""
-    field, message = _sentence(exc.errors()[0], prefix)
+_CONFIG_FIELDS = {"": tuple(Config.model_fields), "dataset": tuple(DatasetConfig.model_fields)}
+
+
+def config_error_from(exc: ValidationError, skip: int = 0,
+                      known: dict[str, tuple[str, ...]] | None = None) -> ConfigError:
+    """The first problem pydantic found, as one ConfigError naming field, value and allowed.
+
+    `skip` drops leading location parts (a union's tag); `known` maps a field path to the
+    field names allowed there, so an unknown field can be answered with the right ones."""
+    err = exc.errors()[0]
+    err = {**err, "loc": tuple(err["loc"])[skip:]}
+    field, message = _sentence(err, _CONFIG_FIELDS if known is None else known)
     return ConfigError(field, message)
 
 

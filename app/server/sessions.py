@@ -1,0 +1,240 @@
+"""Live sessions: a Run, the sockets watching it, the play loop and flow control.
+
+Flow control (see ../shared/DESIGN.md, measured): each session keeps one "latest frame" —
+built lazily, only when some client is ready for it, encoded once and sent as the same bytes
+to every viewer. Each connection has a sender task that sends the newest frame only while
+the client has fewer than `max_unacked` unacknowledged play frames and no faster than
+`max_fps`; older frames are never queued, so a client that stops reading costs nothing.
+Messages that must not be dropped (answers to a client's own commands, `graph`, `config`,
+`dataset`) go through a small bounded outbox per connection instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from app.engine import Config
+from app.run import Run
+
+from . import wire
+from .settings import Settings
+
+
+@dataclass
+class Frame:
+    version: int
+    seq: int
+    state: dict
+    state_bytes: bytes
+    grid: bytes
+
+
+@dataclass(eq=False)
+class Connection:
+    role: str  # control | view
+    send_text: Callable[[bytes], Awaitable[None]]
+    send_bytes: Callable[[bytes], Awaitable[None]]
+    outbox: asyncio.Queue
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    sent_version: int = -1
+    acked: int = -1
+    in_flight: deque = field(default_factory=deque)  # seqs of play frames not yet acknowledged
+    last_frame_at: float = 0.0
+    closing: bool = False
+
+    def ack(self, seq: int) -> None:
+        self.acked = max(self.acked, seq)
+        while self.in_flight and self.in_flight[0] <= self.acked:
+            self.in_flight.popleft()
+        self.wake.set()
+
+    def push(self, *items: tuple[str, bytes]) -> None:
+        """Queue messages that must arrive; a client too far behind to take them is dropped."""
+        for item in items:
+            try:
+                self.outbox.put_nowait(item)
+            except asyncio.QueueFull:
+                self.closing = True
+        self.wake.set()
+
+
+class Session:
+    def __init__(self, session_id: str, token: str, config: Config, settings: Settings):
+        self.id, self.token, self.settings = session_id, token, settings
+        self.run = Run(config)
+        self.connections: set[Connection] = set()
+        self.lock = asyncio.Lock()
+        self.version = 0  # bumped by every change; a frame is built for a version at most once
+        self.seq = 0
+        self._frame: Frame | None = None
+        self.playing = False
+        self.speed = 0.0
+        self._play_task: asyncio.Task | None = None
+        self.last_seen = time.monotonic()
+
+    # --- frames --------------------------------------------------------------------------
+
+    def changed(self) -> None:
+        self.version += 1
+        for conn in self.connections:
+            conn.wake.set()
+
+    def frame(self) -> Frame:
+        """The newest frame, built now if the run changed since the last one."""
+        if self._frame is None or self._frame.version != self.version:
+            self.seq += 1
+            view = self.run.view()
+            state = wire.state(view, self.seq, self.state_extra())
+            grid = wire.grid_frame(self.run, self.seq, self.settings.grid_resolution, self.settings.neuron_resolution)
+            self._frame = Frame(self.version, self.seq, state, wire.encode(state), grid)
+        return self._frame
+
+    def state_extra(self) -> dict:
+        return {"playing": self.playing, "speed": self.speed, "viewers": len(self.connections),
+                "weight_seed": self.run.config.weight_seed}
+
+    def reply_frame(self, conn: Connection, re: Any) -> None:
+        """Answer a command with the current state (and its grid), carrying `re`."""
+        frame = self.frame()
+        state_bytes = frame.state_bytes if re is None else wire.encode({**frame.state, "re": re})
+        conn.push(("text", state_bytes), ("bytes", frame.grid))
+        conn.sent_version = max(conn.sent_version, frame.version)
+
+    def broadcast(self, message: dict, re: Any = None, origin: Connection | None = None) -> None:
+        """A message every connection must get (graph, config, dataset); `re` only for the origin."""
+        plain = wire.encode(message)
+        tagged = wire.encode({**message, "re": re}) if re is not None else plain
+        for conn in self.connections:
+            conn.push(("text", tagged if conn is origin else plain))
+
+    # --- connections ---------------------------------------------------------------------
+
+    def attach(self, conn: Connection) -> None:
+        self.connections.add(conn)
+        self.last_seen = time.monotonic()
+        self.changed()  # the viewer count is part of the state
+
+    def detach(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        self.last_seen = time.monotonic()
+        if not self.connections:
+            self.stop_playing()  # nobody watching: no reason to burn a core
+        else:
+            self.changed()
+
+    async def sender(self, conn: Connection) -> None:
+        """Send what `conn` must get, then the newest frame whenever it has credit."""
+        interval = 1.0 / self.settings.max_fps
+        while not conn.closing:
+            while not conn.outbox.empty():
+                kind, data = conn.outbox.get_nowait()
+                await (conn.send_text(data) if kind == "text" else conn.send_bytes(data))
+            if self.version > conn.sent_version and len(conn.in_flight) < self.settings.max_unacked:
+                wait = conn.last_frame_at + interval - time.monotonic()
+                if wait > 0:
+                    conn.wake.clear()
+                    try:  # wake early only for an outbox message; frames wait their turn
+                        await asyncio.wait_for(conn.wake.wait(), wait)
+                    except TimeoutError:
+                        pass
+                    continue
+                frame = self.frame()
+                conn.in_flight.append(frame.seq)
+                conn.sent_version = frame.version
+                conn.last_frame_at = time.monotonic()
+                await conn.send_text(frame.state_bytes)
+                await conn.send_bytes(frame.grid)
+                await asyncio.sleep(0)  # one viewer's sends must not starve the others
+                continue
+            conn.wake.clear()
+            if conn.outbox.empty():
+                await conn.wake.wait()
+
+    # --- playing -------------------------------------------------------------------------
+
+    def start_playing(self, speed: float) -> None:
+        self.speed = speed
+        self.playing = True
+        if self._play_task is None or self._play_task.done():
+            self._play_task = asyncio.get_running_loop().create_task(self._play_loop())
+
+    def stop_playing(self) -> None:
+        self.playing = False
+        if self._play_task is not None:
+            self._play_task.cancel()
+            self._play_task = None
+
+    async def _play_loop(self) -> None:
+        """Train at `speed` iterations per second in chunks short enough that the event loop
+        never waits more than `chunk_seconds` for us."""
+        loop = asyncio.get_running_loop()
+        start, done, speed = loop.time(), 0, self.speed
+        budget = self.settings.chunk_seconds
+        while self.playing:
+            if speed != self.speed:  # a new speed restarts the clock
+                start, done, speed = loop.time(), 0, self.speed
+            due = int((loop.time() - start) * speed) - done
+            if due > 0:
+                async with self.lock:
+                    chunk_end = time.perf_counter() + budget
+                    for _ in self.run.step("iteration", due):
+                        done += 1
+                        if time.perf_counter() > chunk_end or self.run.status == "diverged":
+                            break
+                    if self.run.status == "diverged":
+                        self.playing = False  # keep the diverged run on screen, stop burning it
+                    self.changed()
+                behind = int((loop.time() - start) * speed) - done
+                if behind > speed * 0.25:  # cannot keep up: drop the debt rather than grow it
+                    start, done = loop.time(), 0
+                await asyncio.sleep(0)
+            else:
+                await asyncio.sleep(max(0.001, (done + 1) / speed - (loop.time() - start)))
+        self._play_task = None
+
+
+class SessionLimit(Exception):
+    pass
+
+
+class Registry:
+    """Every live session of this process, with the cap and idle expiry."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.sessions: dict[str, Session] = {}
+
+    def create(self, config: Config) -> Session:
+        if len(self.sessions) >= self.settings.max_sessions:
+            raise SessionLimit(f"the server already holds its maximum of {self.settings.max_sessions} sessions; "
+                               "try again when one has expired")
+        session_id = secrets.token_urlsafe(16)  # 128 random bits
+        session = Session(session_id, secrets.token_urlsafe(24), config, self.settings)
+        self.sessions[session_id] = session
+        return session
+
+    def get(self, session_id: str) -> Session | None:
+        return self.sessions.get(session_id)
+
+    def remove(self, session_id: str) -> Session | None:
+        session = self.sessions.pop(session_id, None)
+        if session is not None:
+            session.stop_playing()
+        return session
+
+    def expire(self, now: float | None = None) -> list[str]:
+        now = time.monotonic() if now is None else now
+        gone = [sid for sid, s in self.sessions.items()
+                if not s.connections and now - s.last_seen > self.settings.idle_timeout]
+        for sid in gone:
+            self.remove(sid)
+        return gone
+
+    def close_all(self) -> None:
+        for sid in list(self.sessions):
+            self.remove(sid)

@@ -1,0 +1,26 @@
+"""Server settings, read from the environment with the prefix BACKPROP_ (e.g. BACKPROP_MAX_FPS=20)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKPROP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_sessions: int = Field(200, ge=1)
+    idle_timeout: float = Field(1800.0, gt=0, description="seconds a session lives without a connection")
+    max_fps: float = Field(30.0, gt=0, le=240, description="frames per second each client gets at most")
+    max_unacked: int = Field(2, ge=1, le=16, description="play frames a client may have unacknowledged")
+    max_message_bytes: int = Field(262_144, ge=1024, description="largest websocket message accepted")
+    max_speed: int = Field(10_000, ge=1, description="iterations per second, at most, while playing")
+    max_step_count: int = Field(10_000, ge=1)
+    max_step_iterations: int = Field(100_000, ge=1, description="whole iterations one step command may run")
+    max_connections_per_session: int = Field(500, ge=1)
+    grid_resolution: int = Field(64, ge=8, le=256)
+    neuron_resolution: int = Field(32, ge=8, le=256)
+    outbox_size: int = Field(64, ge=4, description="messages queued for a client that must not be dropped")
+    chunk_seconds: float = Field(0.004, gt=0, description="longest stretch of training between yields")

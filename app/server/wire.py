@@ -1,0 +1,123 @@
+"""The one place that knows the wire format: every message the server sends is built here.
+
+JSON text frames are encoded with orjson. Numbers that are not finite become null here,
+explicitly, so that no message ever holds NaN or Infinity (orjson would write null for them
+too, but a reader should not have to know that). Grids go out as one binary frame whose
+layout is documented in docs/protocol.md and built by `grid_frame`.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from typing import Any
+
+import numpy as np
+import orjson
+
+from app.engine import config_to_dict, neuron_graph
+from app.engine.heatmaps import heatmaps
+from app.run import Run, RunView
+
+PROTOCOL_VERSION = 1
+GRID_MAGIC = b"BPG1"
+GRID_HEADER = struct.Struct("<4sIHHHHfI")  # magic, seq, R, C, Rn, M, extent, reserved: 24 bytes
+
+
+def encode(message: dict) -> bytes:
+    return orjson.dumps(message)
+
+
+def decode(raw: str | bytes) -> Any:
+    return orjson.loads(raw)
+
+
+def finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def array_json(a: np.ndarray) -> list:
+    """A numpy array as nested lists, each non-finite entry as None."""
+    if np.isfinite(a).all():
+        return a.tolist()
+    return np.where(np.isfinite(a), a, None).tolist()
+
+
+def hello(session_id: str, role: str, limits: dict) -> dict:
+    return {"type": "hello", "protocol": PROTOCOL_VERSION, "session": session_id, "role": role, "limits": limits}
+
+
+def graph(run: Run, view: str = "neuron") -> dict:
+    nodes, edges = neuron_graph(run.arch.sizes, run.config.features, run.config.loss)
+    return {
+        "type": "graph", "view": view,
+        "nodes": [{"id": n.id, "kind": n.kind, "layer": n.layer, "index": n.index, "label": n.label} for n in nodes],
+        "edges": [{"id": e.id, "src": e.src, "dst": e.dst, "param": e.param, "i": e.i, "j": e.j} for e in edges],
+    }
+
+
+def state(view: RunView, seq: int, extra: dict | None = None) -> dict:
+    message = {
+        "type": "state", "seq": seq, "iteration": view.iteration, "epoch": view.epoch,
+        "phase": view.phase, "cursor": view.cursor, "status": view.status, "diverged_at": view.diverged_at,
+        "loss": finite(view.loss), "test_loss": finite(view.test_loss),
+        "accuracy": finite(view.accuracy), "test_accuracy": finite(view.test_accuracy),
+        "example": view.example,
+        "nodes": {nid: {k: finite(v) for k, v in values.items()} for nid, values in view.nodes.items()},
+        "params": {name: array_json(value) for name, value in view.params.items()},
+        "grads": None if view.grads is None else {name: array_json(g) for name, g in view.grads.items()},
+    }
+    if extra:
+        message.update(extra)
+    return message
+
+
+def config(run: Run) -> dict:
+    return {"type": "config", "config": config_to_dict(run.config)}
+
+
+def dataset(run: Run) -> dict:
+    """The points the boundary is drawn behind: [x1, x2, label] rows, train and test apart."""
+    trainer = run.trainer
+
+    def rows(split) -> list:
+        return [[float(x1), float(x2), int(label)] for (x1, x2), label in zip(split.points, split.labels)]
+
+    return {"type": "dataset", "classes": run.config.classes, "train": rows(trainer.train), "test": rows(trainer.test)}
+
+
+def error(code: str, message: str, field: str | None = None, re: Any = None) -> dict:
+    out: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if field is not None:
+        out["field"] = field
+    if re is not None:
+        out["re"] = re
+    return out
+
+
+def _quantise(maps: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bytes:
+    span = np.where(hi > lo, hi - lo, 1.0)[:, None, None]
+    q = np.rint((np.nan_to_num(maps, nan=0.0) - lo[:, None, None]) / span * 255.0)
+    return np.clip(q, 0, 255).astype(np.uint8).tobytes()
+
+
+def grid_frame(run: Run, seq: int, resolution: int, neuron_resolution: int, extent: float = 6.0) -> bytes:
+    """Decision boundary (C planes, probability·255) and hidden-neuron maps (M planes, each
+    scaled between its own lo and hi, given in the header) as uint8, 8-byte aligned."""
+    arch, params, features = run.arch, run.trainer.params, run.config.features
+    boundary, _ = heatmaps(arch, params, features, resolution)
+    _, neurons = heatmaps(arch, params, features, neuron_resolution) if arch.depth > 1 else (None, np.zeros((0, 1, 1)))
+    boundary = np.nan_to_num(boundary, nan=0.5)
+    m = len(neurons)
+    with np.errstate(all="ignore"):
+        flat = neurons.reshape(m, -1)
+        finite_maps = np.where(np.isfinite(flat), flat, np.nan)
+        lo = np.nan_to_num(np.nanmin(finite_maps, axis=1), nan=0.0) if m else np.zeros(0)
+        hi = np.nan_to_num(np.nanmax(finite_maps, axis=1), nan=0.0) if m else np.zeros(0)
+    ranges = np.column_stack([lo, hi]).astype(np.float32).tobytes()
+    header = GRID_HEADER.pack(GRID_MAGIC, seq & 0xFFFFFFFF, resolution, len(boundary), neuron_resolution, m, extent, 0)
+    parts = [header, ranges, b"\0" * (-len(ranges) % 8),
+             _quantise(boundary, np.zeros(len(boundary)), np.ones(len(boundary)))]
+    parts.append(b"\0" * (-sum(map(len, parts)) % 8))
+    parts.append(_quantise(neurons, lo, hi) if m else b"")
+    return b"".join(parts)
