@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import struct
+import warnings
 from typing import Any
 
 import numpy as np
@@ -106,14 +107,16 @@ def grid_frame(run: Run, seq: int, resolution: int, neuron_resolution: int, exte
     scaled between its own lo and hi, given in the header) as uint8, 8-byte aligned."""
     arch, params, features = run.arch, run.trainer.params, run.config.features
     boundary, _ = heatmaps(arch, params, features, resolution)
-    _, neurons = heatmaps(arch, params, features, neuron_resolution) if arch.depth > 1 else (None, np.zeros((0, 1, 1)))
+    _, neurons = heatmaps(arch, params, features, neuron_resolution)
     boundary = np.nan_to_num(boundary, nan=0.5)
     m = len(neurons)
-    with np.errstate(all="ignore"):
-        flat = neurons.reshape(m, -1)
-        finite_maps = np.where(np.isfinite(flat), flat, np.nan)
-        lo = np.nan_to_num(np.nanmin(finite_maps, axis=1), nan=0.0) if m else np.zeros(0)
-        hi = np.nan_to_num(np.nanmax(finite_maps, axis=1), nan=0.0) if m else np.zeros(0)
+    lo, hi = np.zeros(m), np.zeros(m)
+    if m:
+        finite_maps = np.where(np.isfinite(neurons), neurons, np.nan).reshape(m, -1)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN map (a diverged run) is expected
+            lo = np.nan_to_num(np.nanmin(finite_maps, axis=1), nan=0.0)
+            hi = np.nan_to_num(np.nanmax(finite_maps, axis=1), nan=0.0)
     ranges = np.column_stack([lo, hi]).astype(np.float32).tobytes()
     header = GRID_HEADER.pack(GRID_MAGIC, seq & 0xFFFFFFFF, resolution, len(boundary), neuron_resolution, m, extent, 0)
     parts = [header, ranges, b"\0" * (-len(ranges) % 8),
