@@ -44,7 +44,7 @@ class Connection:
     sent_version: int = -1
     acked: int = -1
     in_flight: deque = field(default_factory=deque)  # seqs of play frames not yet acknowledged
-    last_frame_at: float = 0.0
+    next_frame_at: float = 0.0  # the earliest moment the next play frame may go
     closing: bool = False
 
     def ack(self, seq: int) -> None:
@@ -135,7 +135,8 @@ class Session:
                 kind, data = conn.outbox.get_nowait()
                 await (conn.send_text(data) if kind == "text" else conn.send_bytes(data))
             if self.version > conn.sent_version and len(conn.in_flight) < self.settings.max_unacked:
-                wait = conn.last_frame_at + interval - time.monotonic()
+                now = time.monotonic()
+                wait = conn.next_frame_at - now
                 if wait > 0:
                     conn.wake.clear()
                     try:  # wake early only for an outbox message; frames wait their turn
@@ -146,7 +147,9 @@ class Session:
                 frame = self.frame()
                 conn.in_flight.append(frame.seq)
                 conn.sent_version = frame.version
-                conn.last_frame_at = time.monotonic()
+                # keep a steady cadence (late frames do not push the next one back), but never
+                # bank more than half an interval of debt: on average at most max_fps
+                conn.next_frame_at = max(conn.next_frame_at + interval, now + interval / 2)
                 await conn.send_text(frame.state_bytes)
                 await conn.send_bytes(frame.grid)
                 await asyncio.sleep(0)  # one viewer's sends must not starve the others
