@@ -1,0 +1,180 @@
+// Boots the page: one store, one socket, renderers on one requestAnimationFrame loop that
+// paints only when the store changed and acknowledges each frame after painting it.
+import { bindControls, showConfig, showFieldError } from "./controls.js";
+import { hitTest, layoutGraph } from "./layout.js";
+import { drawBoundary, drawChart, drawGraph, drawLegend } from "./render.js";
+import { connect } from "./socket.js";
+import { createStore } from "./store.js";
+
+const $ = (id) => document.getElementById(id);
+const store = createStore();
+const { session, token } = document.body.dataset;
+const controls = document.querySelector(".controls");
+let layout = null, layoutKey = "";
+let appliedHash = false;
+
+const socket = connect(store, session, token, {
+  onMessage(message, origin) {
+    if (message.type === "error") {
+      showFieldError(controls, origin instanceof Element ? origin : null, message.message);
+    } else if (message.type === "state" && message.re !== undefined) {
+      showFieldError(controls, null, null);
+    }
+    if (message.type === "config") {
+      showConfig(controls, message.config);
+      writeHash(message.config);
+    }
+    if (message.type === "hello" && message.role === "control" && !appliedHash) {
+      appliedHash = true;
+      const config = readHash();
+      if (config) socket.send({ type: "configure", config });
+    }
+  },
+  onGone() { showBanner("This session no longer exists. Reload the page to start a new one."); },
+});
+
+bindControls(controls, {
+  send: (command, origin) => socket.send(command, origin),
+  getConfig: () => store.config,
+  readOnly: !token,
+});
+
+// --- the link holds the whole config, both seeds included ----------------------------------
+function writeHash(config) {
+  const encoded = "config=" + encodeURIComponent(JSON.stringify(config));
+  if (location.hash.slice(1) !== encoded) history.replaceState(null, "", `${location.pathname}${location.search}#${encoded}`);
+}
+
+function readHash() {
+  const match = location.hash.match(/config=([^&]*)/);
+  if (!match) return null;
+  try { return JSON.parse(decodeURIComponent(match[1])); } catch { return null; }
+}
+
+// --- run buttons and keys --------------------------------------------------------------------
+const speedFromSlider = () => Math.round(10 ** +$("speed").value);
+function updateSpeedLabel() { $("speed-out").textContent = `${speedFromSlider()}/s`; }
+updateSpeedLabel();
+$("speed").addEventListener("input", () => {
+  updateSpeedLabel();
+  if (store.state?.playing) socket.send({ type: "play", speed: speedFromSlider() }, $("speed"));
+});
+function togglePlay() {
+  if (store.state?.playing) socket.send({ type: "pause" }, $("play"));
+  else socket.send({ type: "play", speed: speedFromSlider() }, $("play"));
+}
+function step(unit) { socket.send({ type: "step", unit: unit || $("step-unit").value }, $("step")); }
+function randomize() { socket.send({ type: "randomize" }, $("randomize")); }
+$("play").addEventListener("click", togglePlay);
+$("step").addEventListener("click", () => step());
+$("randomize").addEventListener("click", randomize);
+$("reset").addEventListener("click", () => socket.send({ type: "randomize", weight_seed: store.config?.weight_seed ?? 0 }, $("reset")));
+for (const radio of document.querySelectorAll('input[name="mode"]')) {
+  radio.addEventListener("change", () => { store.mode = radio.value; store.dirty = true; });
+}
+document.addEventListener("keydown", (e) => {
+  if (e.target.closest("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey || !token) return;
+  if (e.key === " ") { e.preventDefault(); togglePlay(); }
+  else if (e.key === "ArrowRight") { e.preventDefault(); step(e.shiftKey ? "layer" : undefined); }
+  else if (e.key === "r") randomize();
+});
+
+// --- hover: live numbers for any node or edge; click an edge to type a new weight -----------
+const graphCanvas = $("graph");
+const tooltip = $("tooltip");
+const fmt = (v) => (v === null || v === undefined ? "—" : Number(v).toPrecision(4));
+function describe(hit) {
+  const { state, graph } = store;
+  if (hit.kind === "node") {
+    const node = graph.nodes.find((n) => n.id === hit.id);
+    const v = state?.nodes?.[hit.id] || {};
+    return `${node.label} (${node.kind})\nz      = ${fmt(v.z)}\na      = ${fmt(v.a)}\ndL/dz  = ${fmt(v.grad_z)}\ndL/da  = ${fmt(v.grad_a)}`;
+  }
+  const edge = graph.edges.find((e) => e.id === hit.id);
+  if (!edge.param) return `${edge.src} → loss`;
+  const w = state?.params?.[edge.param]?.[edge.i]?.[edge.j];
+  const g = state?.grads?.[edge.param]?.[edge.i]?.[edge.j];
+  return `${edge.id}\nw      = ${fmt(w)}\ndL/dw  = ${fmt(g)}\n(click to set w)`;
+}
+graphCanvas.addEventListener("mousemove", (e) => {
+  if (!layout || !store.graph) return;
+  const rect = graphCanvas.getBoundingClientRect();
+  const hit = hitTest(layout, store.graph, e.clientX - rect.left, e.clientY - rect.top);
+  if ((hit?.id || null) !== (store.hover?.id || null)) { store.hover = hit; store.dirty = true; }
+  if (!hit) { tooltip.hidden = true; return; }
+  tooltip.textContent = describe(hit);
+  tooltip.hidden = false;
+  tooltip.style.left = `${e.clientX + 14}px`;
+  tooltip.style.top = `${e.clientY + 14}px`;
+});
+graphCanvas.addEventListener("mouseleave", () => { tooltip.hidden = true; store.hover = null; store.dirty = true; });
+graphCanvas.addEventListener("click", () => {
+  const hit = store.hover;
+  if (!hit || hit.kind !== "edge" || !token) return;
+  const edge = store.graph.edges.find((e) => e.id === hit.id);
+  if (!edge?.param) return;
+  const current = store.state.params[edge.param];
+  const typed = prompt(`New value for ${edge.id}`, current[edge.i][edge.j]);
+  if (typed === null) return;
+  const value = Number(typed);
+  if (!Number.isFinite(value)) { showFieldError(controls, null, `${edge.id}: "${typed}" is not a number`); return; }
+  const next = current.map((row) => row.slice());
+  next[edge.i][edge.j] = value;
+  socket.send({ type: "set_params", params: { [edge.param]: next } }, null);
+});
+
+// --- painting ---------------------------------------------------------------------------------
+function showBanner(text) {
+  const banner = $("banner");
+  banner.hidden = !text;
+  banner.textContent = text || "";
+}
+
+function paintText() {
+  const s = store.state;
+  $("connection").textContent = { open: store.role === "control" ? "live · control" : "live · view only",
+    down: "server unreachable — reconnecting…", gone: "session ended", connecting: "connecting…" }[store.connection];
+  $("connection").classList.toggle("down", store.connection !== "open");
+  if (!s) return;
+  $("iteration").textContent = s.iteration;
+  $("epoch").textContent = s.epoch;
+  $("phase").textContent = s.phase;
+  $("phase").className = `phase ${s.phase}`;
+  const show = (v, pct) => (v === null || v === undefined ? "–" : pct ? `${(v * 100).toFixed(1)}%` : v.toFixed(3));
+  $("loss").textContent = show(s.loss); $("test-loss").textContent = show(s.test_loss);
+  $("accuracy").textContent = show(s.accuracy, true); $("test-accuracy").textContent = show(s.test_accuracy, true);
+  $("play").textContent = s.playing ? "⏸" : "▶";
+  $("play").setAttribute("aria-label", s.playing ? "Pause" : "Play");
+  if (s.status === "diverged") {
+    showBanner(`The run diverged at iteration ${s.diverged_at}: a weight or gradient became infinite. `
+      + "Lower the learning rate, then re-randomize.");
+  } else if (store.connection !== "gone") {
+    showBanner(null);
+  }
+}
+
+function paint() {
+  if (store.dirty) {
+    store.dirty = false;
+    const key = `${store.graph?.nodes.length}|${store.graph?.edges.length}|${graphCanvas.clientWidth}x${graphCanvas.clientHeight}`;
+    if (store.graph && key !== layoutKey) {
+      layout = layoutGraph(store.graph, graphCanvas.clientWidth, graphCanvas.clientHeight);
+      layoutKey = key;
+    }
+    const start = performance.now();
+    drawGraph(graphCanvas, store, layout);
+    drawLegend($("legend"), store);
+    drawBoundary($("boundary"), store);
+    drawChart($("chart"), store);
+    paintText();
+    window.__paintMs = performance.now() - start;
+    if (store.state && store.grid && store.grid.seq === store.state.seq && store.drawnSeq !== store.state.seq) {
+      store.drawnSeq = store.state.seq;
+      socket.ack(store.state.seq);
+    }
+  }
+  requestAnimationFrame(paint);
+}
+window.addEventListener("resize", () => { store.dirty = true; });
+window.__backprop = store; // for the browser tests and the paint benchmark
+requestAnimationFrame(paint);

@@ -1,0 +1,273 @@
+// Renderers: each reads the store (and a layout) and paints one canvas. None of them
+// changes the store.
+import { CLASS_COLORS, css, diverging, signedUnit } from "./colors.js";
+import { edgeCurve } from "./layout.js";
+
+export function fitCanvas(canvas) {
+  const ratio = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(canvas.clientWidth * ratio));
+  const h = Math.max(1, Math.round(canvas.clientHeight * ratio));
+  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  return { ctx, width: canvas.clientWidth, height: canvas.clientHeight };
+}
+
+function param(state, name, i, j) {
+  const p = state?.params?.[name];
+  return p ? p[i][j] : null;
+}
+
+function grad(state, name, i, j) {
+  const g = state?.grads?.[name];
+  return g ? g[i][j] : null;
+}
+
+function maxAbs(values) {
+  let m = 0;
+  for (const v of values) if (v !== null && Number.isFinite(v)) m = Math.max(m, Math.abs(v));
+  return m || 1;
+}
+
+/** Scales shared by the graph and its legend, so that the legend tells the truth. */
+export function graphScales(store) {
+  const { state, graph } = store;
+  if (!state || !graph) return { weight: 1, grad: 1, value: 1, nodeGrad: 1 };
+  const weights = [], grads = [], values = [], nodeGrads = [];
+  for (const e of graph.edges) {
+    if (!e.param) continue;
+    weights.push(param(state, e.param, e.i, e.j));
+    grads.push(grad(state, e.param, e.i, e.j));
+  }
+  for (const v of Object.values(state.nodes)) { values.push(v.a); nodeGrads.push(v.grad_z); }
+  return { weight: maxAbs(weights), grad: maxAbs(grads), value: maxAbs(values), nodeGrad: maxAbs(nodeGrads) };
+}
+
+const thumbCanvases = new Map();
+
+function neuronThumbnail(grid, index) {
+  const r = grid.neuronResolution;
+  let canvas = thumbCanvases.get(index);
+  if (!canvas || canvas.width !== r) {
+    canvas = document.createElement("canvas");
+    canvas.width = canvas.height = r;
+    thumbCanvases.set(index, canvas);
+  }
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(r, r);
+  const lo = grid.ranges[2 * index], hi = grid.ranges[2 * index + 1];
+  const bound = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
+  const base = index * r * r;
+  for (let k = 0; k < r * r; k++) {
+    const value = lo + (grid.neurons[base + k] / 255) * (hi - lo);
+    const rgb = diverging(value / bound);
+    image.data.set([rgb[0], rgb[1], rgb[2], 255], 4 * k);
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvas;
+}
+
+function format(v) {
+  if (v === null || v === undefined) return "";
+  if (!Number.isFinite(v)) return "∞";
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e4) ? v.toExponential(1) : v.toFixed(a < 1 ? 3 : 2);
+}
+
+export function drawGraph(canvas, store, layout) {
+  const { ctx, width, height } = fitCanvas(canvas);
+  ctx.clearRect(0, 0, width, height);
+  const { graph, state, grid } = store;
+  if (!graph || !layout) return;
+  const scales = graphScales(store);
+  const half = layout.size / 2;
+  const gradientMode = store.mode === "gradient";
+  const cursor = state?.cursor;
+  const phase = state?.phase;
+
+  // edges first, under the nodes
+  for (const edge of graph.edges) {
+    const a = layout.positions.get(edge.src), b = layout.positions.get(edge.dst);
+    if (!a || !b) continue;
+    let color = [170, 176, 186], width = 1.2;
+    if (edge.param) {
+      const value = gradientMode ? grad(state, edge.param, edge.i, edge.j) : param(state, edge.param, edge.i, edge.j);
+      const scale = gradientMode ? scales.grad : scales.weight;
+      if (value !== null) {
+        color = diverging(signedUnit(value, scale * 0.5));
+        width = 0.6 + 5 * Math.min(1, Math.abs(value) / scale);
+      } else if (gradientMode) {
+        color = [215, 219, 226];
+      }
+    }
+    const flowing = cursor && ((phase === "forward" && edge.dst === cursor) || (phase === "backward" && edge.src === cursor)
+      || (phase === "update" && edge.dst === cursor));
+    ctx.strokeStyle = css(color, flowing ? 1 : 0.85);
+    ctx.lineWidth = flowing ? width + 2 : width;
+    ctx.setLineDash(flowing ? [6, 4] : []);
+    const [x0, y0, c1x, c1y, c2x, c2y, x1, y1] = edgeCurve(a, b, half);
+    ctx.beginPath();
+    ctx.moveTo(x0, y0);
+    ctx.bezierCurveTo(c1x, c1y, c2x, c2y, x1, y1);
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
+
+  let neuronIndex = 0;
+  ctx.textAlign = "center";
+  for (const node of graph.nodes) {
+    const p = layout.positions.get(node.id);
+    const values = state?.nodes?.[node.id];
+    const x = p.x - half, y = p.y - half;
+    if (node.kind === "output" && grid && grid.channels === 1) {
+      paintBoundary(grid);
+      ctx.drawImage(boundaryCanvas, x, y, layout.size, layout.size);
+    } else if (node.kind === "neuron" && grid && neuronIndex < grid.maps) {
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(neuronThumbnail(grid, neuronIndex), x, y, layout.size, layout.size);
+    } else {
+      ctx.fillStyle = "#f1f3f6";
+      ctx.fillRect(x, y, layout.size, layout.size);
+    }
+    if (node.kind === "neuron") neuronIndex++;
+    // the selected example's value (or gradient) as a band along the node's bottom
+    const shown = gradientMode ? values?.grad_z : values?.a;
+    if (shown !== null && shown !== undefined) {
+      const scale = gradientMode ? scales.nodeGrad : scales.value;
+      ctx.fillStyle = css(diverging(signedUnit(shown, scale * 0.5)));
+      ctx.fillRect(x, y + layout.size * 0.78, layout.size, layout.size * 0.22);
+    }
+    ctx.lineWidth = node.id === cursor ? 4 : 1.2;
+    ctx.strokeStyle = node.id === cursor ? "#f2c230" : store.hover?.id === node.id ? "#1d2330" : "#8a93a3";
+    ctx.strokeRect(x, y, layout.size, layout.size);
+    ctx.fillStyle = "#1d2330";
+    ctx.font = `${Math.max(11, Math.min(14, layout.size * 0.3))}px system-ui, sans-serif`;
+    if (node.kind === "input" || node.kind === "output" || node.kind === "loss") {
+      ctx.fillText(node.label, p.x, y - 6);
+    }
+    if (shown !== null && shown !== undefined) {
+      ctx.fillStyle = "#4a5262";
+      ctx.fillText(format(shown), p.x, y + layout.size + 14);
+    }
+  }
+}
+
+export function drawLegend(canvas, store) {
+  const { ctx, width, height } = fitCanvas(canvas);
+  ctx.clearRect(0, 0, width, height);
+  if (!store.state) return;
+  const scales = graphScales(store);
+  const gradientMode = store.mode === "gradient";
+  const items = gradientMode
+    ? [["dL/dw (edges)", scales.grad], ["dL/dz (nodes)", scales.nodeGrad]]
+    : [["weight w (edges)", scales.weight], ["activation a (nodes)", scales.value]];
+  const w = Math.min(220, (width - 20) / 2);
+  items.forEach(([label, scale], k) => {
+    const x0 = 10 + k * (w + 20);
+    for (let i = 0; i < w; i++) {
+      ctx.fillStyle = css(diverging(((i / (w - 1)) * 2 - 1)));
+      ctx.fillRect(x0 + i, 4, 1, 10);
+    }
+    ctx.fillStyle = "#5b6475";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textAlign = "left"; ctx.fillText(`−${format(scale)}`, x0, 28);
+    ctx.textAlign = "center"; ctx.fillText(label, x0 + w / 2, 28);
+    ctx.textAlign = "right"; ctx.fillText(`+${format(scale)}`, x0 + w, 28);
+  });
+}
+
+const boundaryCanvas = document.createElement("canvas");
+
+function paintBoundary(grid) {
+  const r = grid.resolution;
+  if (boundaryCanvas.width !== r) boundaryCanvas.width = boundaryCanvas.height = r;
+  const ctx = boundaryCanvas.getContext("2d");
+  const image = ctx.createImageData(r, r);
+  const n = r * r, data = image.data, b = grid.boundary;
+  for (let k = 0; k < n; k++) {
+    let rr = 0, gg = 0, bb = 0;
+    if (grid.channels === 1) {
+      const rgb = diverging((b[k] / 255) * 2 - 1);
+      rr = rgb[0]; gg = rgb[1]; bb = rgb[2];
+    } else {
+      for (let c = 0; c < grid.channels; c++) {
+        const p = b[c * n + k] / 255, col = CLASS_COLORS[c % CLASS_COLORS.length];
+        rr += p * col[0]; gg += p * col[1]; bb += p * col[2];
+      }
+    }
+    // lighten so the points on top stay legible
+    data[4 * k] = 255 - (255 - rr) * 0.7; data[4 * k + 1] = 255 - (255 - gg) * 0.7;
+    data[4 * k + 2] = 255 - (255 - bb) * 0.7; data[4 * k + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+export function drawBoundary(canvas, store) {
+  const { ctx, width, height } = fitCanvas(canvas);
+  const { grid, dataset, state } = store;
+  ctx.clearRect(0, 0, width, height);
+  if (grid) {
+    paintBoundary(grid);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(boundaryCanvas, 0, 0, width, height);
+  }
+  if (!dataset) return;
+  const extent = grid?.extent || 6;
+  const toX = (x1) => ((x1 + extent) / (2 * extent)) * width;
+  const toY = (x2) => ((extent - x2) / (2 * extent)) * height;
+  const radius = Math.max(3, width / 110);
+  const drawPoint = ([x1, x2, label], test) => {
+    // test points: a dark rim, as TensorFlow Playground marks them; training points: a white one
+    ctx.beginPath();
+    ctx.arc(toX(x1), toY(x2), radius, 0, 2 * Math.PI);
+    ctx.fillStyle = css(CLASS_COLORS[label % CLASS_COLORS.length]);
+    ctx.strokeStyle = test ? "#1d2330" : "#ffffff";
+    ctx.lineWidth = test ? 1.4 : 1;
+    ctx.fill();
+    ctx.stroke();
+  };
+  for (const p of dataset.test) drawPoint(p, true);
+  for (const p of dataset.train) drawPoint(p, false);
+  const selected = state ? dataset.train[state.example] : null;
+  if (selected) {
+    ctx.beginPath();
+    ctx.arc(toX(selected[0]), toY(selected[1]), radius * 2.2, 0, 2 * Math.PI);
+    ctx.strokeStyle = "#f2c230";
+    ctx.lineWidth = 3;
+    ctx.stroke();
+  }
+}
+
+export function drawChart(canvas, store) {
+  const { ctx, width, height } = fitCanvas(canvas);
+  ctx.clearRect(0, 0, width, height);
+  const h = store.history;
+  if (h.length < 2) return;
+  const pad = { l: 34, r: 8, t: 8, b: 18 };
+  const first = h[0].iteration, last = h[h.length - 1].iteration || 1;
+  let top = 0;
+  for (const p of h) top = Math.max(top, p.loss ?? 0, p.test ?? 0);
+  top = top || 1;
+  const X = (it) => pad.l + ((it - first) / Math.max(1, last - first)) * (width - pad.l - pad.r);
+  const Y = (v) => pad.t + (1 - v / top) * (height - pad.t - pad.b);
+  ctx.strokeStyle = "#dde1e8"; ctx.lineWidth = 1;
+  ctx.beginPath(); ctx.moveTo(pad.l, pad.t); ctx.lineTo(pad.l, height - pad.b); ctx.lineTo(width - pad.r, height - pad.b); ctx.stroke();
+  ctx.fillStyle = "#5b6475"; ctx.font = "11px system-ui, sans-serif";
+  ctx.textAlign = "right"; ctx.fillText(format(top), pad.l - 4, pad.t + 8); ctx.fillText("0", pad.l - 4, height - pad.b);
+  ctx.textAlign = "left"; ctx.fillText(`iteration ${last}`, pad.l + 4, height - 4);
+  for (const [key, color, dash] of [["test", "#1d2330", [4, 3]], ["loss", "#1f6fb2", []]]) {
+    ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.setLineDash(dash);
+    ctx.beginPath();
+    let started = false;
+    for (const p of h) {
+      const v = p[key];
+      if (v === null || v === undefined) { started = false; continue; }
+      if (started) ctx.lineTo(X(p.iteration), Y(v)); else ctx.moveTo(X(p.iteration), Y(v));
+      started = true;
+    }
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
+  ctx.textAlign = "right"; ctx.fillStyle = "#1f6fb2"; ctx.fillText("train", width - pad.r, pad.t + 8);
+  ctx.fillStyle = "#1d2330"; ctx.fillText("test - -", width - pad.r, pad.t + 22);
+}

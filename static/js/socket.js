@@ -1,0 +1,54 @@
+// The websocket: JSON commands out, messages and grids into the store, acks after painting,
+// and reconnection with backoff when the server goes away.
+import { applyGrid, applyMessage } from "./store.js";
+import { parseGrid } from "./grid.js";
+
+export function connect(store, sessionId, token, { onMessage, onGone } = {}) {
+  let ws = null;
+  let nextId = 1;
+  let retry = 500;
+  let gone = false;
+  const pending = new Map(); // command id → what caused it (shown next to errors)
+
+  function open() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const query = token ? `?token=${encodeURIComponent(token)}` : "";
+    ws = new WebSocket(`${scheme}://${location.host}/ws/${sessionId}${query}`);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => { retry = 500; store.connection = "open"; store.dirty = true; };
+    ws.onmessage = (event) => {
+      if (typeof event.data === "string") {
+        const message = JSON.parse(event.data);
+        applyMessage(store, message);
+        if (message.type === "error" && message.code === "not_found" && message.re === undefined) gone = true;
+        onMessage?.(message, message.re !== undefined ? pending.get(message.re) : undefined);
+        if (message.re !== undefined && message.type !== "graph" && message.type !== "config") pending.delete(message.re);
+      } else {
+        applyGrid(store, parseGrid(event.data));
+      }
+    };
+    ws.onclose = () => {
+      store.connection = gone ? "gone" : "down";
+      store.dirty = true;
+      if (gone) { onGone?.(); return; }
+      setTimeout(open, retry);
+      retry = Math.min(retry * 2, 5000);
+    };
+  }
+
+  function send(command, origin) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return null;
+    const id = nextId++;
+    pending.set(id, origin);
+    ws.send(JSON.stringify({ ...command, id }));
+    return id;
+  }
+
+  /** Tell the server every frame up to `seq` is on screen, so it may send the next. */
+  function ack(seq) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ack", seq }));
+  }
+
+  open();
+  return { send, ack };
+}
