@@ -1,0 +1,124 @@
+"""The page as a learner uses it."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import screenshot
+
+STORE = "window.__backprop"
+
+
+def boundary_pixels(page) -> list[int]:
+    return page.evaluate("""() => {
+        const c = document.getElementById('boundary');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const out = [];
+        for (let i = 0; i < d.length; i += 4 * 97) out.push(d[i], d[i + 1], d[i + 2]);
+        return out;
+    }""")
+
+
+def test_page_loads_without_console_errors(app_page):
+    assert app_page.evaluate(f"{STORE}.role") == "control"
+    assert app_page.locator("#connection").inner_text() == "live · control"
+    screenshot(app_page, "loaded-1280x800")
+    app_page.set_viewport_size({"width": 1920, "height": 1080})
+    app_page.wait_for_timeout(100)
+    screenshot(app_page, "loaded-1920x1080")
+    assert app_page.console_errors == []
+
+
+def test_play_changes_the_boundary_and_lowers_the_loss(app_page):
+    before_pixels = boundary_pixels(app_page)
+    before_loss = app_page.evaluate(f"{STORE}.state.loss")
+    app_page.get_by_role("button", name="Play").click()
+    app_page.wait_for_function(f"{STORE}.state.iteration > 400", timeout=15000)
+    app_page.get_by_role("button", name="Pause").click()
+    app_page.wait_for_function(f"!{STORE}.state.playing")
+    app_page.wait_for_function(f"{STORE}.drawnSeq === {STORE}.state.seq")
+    assert app_page.evaluate(f"{STORE}.state.loss") < before_loss
+    assert boundary_pixels(app_page) != before_pixels
+    assert float(app_page.locator("#loss").inner_text()) < before_loss
+    screenshot(app_page, "after-play")
+
+
+def test_step_advances_the_counters(app_page):
+    app_page.locator("#step-unit").select_option("iteration")
+    app_page.get_by_role("button", name="Step").click()
+    app_page.wait_for_function("document.getElementById('iteration').textContent === '1'")
+    app_page.locator("#step-unit").select_option("op")
+    app_page.get_by_role("button", name="Step").click()
+    app_page.wait_for_function("document.getElementById('phase').textContent === 'forward'")
+    app_page.keyboard.press("ArrowRight")
+    app_page.wait_for_function(f"{STORE}.state.cursor === 'h1_1'")
+    screenshot(app_page, "stepping")
+
+
+def test_adding_a_layer_reaches_the_server(app_page):
+    neurons = app_page.evaluate(f"{STORE}.graph.nodes.filter(n => n.kind === 'neuron').length")
+    app_page.get_by_role("button", name="Add a hidden layer").click()
+    app_page.wait_for_function(f"{STORE}.graph.nodes.filter(n => n.kind === 'neuron').length === {neurons + 4}")
+    app_page.get_by_role("button", name="More neurons in layer 1").click()
+    app_page.wait_for_function(f"{STORE}.config.hidden[0] === 5")
+    assert app_page.locator("#layer-count").inner_text() == "3"
+
+
+def test_a_refused_value_shows_its_error_next_to_the_control(app_page):
+    field = app_page.get_by_label("Learning rate")
+    field.fill("50")
+    field.dispatch_event("change")
+    error = app_page.locator("#control-error")
+    error.wait_for(state="visible")
+    assert "lr" in error.inner_text() and "between 0.0 and 10.0" in error.inner_text()
+    assert app_page.evaluate(f"{STORE}.config.lr") == 0.03
+
+
+def test_a_copied_link_reproduces_config_and_seeds(app_page, browser, live_server):
+    app_page.get_by_label("Dataset").select_option("spiral")
+    app_page.wait_for_function(f"{STORE}.config.dataset.name === 'spiral'")
+    app_page.get_by_role("button", name="Re-randomize weights").click()
+    app_page.wait_for_function(f"{STORE}.config.weight_seed !== 0")
+    config = app_page.evaluate(f"{STORE}.config")
+    params = app_page.evaluate(f"{STORE}.state.params")
+    link = live_server + "/#" + app_page.evaluate("location.hash.slice(1)")
+    other = browser.new_page()
+    other.goto(link)
+    other.wait_for_function(f"{STORE}.config && {STORE}.config.weight_seed === {config['weight_seed']}")
+    other.wait_for_function(f"{STORE}.state && {STORE}.state.iteration === 0 && {STORE}.config.dataset.name === 'spiral'")
+    assert other.evaluate(f"{STORE}.config") == config
+    assert json.dumps(other.evaluate(f"{STORE}.state.params")) == json.dumps(params)
+    other.close()
+
+
+def test_re_randomize_changes_weights_and_the_shown_seed(app_page):
+    before = app_page.evaluate(f"{STORE}.state.params.W1")
+    app_page.keyboard.press("r")
+    app_page.wait_for_function(f"{STORE}.config.weight_seed !== 0")
+    seed = app_page.evaluate(f"{STORE}.config.weight_seed")
+    assert app_page.get_by_label("Weight seed").input_value() == str(seed)
+    assert app_page.evaluate(f"{STORE}.state.params.W1") != before
+
+
+def test_hover_shows_live_numbers(app_page):
+    app_page.locator("#step-unit").select_option("pass")
+    app_page.get_by_role("button", name="Step").click()
+    app_page.wait_for_function(f"{STORE}.state.phase === 'forward' && {STORE}.drawnSeq === {STORE}.state.seq")
+    box = app_page.evaluate("""() => {
+        const r = document.getElementById('graph').getBoundingClientRect();
+        return {x: r.left, y: r.top, w: r.width, h: r.height};
+    }""")
+    # find a hidden neuron's position through the same layout the page uses
+    found = False
+    for fx in [i / 40 for i in range(4, 36)]:
+        for fy in [i / 20 for i in range(2, 18)]:
+            app_page.mouse.move(box["x"] + fx * box["w"], box["y"] + fy * box["h"])
+            text = app_page.locator("#tooltip").inner_text() if app_page.locator("#tooltip").is_visible() else ""
+            if "(neuron)" in text:
+                found = True
+                break
+        if found:
+            break
+    assert found, "no neuron answered the pointer"
+    assert "z      = " in text and "—" not in text.split("dL/dz")[0]
+    screenshot(app_page, "hover")
