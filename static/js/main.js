@@ -3,6 +3,7 @@
 import { bindControls, showConfig, showFieldError } from "./controls.js";
 import { hitTest, layoutGraph } from "./layout.js";
 import { drawBoundary, drawChart, drawGraph, drawLegend } from "./render.js";
+import { currentPoints, customConfig, nearest, parseCsv, toCsv } from "./points.js";
 import { connect } from "./socket.js";
 import { createStore } from "./store.js";
 
@@ -121,6 +122,54 @@ graphCanvas.addEventListener("click", () => {
   const next = current.map((row) => row.slice());
   next[edge.i][edge.j] = value;
   socket.send({ type: "set_params", params: { [edge.param]: next } }, null);
+});
+
+// --- custom data on the boundary plot ------------------------------------------------------
+const boundaryCanvas = $("boundary");
+function planeAt(event) {
+  const rect = boundaryCanvas.getBoundingClientRect();
+  const extent = store.grid?.extent || 6;
+  const x1 = ((event.clientX - rect.left) / rect.width) * 2 * extent - extent;
+  const x2 = extent - ((event.clientY - rect.top) / rect.height) * 2 * extent;
+  return [Math.round(x1 * 100) / 100, Math.round(x2 * 100) / 100];
+}
+function sendPoints(points, origin) {
+  if (!token) return;
+  socket.send({ type: "configure", config: customConfig(points, store.config) }, origin);
+}
+function csvError(text) {
+  $("csv-error").hidden = !text;
+  $("csv-error").textContent = text || "";
+}
+boundaryCanvas.addEventListener("click", (e) => {
+  const chosen = +$("point-class").value;
+  const label = e.shiftKey ? (chosen === 0 ? 1 : 0) : chosen;
+  sendPoints([...currentPoints(store.config, store.dataset), [...planeAt(e), label]], boundaryCanvas);
+});
+boundaryCanvas.addEventListener("contextmenu", (e) => {
+  e.preventDefault();
+  const points = currentPoints(store.config, store.dataset);
+  const index = nearest(points, ...planeAt(e));
+  if (index >= 0 && points.length > 1) { points.splice(index, 1); sendPoints(points, boundaryCanvas); }
+});
+$("csv-upload").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  e.target.value = "";
+  if (!file) return;
+  try {
+    const points = parseCsv(await file.text());
+    csvError(null);
+    sendPoints(points, $("csv-upload"));
+  } catch (error) {
+    csvError(`${file.name}: ${error.message}`);
+  }
+});
+$("csv-download").addEventListener("click", () => {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([toCsv(currentPoints(store.config, store.dataset))], { type: "text/csv" }));
+  link.download = "backprop-lab-points.csv";
+  link.click();
+  URL.revokeObjectURL(link.href);
 });
 
 // --- painting ---------------------------------------------------------------------------------

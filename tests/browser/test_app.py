@@ -122,3 +122,29 @@ def test_hover_shows_live_numbers(app_page):
     assert found, "no neuron answered the pointer"
     assert "z      = " in text and "—" not in text.split("dL/dz")[0]
     screenshot(app_page, "hover")
+
+
+def test_clicking_the_plot_adds_a_custom_point(app_page):
+    before = app_page.evaluate(f"{STORE}.dataset.train.length + {STORE}.dataset.test.length")
+    app_page.locator("#boundary").click(position={"x": 20, "y": 20})
+    app_page.wait_for_function(f"{STORE}.config.dataset.name === 'custom'")
+    points = app_page.evaluate(f"{STORE}.config.dataset.points")
+    assert len(points) == before + 1
+    x1, x2, label = points[-1]
+    assert x1 < -5 and x2 > 5 and label == 0
+    app_page.locator("#boundary").click(position={"x": 20, "y": 20}, button="right")
+    app_page.wait_for_function(f"{STORE}.config.dataset.points.length === {before}")
+
+
+def test_a_bad_csv_row_is_named(app_page):
+    csv = b"x1,x2,label\n1,2,0\n3,abc,1\n"
+    app_page.locator("#csv-upload").set_input_files(files=[{"name": "points.csv", "mimeType": "text/csv", "buffer": csv}])
+    error = app_page.locator("#csv-error")
+    error.wait_for(state="visible")
+    assert "row 3" in error.inner_text() and "x2" in error.inner_text() and "abc" in error.inner_text()
+    assert app_page.evaluate(f"{STORE}.config.dataset.name") == "xor", "nothing was sent"
+    good = b"x1,x2,label\n1,2,0\n-3,4,1\n2,-2,2\n"
+    app_page.locator("#csv-upload").set_input_files(files=[{"name": "good.csv", "mimeType": "text/csv", "buffer": good}])
+    app_page.wait_for_function(f"{STORE}.config.dataset.name === 'custom' && {STORE}.config.dataset.classes === 3")
+    assert app_page.evaluate(f"{STORE}.config.dataset.points") == [[1, 2, 0], [-3, 4, 1], [2, -2, 2]]
+    screenshot(app_page, "custom-data")
