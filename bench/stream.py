@@ -13,9 +13,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -23,16 +21,12 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _server import running_server  # noqa: E402
+
 CONFIG = {"dataset": {"name": "xor", "n": 500, "test_fraction": 0}, "hidden": [8, 8], "activation": "tanh",
           "loss": "bce", "batch_size": 250, "lr": 0.1}
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -128,17 +122,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--viewers", type=int, default=50)
     args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base_http, base_ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base_http}/healthz", timeout=0.2)
-                break
-            except OSError:
-                time.sleep(0.05)
+    with running_server() as (port, server):
+        base_http, base_ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
 
         def session() -> tuple[str, str]:
             request = urllib.request.Request(f"{base_http}/api/sessions", data=json.dumps({"config": CONFIG}).encode(),
@@ -159,9 +144,6 @@ def main() -> None:
               f"RSS {many['rss']:.0f} MB")
         print(f"ratio                 : {args.viewers} viewers cost {many['cpu'] / max(one['cpu'], 1e-9):.2f}× the CPU "
               f"of one; training ran at {many['iterations_per_s'] / max(one['iterations_per_s'], 1e-9):.2f}× the speed")
-    finally:
-        server.terminate()
-        server.wait(5)
 
 
 if __name__ == "__main__":
