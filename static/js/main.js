@@ -23,6 +23,7 @@ const socket = connect(store, session, token, {
     }
     if (message.type === "config") {
       showConfig(controls, message.config);
+      offerClasses(message.config.dataset.classes);
       writeHash(message.config);
     }
     if (message.type === "hello" && message.role === "control" && !appliedHash) {
@@ -39,6 +40,14 @@ bindControls(controls, {
   getConfig: () => store.config,
   readOnly: !token,
 });
+
+// A viewer watches: every control that would change the run is switched off.
+if (!token) {
+  for (const el of document.querySelectorAll(".run-buttons button, .run-buttons select, .run-buttons input, .custom-data input, .custom-data select")) {
+    el.disabled = true;
+  }
+  document.body.classList.add("view-only");
+}
 
 // --- the link holds the whole config, both seeds included ----------------------------------
 function writeHash(config) {
@@ -133,6 +142,13 @@ function planeAt(event) {
   const x2 = extent - ((event.clientY - rect.top) / rect.height) * 2 * extent;
   return [Math.round(x1 * 100) / 100, Math.round(x2 * 100) / 100];
 }
+/** The class picker offers exactly the classes the dataset has. */
+function offerClasses(classes) {
+  const select = $("point-class");
+  if (select.options.length === classes) return;
+  const chosen = Math.min(+select.value || 0, classes - 1);
+  select.replaceChildren(...Array.from({ length: classes }, (_, k) => new Option(String(k), String(k), false, k === chosen)));
+}
 function sendPoints(points, origin) {
   if (!token) return;
   socket.send({ type: "configure", config: customConfig(points, store.config) }, origin);
@@ -143,7 +159,8 @@ function csvError(text) {
 }
 boundaryCanvas.addEventListener("click", (e) => {
   const chosen = +$("point-class").value;
-  const label = e.shiftKey ? (chosen === 0 ? 1 : 0) : chosen;
+  const classes = store.config?.dataset.classes || 2;
+  const label = e.shiftKey ? (chosen + 1) % classes : chosen; // "the other class": the next one round
   sendPoints([...currentPoints(store.config, store.dataset), [...planeAt(e), label]], boundaryCanvas);
 });
 boundaryCanvas.addEventListener("contextmenu", (e) => {

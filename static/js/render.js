@@ -67,6 +67,39 @@ function neuronThumbnail(grid, index) {
   return canvas;
 }
 
+// Input features are fixed functions of the point, so their maps are drawn here, not sent.
+const FEATURE_FUNCTIONS = {
+  "x1": (x1) => x1, "x2": (x1, x2) => x2, "x1^2": (x1) => x1 * x1, "x2^2": (x1, x2) => x2 * x2,
+  "x1*x2": (x1, x2) => x1 * x2, "sin(x1)": (x1) => Math.sin(x1), "sin(x2)": (x1, x2) => Math.sin(x2),
+};
+const featureCanvases = new Map();
+
+function featureThumbnail(name, extent) {
+  const key = `${name}|${extent}`;
+  if (featureCanvases.has(key)) return featureCanvases.get(key);
+  const f = FEATURE_FUNCTIONS[name];
+  if (!f) return null;
+  const r = 32, canvas = document.createElement("canvas");
+  canvas.width = canvas.height = r;
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(r, r);
+  const values = new Float64Array(r * r);
+  let bound = 0;
+  for (let row = 0; row < r; row++) {
+    for (let col = 0; col < r; col++) {
+      // cell centres, top row first (x2 high), as the server's grids
+      const x1 = -extent + (2 * extent * (col + 0.5)) / r, x2 = extent - (2 * extent * (row + 0.5)) / r;
+      const v = f(x1, x2);
+      values[row * r + col] = v;
+      bound = Math.max(bound, Math.abs(v));
+    }
+  }
+  values.forEach((v, k) => image.data.set([...diverging(v / (bound || 1)), 255], 4 * k));
+  ctx.putImageData(image, 0, 0);
+  featureCanvases.set(key, canvas);
+  return canvas;
+}
+
 function format(v) {
   if (v === null || v === undefined) return "";
   if (!Number.isFinite(v)) return "∞";
@@ -122,6 +155,9 @@ export function drawGraph(canvas, store, layout) {
     if (node.kind === "output" && grid && grid.channels === 1) {
       paintBoundary(grid);
       ctx.drawImage(boundaryCanvas, x, y, layout.size, layout.size);
+    } else if (node.kind === "input" && featureThumbnail(node.label, grid?.extent || 6)) {
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(featureThumbnail(node.label, grid?.extent || 6), x, y, layout.size, layout.size);
     } else if (node.kind === "neuron" && grid && neuronIndex < grid.maps) {
       ctx.imageSmoothingEnabled = true;
       ctx.drawImage(neuronThumbnail(grid, neuronIndex), x, y, layout.size, layout.size);

@@ -148,3 +148,42 @@ def test_a_bad_csv_row_is_named(app_page):
     app_page.wait_for_function(f"{STORE}.config.dataset.name === 'custom' && {STORE}.config.dataset.classes === 3")
     assert app_page.evaluate(f"{STORE}.config.dataset.points") == [[1, 2, 0], [-3, 4, 1], [2, -2, 2]]
     screenshot(app_page, "custom-data")
+
+
+def test_the_class_picker_follows_the_number_of_classes(app_page):
+    assert app_page.locator("#point-class option").all_inner_texts() == ["0", "1"]
+    app_page.get_by_label("Dataset").select_option("gauss")
+    app_page.wait_for_function(f"{STORE}.config.dataset.name === 'gauss'")
+    app_page.get_by_label("Loss", exact=True).select_option("cross_entropy")  # bce has one output: two classes only
+    app_page.wait_for_function(f"{STORE}.config.loss === 'cross_entropy'")
+    classes = app_page.get_by_label("Classes")
+    classes.fill("4")
+    classes.dispatch_event("change")
+    app_page.wait_for_function("document.querySelectorAll('#point-class option').length === 4")
+    app_page.locator("#point-class").select_option("3")
+    app_page.locator("#boundary").click(position={"x": 20, "y": 20}, modifiers=["Shift"])
+    app_page.wait_for_function(f"{STORE}.config.dataset.name === 'custom'")
+    assert app_page.evaluate(f"{STORE}.config.dataset.points.at(-1)[2]") == 0  # shift: the next class round
+
+
+def test_a_view_only_page_follows_the_run_and_cannot_drive_it(app_page, browser, live_server):
+    session = app_page.evaluate("document.body.dataset.session")
+    viewer = browser.new_page()
+    viewer.set_viewport_size({"width": 1280, "height": 800})
+    errors: list[str] = []
+    viewer.on("pageerror", lambda e: errors.append(str(e)))
+    viewer.goto(f"{live_server}/s/{session}")
+    viewer.wait_for_function(f"{STORE}.role === 'view' && {STORE}.grid !== null")
+    assert viewer.locator("#connection").inner_text() == "live · view only"
+    assert "token" not in viewer.url
+    for name in ("Play", "Step", "Re-randomize weights"):
+        assert viewer.get_by_role("button", name=name).is_disabled()
+    assert viewer.get_by_label("Learning rate").is_disabled()
+    viewer.keyboard.press("ArrowRight")  # keys do nothing for a viewer
+    app_page.locator("#step-unit").select_option("iteration")
+    app_page.get_by_role("button", name="Step").click()
+    viewer.wait_for_function("document.getElementById('iteration').textContent === '1'")
+    assert viewer.evaluate(f"{STORE}.state.params") == app_page.evaluate(f"{STORE}.state.params")
+    screenshot(viewer, "view-only")
+    assert errors == []
+    viewer.close()
