@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .mlp import Architecture, Params
-from .scalar import Tape, Value
+from .scalar import Tape, Value, serial_mark
 from .topology import LOSS_ID, node_id
 
 
@@ -24,6 +24,16 @@ class ExampleGraph:
     raw: tuple[Value, Value]  # the point's x1 and x2
     params: dict[str, np.ndarray]  # same names and shapes as Params, holding leaf Values
     nodes: dict[str, dict[str, Value]]  # neuron-view node id -> its "z" and "a" gates
+    owners: list[tuple[int, str]]  # (first serial, neuron-view node id): which unit each gate computes
+
+    def owner(self, value: Value) -> str:
+        """The neuron-view node whose computation made this value (inputs for the feature maps)."""
+        found = self.owners[0][1]
+        for first, node in self.owners:
+            if value.serial < first:
+                break
+            found = node
+        return found
 
 
 def _feature(name: str, x1: Value, x2: Value) -> Value:
@@ -39,9 +49,11 @@ def _activate(z: Value, activation: str) -> Value:
     return getattr(z, activation)()
 
 
-def _output_and_loss(arch: Architecture, z: list[Value], label: int) -> tuple[list[Value], Value]:
+def _output_and_loss(arch: Architecture, z: list[Value], label: int, loss_begins) -> tuple[list[Value], Value]:
+    """The output units' activations (their gates belong to the last output unit), then the loss."""
     if arch.loss == "bce":
         p = z[0].sigmoid()
+        loss_begins()
         # only the term that y switches on: y = 1 → −log p, y = 0 → −log(1 − p)
         loss = -(p.log() if label == 1 else (1.0 - p).log())
         return [p], loss
@@ -53,9 +65,11 @@ def _output_and_loss(arch: Architecture, z: list[Value], label: int) -> tuple[li
         for e in exps[1:]:
             total = total + e
         probs = [e / total for e in exps]
+        loss_begins()
         return probs, -probs[label].log()
+    loss_begins()
     targets = [float(label)] if len(z) == 1 else [1.0 if k == label else 0.0 for k in range(len(z))]
-    squares = [(v - t) ** 2 for v, t in zip(z, targets)]
+    squares = [(v + Value(-t, label="−t")) ** 2 for v, t in zip(z, targets)]  # one constant, not t·(−1)
     total = squares[0]
     for s in squares[1:]:
         total = total + s
@@ -68,6 +82,11 @@ def build_example_graph(arch: Architecture, params: Params, features: list[str],
     depth = arch.depth
     leaves: dict[str, np.ndarray] = {}
     nodes: dict[str, dict[str, Value]] = {}
+    owners: list[tuple[int, str]] = [(x1.serial, node_id(0, 0, depth))]
+
+    def now_building(node: str) -> None:
+        owners.append((serial_mark(), node))
+
     a_prev = [_feature(name, x1, x2) for name in features]
     for i, a in enumerate(a_prev):
         nodes[node_id(0, i, depth)] = {"z": a, "a": a}
@@ -75,8 +94,9 @@ def build_example_graph(arch: Architecture, params: Params, features: list[str],
         W, b = params[f"W{l}"], params[f"b{l}"]
         Wv = np.empty(W.shape, dtype=object)
         bv = np.empty(b.shape, dtype=object)
-        z_layer = []
+        z_layer, a_layer = [], []
         for j in range(W.shape[1]):
+            now_building(node_id(l, j, depth))
             for i in range(W.shape[0]):
                 Wv[i, j] = Value(float(W[i, j]), label=f"W{l}[{i}][{j}]")
             bv[j] = Value(float(b[j]), label=f"b{l}[{j}]")
@@ -86,19 +106,20 @@ def build_example_graph(arch: Architecture, params: Params, features: list[str],
             z = z + bv[j]
             z.label = f"z {node_id(l, j, depth)}"
             z_layer.append(z)
+            if l < depth:  # each unit's activation right after its sum: one unit's gates stay together
+                a_layer.append(_activate(z, arch.activation))
         leaves[f"W{l}"], leaves[f"b{l}"] = Wv, bv
         if l < depth:
-            a_prev = [_activate(z, arch.activation) for z in z_layer]
-            outputs = a_prev
+            a_prev = outputs = a_layer
         else:
-            outputs, loss = _output_and_loss(arch, z_layer, int(label))
+            outputs, loss = _output_and_loss(arch, z_layer, int(label), lambda: now_building(LOSS_ID))
         for j, (z, a) in enumerate(zip(z_layer, outputs)):
             nodes[node_id(l, j, depth)] = {"z": z, "a": a}
     loss.label = "L"
     nodes[LOSS_ID] = {"z": loss, "a": loss}
-    tape = Tape(loss)
+    tape = Tape(loss, in_creation_order=True)
     tape.run_backward()
-    return ExampleGraph(tape, loss, (x1, x2), leaves, nodes)
+    return ExampleGraph(tape, loss, (x1, x2), leaves, nodes, owners)
 
 
 def gradient_arrays(graph: ExampleGraph) -> Params:

@@ -7,14 +7,23 @@ forward pass and then the backward pass one gate at a time — the step-through 
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Callable, Iterator
 
 from .activations import LEAKY_SLOPE
 
 
+_serials = itertools.count()
+
+
+def serial_mark() -> int:
+    """A number below every Value made from now on and above every one made before."""
+    return next(_serials)
+
+
 class Value:
-    __slots__ = ("data", "grad", "parents", "op", "label", "_forward", "_backward")
+    __slots__ = ("data", "grad", "parents", "op", "label", "serial", "_forward", "_backward")
 
     def __init__(self, data: float | None = None, parents: tuple["Value", ...] = (), op: str = "",
                  label: str = ""):
@@ -23,6 +32,7 @@ class Value:
         self.parents = parents
         self.op = op  # "" for a leaf (an input, a parameter or a constant)
         self.label = label
+        self.serial = next(_serials)  # creation order: a topological order that follows how the code reads
         self._forward: Callable[[], None] | None = None
         self._backward: Callable[[], None] = lambda: None
 
@@ -201,9 +211,11 @@ class Tape:
     gate's local derivative, in reverse order, so that when a gate is reached every gate it
     feeds has already passed its gradient back (gradients at forks have been added up)."""
 
-    def __init__(self, root: Value):
+    def __init__(self, root: Value, in_creation_order: bool = False):
         self.root = root
         self.values = topological_order(root)
+        if in_creation_order:  # still topological (a value is made after its inputs), and reads unit by unit
+            self.values.sort(key=lambda v: v.serial)
         self.gates = [v for v in self.values if v._forward is not None]
         self.forward_done = len(self.gates)
         self.backward_done = len(self.gates)

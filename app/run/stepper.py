@@ -1,16 +1,15 @@
 """The step-through stepper: one network, its data, and a cursor walking each iteration.
 
-One iteration is a list of ops in three passes (PROTOCOL.md):
-  forward  — every neuron and output, layer by layer, then the loss node;
-  backward — every output and neuron once, in exactly the reverse order;
-  update   — every neuron and output again, each op moving the weights into that unit.
+One iteration is a list of ops in three passes (PROTOCOL.md, and `ops.py` for both views).
 `position` counts the ops done in the current iteration (0 = nothing yet). When the last
 update op is done the iteration counter moves on, but the cursor stays on that op so its
 values can still be read; the next op starts a new iteration.
 
-The numbers behind the ops are computed when the iteration starts (and the optimiser step
-when the update pass starts): the cursor only decides what has been *reached*. Stepping op
-by op and running a whole iteration at once therefore give the same numbers bit for bit.
+Everything an iteration shows is decided by where it started (`Start`: the parameters, the
+optimiser's memory, the counter): the batch, its forward and backward pass and the optimiser
+step are computed from that, and the cursor only decides what has been *reached*. So stepping
+op by op and running a whole iteration give the same numbers bit for bit, and going back is
+exact: `back` moves the cursor and, across an iteration boundary, returns to an earlier Start.
 Synchronous and deterministic; it knows nothing of the wire.
 """
 
@@ -18,44 +17,61 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass, replace
+from collections import deque
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 from app.engine import (LOSS_ID, Backward, Config, ConfigError, OptimizerState, Params, Trainer, backward, forward,
-                        merge_config, node_id, optimizer_step)
+                        merge_config, neuron_graph, node_id, optimizer_step)
 from app.engine.config import MAX_SEED
+from app.engine.gates import build_example_graph
+from app.engine.mlp import Forward
 from app.engine.training import Split
+
+from .ops import (VIEWS, GateStructure, Op, gate_position, gate_structure, neuron_ops, neuron_position,
+                  phase_counts)
 
 STEP_UNITS = ("op", "layer", "pass", "iteration", "epoch")
 # Fields whose change keeps the weights and the iteration count; any other change rebuilds.
 SOFT_FIELDS = ("lr", "optimizer", "momentum", "l1", "l2", "batch_size")
+# How many finished iterations `back` can return into.
+BACK_ITERATIONS = 32
+# Above this many gates the gate view would be an unreadable smear; the server refuses it.
+DEFAULT_MAX_GATES = 1200
 
 
 @dataclass(frozen=True)
-class Op:
-    phase: str  # forward | backward | update
-    layer: int  # weight layer 1..L; L + 1 for the loss node
-    node: str
-    unit: int
+class Start:
+    """Where an iteration began: everything its numbers follow from."""
+
+    params: Params
+    opt_state: OptimizerState
+    iteration: int
+    status: str
+    diverged_at: int | None
 
 
-def iteration_ops(sizes: tuple[int, ...]) -> list[Op]:
-    depth = len(sizes) - 1
-    units = [Op("forward", l, node_id(l, j, depth), j) for l in range(1, depth + 1) for j in range(sizes[l])]
-    return (units + [Op("forward", depth + 1, LOSS_ID, 0)]
-            + [replace(op, phase="backward") for op in reversed(units)]
-            + [replace(op, phase="update") for op in units])
+@dataclass
+class Work:
+    """One iteration's numbers, computed from its Start."""
+
+    batch: Split
+    forward: Forward
+    backward: Backward
+    update: tuple[Params, OptimizerState] | None = None  # the optimiser step, once the update pass needs it
 
 
 @dataclass
 class Example:
     """The selected example's own forward and backward pass (a batch of one, no regulariser)."""
 
-    forward: object
+    forward: Forward
     backward: Backward
     loss: float
+    label: int
+    target: np.ndarray
 
 
 @dataclass
@@ -76,36 +92,42 @@ class RunView:
     nodes: dict[str, dict[str, float | None]]
     params: Params
     grads: Params | None
+    view: str = "neuron"
+    can_back: int = 0
+    explain: dict | None = None
 
 
 class StepError(ValueError):
     """A command the run cannot carry out; the run is untouched."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, code: str = "invalid_message"):
         super().__init__(f"{field} {message}")
-        self.field = field
+        self.field, self.code = field, code
 
 
 class Run:
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, max_gates: int = DEFAULT_MAX_GATES):
         self.example = 0
+        self.view_name = "neuron"
+        self.max_gates = max_gates
         self._build(config)
 
     # --- building ------------------------------------------------------------------------
 
     def _build(self, config: Config) -> None:
         self.trainer = Trainer(config)
-        self.ops = iteration_ops(self.trainer.arch.sizes)
-        self.n_forward = sum(op.phase == "forward" for op in self.ops)
-        self.n_backward = sum(op.phase == "backward" for op in self.ops)
+        self.neuron_ops = neuron_ops(self.trainer.arch.sizes)
         self.position = 0
-        self.iter_params: Params = self.trainer.params
-        self.iter_batch: Split | None = None
-        self.batch_backward: Backward | None = None
-        self.pending: tuple[Params, OptimizerState] | None = None
+        self.start: Start | None = None
+        self.work: Work | None = None
+        self.history: deque[Start] = deque(maxlen=BACK_ITERATIONS)
         self.example = min(self.example, len(self.trainer.train) - 1)
         self.status, self.diverged_at = "ok", None
         self._example_cache: tuple[int, int, Example] | None = None
+        self._gates_cache: dict[int, GateStructure] = {}
+        self._gate_values_cache: tuple[int, int, GateStructure] | None = None
+        if self.view_name == "gate" and self.gate_count() > self.max_gates:
+            self.view_name = "neuron"  # the new network is too big to draw gate by gate
 
     @property
     def config(self) -> Config:
@@ -120,6 +142,16 @@ class Run:
         return self.trainer.iteration
 
     @property
+    def ops(self) -> list[Op]:
+        return self.neuron_ops if self.view_name == "neuron" else self.gates().ops
+
+    @property
+    def graph_key(self) -> tuple:
+        """Equal exactly when the `graph` message would be the same."""
+        base = (self.view_name, self.arch.sizes, tuple(self.config.features), self.config.loss)
+        return base + self.gates().key if self.view_name == "gate" else base
+
+    @property
     def phase(self) -> str:
         return "idle" if self.position == 0 else self.ops[self.position - 1].phase
 
@@ -128,70 +160,101 @@ class Run:
         return None if self.position == 0 else self.ops[self.position - 1].node
 
     @property
+    def current_op(self) -> Op | None:
+        return None if self.position == 0 else self.ops[self.position - 1]
+
+    @property
     def mid_iteration(self) -> bool:
         return 0 < self.position < len(self.ops)
 
-    # --- stepping ------------------------------------------------------------------------
+    @property
+    def forward_params(self) -> Params:
+        """The parameters this iteration's forward pass uses (or will use)."""
+        return self.start.params if self.start is not None and self.position > 0 else self.trainer.params
+
+    # --- one iteration's numbers ---------------------------------------------------------
+
+    def _work_for(self, start: Start) -> Work:
+        batch = self.trainer.batch(start.iteration)
+        with np.errstate(all="ignore"):
+            fwd, bwd = self.trainer.gradients(start.params, batch)
+        return Work(batch, fwd, bwd)
+
+    def _update(self) -> tuple[Params, OptimizerState]:
+        if self.work.update is None:
+            cfg, start = self.config, self.start
+            with np.errstate(all="ignore"):
+                self.work.update = optimizer_step(cfg.optimizer, start.params, self.work.backward.grads,
+                                                  start.opt_state, cfg.lr, cfg.momentum)
+        return self.work.update
 
     def _begin_iteration(self) -> None:
-        self.iter_params = self.trainer.params
-        self.iter_batch = self.trainer.batch()
-        with np.errstate(all="ignore"):
-            _, self.batch_backward = self.trainer.gradients(self.iter_params, self.iter_batch)
-        self.pending = None
+        if self.start is not None and self.position == len(self.ops):
+            self.history.append(self.start)
+        t = self.trainer
+        self.start = Start(t.params, t.opt_state, t.iteration, self.status, self.diverged_at)
+        self.work = self._work_for(self.start)
         self.position = 0
 
-    def _pending_update(self) -> tuple[Params, OptimizerState]:
-        if self.pending is None:
-            cfg = self.config
-            with np.errstate(all="ignore"):
-                self.pending = optimizer_step(cfg.optimizer, self.iter_params, self.batch_backward.grads,
-                                              self.trainer.opt_state, cfg.lr, cfg.momentum)
-            # the live parameters are a copy that the update ops fill in, unit by unit
-            self.trainer.params = {k: v.copy() for k, v in self.iter_params.items()}
-        return self.pending
-
-    def _finish_iteration(self) -> None:
-        new_params, new_state = self._pending_update()
-        self.trainer.params, self.trainer.opt_state = new_params, new_state
-        self.pending = None
-        self.trainer.iteration += 1
-        self._check_divergence()
+    def _settle(self) -> None:
+        """Make the live parameters, optimiser memory and counters what `position` says."""
+        t, start, ops, done = self.trainer, self.start, self.ops, self.position
+        if start is None:
+            return
+        self.status, self.diverged_at = start.status, start.diverged_at
+        if done == len(ops):
+            t.params, t.opt_state = self._update()
+            t.iteration = start.iteration + 1
+            self._check_divergence()
+            return
+        t.opt_state, t.iteration = start.opt_state, start.iteration
+        n_forward, n_backward = phase_counts(ops)
+        updated = ops[n_forward + n_backward:done]
+        if not updated:
+            t.params = start.params
+            return
+        new, _ = self._update()
+        live = {k: v.copy() for k, v in start.params.items()}
+        for op in updated:
+            if op.param is not None:  # gate view: one entry
+                name, index = op.param
+                live[name][index] = new[name][index]
+            else:  # neuron view: every weight into the unit, and its bias
+                W, b = f"W{op.layer}", f"b{op.layer}"
+                live[W][:, op.unit] = new[W][:, op.unit]
+                live[b][op.unit] = new[b][op.unit]
+        t.params = live
 
     def _check_divergence(self) -> None:
         if self.status == "diverged":
             return
         finite = all(np.isfinite(v).all() for v in self.trainer.params.values())
-        if self.batch_backward is not None:
-            finite = finite and all(np.isfinite(g).all() for g in self.batch_backward.grads.values())
+        if self.work is not None:
+            finite = finite and all(np.isfinite(g).all() for g in self.work.backward.grads.values())
         if not finite:
             self.status, self.diverged_at = "diverged", self.trainer.iteration - 1
+
+    # --- stepping ------------------------------------------------------------------------
 
     def _advance_op(self) -> None:
         if self.position in (0, len(self.ops)):
             self._begin_iteration()
-        op = self.ops[self.position]
-        if op.phase == "update":
-            new_params, _ = self._pending_update()
-            W, b = f"W{op.layer}", f"b{op.layer}"
-            self.trainer.params[W][:, op.unit] = new_params[W][:, op.unit]
-            self.trainer.params[b][op.unit] = new_params[b][op.unit]
         self.position += 1
-        if self.position == len(self.ops):
-            self._finish_iteration()
+        self._settle()
 
     def _whole_iteration(self) -> None:
         """From an iteration boundary: the same numbers as every op in turn, without the walk."""
         self._begin_iteration()
         self.position = len(self.ops)
-        self._finish_iteration()
+        self._settle()
 
     def _finish_group(self, key) -> None:
         """Advance until the group (a layer of a pass, or a pass) of the next op is done."""
-        group = key(self.ops[0 if self.position == len(self.ops) else self.position])
+        ops = self.ops
+        group = key(ops[0 if self.position == len(ops) else self.position])
         while True:
             self._advance_op()
-            if self.position == len(self.ops) or key(self.ops[self.position]) != group:
+            if self.position == len(ops) or key(ops[self.position]) != group:
                 return
 
     def _one_iteration(self) -> None:
@@ -234,20 +297,67 @@ class Run:
         for _ in self.step(unit, count):
             pass
 
+    def can_back(self) -> int:
+        """How many ops `back` may undo from here: to this iteration's start, then whole earlier ones."""
+        return self.position + len(self.history) * (len(self.ops) + 1)
+
+    def back(self, count: int = 1) -> None:
+        """Undo `count` ops, restoring values, gradients, parameters and optimiser memory exactly."""
+        available = self.can_back()
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise StepError("count", f"must be a whole number of ops, at least 1, got {count!r}")
+        if count > available:
+            where = "nothing has been stepped since the run was built or changed" if not available else \
+                f"that reaches the start of iteration {self.iteration - len(self.history) - (self.position == len(self.ops))}"
+            raise StepError("count", f"can undo at most {available} op(s) from here ({where}), got {count}")
+        for _ in range(count):
+            if self.position > 0:
+                self.position -= 1
+            else:  # the start of this iteration is the end of the one before: go into that one
+                self.start = self.history.pop()
+                self.work = self._work_for(self.start)
+                self.position = len(self.ops)
+            self._settle()
+
     # --- other commands ------------------------------------------------------------------
 
-    def _abandon_iteration(self) -> None:
-        """Drop a half-done iteration: back to its start, parameters as they were."""
+    def _forget_iteration(self) -> None:
+        """Leave the step-through: a half-done iteration is dropped, and `back` starts afresh."""
         if self.mid_iteration:
-            self.trainer.params = self.iter_params
-            self.pending = None
             self.position = 0
+            self._settle()
+        self.position = 0
+        self.start = self.work = None
+        self.history.clear()
 
     def select(self, example: int) -> None:
         n = len(self.trainer.train)
         if isinstance(example, bool) or not isinstance(example, int) or not 0 <= example < n:
             raise StepError("example", f"must be a training-set index from 0 to {n - 1}, got {example!r}")
+        if self.view_name == "gate":
+            old_ops = self.ops
+            done = neuron_position(old_ops, self.position, len(self.neuron_ops))
+            self.example = example
+            if self.gates().ops != old_ops:  # bce's loss has other gates for the other class
+                self.position = gate_position(self.gates().ops, done)
+                self._settle()
         self.example = example
+
+    def set_view(self, view: str) -> None:
+        """Walk the neuron graph or the gate graph; the cursor keeps its place within the pass."""
+        if view not in VIEWS:
+            raise StepError("view", f"must be one of {', '.join(VIEWS)}, got {view!r}")
+        if view == self.view_name:
+            return
+        if view == "gate" and self.gate_count() > self.max_gates:
+            raise StepError("view", f"the gate view draws one node per gate and this network has about {self.gate_count()} "
+                            f"gates; at most {self.max_gates} can be drawn. Use fewer layers or neurons", "limit")
+        if view == "gate":
+            self.position = gate_position(self.gates().ops, self.position)
+        else:
+            self.position = neuron_position(self.gates().ops, self.position, len(self.neuron_ops))
+        self.view_name = view
+        self._settle()
 
     def set_params(self, values: dict) -> None:
         arch = self.arch
@@ -265,10 +375,8 @@ class Run:
             if not np.isfinite(array).all():
                 raise StepError(f"params.{name}", "must hold finite numbers only")
             parsed[name] = array
-        self._abandon_iteration()
-        self.position = 0  # whatever was shown was computed with the old values
+        self._forget_iteration()  # whatever was shown was computed with the old values
         self.trainer.params = {**self.trainer.params, **parsed}
-        self.iter_params = self.trainer.params
         self._example_cache = None
 
     def randomize(self, weight_seed: int | None = None) -> int:
@@ -285,7 +393,7 @@ class Run:
         old = self.config
         same_run = all(getattr(new, f) == getattr(old, f) for f in Config.model_fields if f not in SOFT_FIELDS)
         if same_run:
-            self._abandon_iteration()
+            self._forget_iteration()
             if new.optimizer != old.optimizer:
                 self.trainer.opt_state = OptimizerState()  # another optimiser's memory means nothing here
             self.trainer.config = new
@@ -294,11 +402,11 @@ class Run:
         self._build(new)
         return shape_changed, new.dataset != old.dataset
 
-    # --- what the state reports ----------------------------------------------------------
+    # --- the selected example, in both views ---------------------------------------------
 
-    def _example(self) -> Example:
-        """The selected example through the parameters this iteration's forward pass used."""
-        params = self.iter_params
+    def example_values(self) -> Example:
+        """The selected example through the parameters this iteration's forward pass uses."""
+        params = self.forward_params
         key = (id(params), self.example)
         if self._example_cache is None or self._example_cache[:2] != key:
             rows = self.trainer.train.rows(slice(self.example, self.example + 1))
@@ -306,19 +414,61 @@ class Run:
                 fwd = forward(self.arch, params, rows.X)
                 bwd = backward(self.arch, params, fwd, rows.T)
                 loss = float(self.arch.loss_fn.per_example(fwd.Z[-1], rows.T)[0])
-            self._example_cache = (*key, Example(fwd, bwd, loss))
+            self._example_cache = (*key, Example(fwd, bwd, loss, int(rows.labels[0]), rows.T[0]))
         return self._example_cache[2]
 
+    def _example_graph(self, params: Params):
+        point = self.trainer.train.points[self.example]
+        with np.errstate(all="ignore"):
+            return build_example_graph(self.arch, params, list(self.config.features), tuple(point),
+                                       int(self.trainer.train.labels[self.example]))
+
+    def gates(self) -> GateStructure:
+        """The gate graph's structure for the selected example (bce's depends on its class)."""
+        label = int(self.trainer.train.labels[self.example]) if self.config.loss == "bce" else -1
+        if label not in self._gates_cache:
+            labels = {n.id: n.label for n in neuron_graph(self.arch.sizes, self.config.features, self.config.loss)[0]}
+            self._gates_cache[label] = gate_structure(self._example_graph(self.trainer.params), self.neuron_ops,
+                                                      self.arch.sizes, labels)
+        return self._gates_cache[label]
+
+    def gate_count(self) -> int:
+        """Gates in the gate view, counted from the shape (the class never changes it by more than 2)."""
+        sizes, f = self.arch.sizes, len(self.config.features)
+        units = sum(2 * sizes[l - 1] + 1 for l in range(1, len(sizes)))
+        return units + f + 4 * sizes[-1] + 4
+
+    def gate_graph_values(self):
+        """The gate graph at this iteration's forward parameters, as the cursor has replayed it."""
+        params = self.forward_params
+        key = (id(params), self.example)
+        if self._gate_values_cache is None or self._gate_values_cache[:2] != key:
+            self._gate_values_cache = (*key, self._example_graph(params))
+        graph = self._gate_values_cache[2]
+        n_forward, n_backward = phase_counts(self.ops)
+        done_backward = max(0, min(self.position - n_forward, n_backward))
+        tape = graph.tape
+        tape.backward_done = 0
+        for _ in range(done_backward):
+            tape.step_backward()
+        return graph, done_backward
+
+    # --- what the state reports ----------------------------------------------------------
+
     def node_values(self) -> dict[str, dict[str, float | None]]:
+        return self._neuron_values() if self.view_name == "neuron" else self._gate_values()
+
+    def _neuron_values(self) -> dict[str, dict[str, float | None]]:
         depth, sizes, done = self.arch.depth, self.arch.sizes, self.position
         empty = {"z": None, "a": None, "grad_z": None, "grad_a": None}
         ids = [node_id(l, j, depth) for l in range(depth + 1) for j in range(sizes[l])] + [LOSS_ID]
         if done == 0:
             return {i: dict(empty) for i in ids}
-        ex = self._example()
-        reached = {op.node for op in self.ops[:min(done, self.n_forward)]}
-        returned = {op.node for op in self.ops[self.n_forward:done]}
-        backward_over = done >= self.n_forward + self.n_backward
+        ex = self.example_values()
+        n_forward, n_backward = phase_counts(self.ops)
+        reached = {op.node for op in self.ops[:min(done, n_forward)]}
+        returned = {op.node for op in self.ops[n_forward:done] if op.phase == "backward"}
+        backward_over = done >= n_forward + n_backward
         values: dict[str, dict[str, float | None]] = {}
         for l in range(depth + 1):
             for j in range(sizes[l]):
@@ -332,22 +482,54 @@ class Run:
         loss = dict(empty)
         if LOSS_ID in reached:
             loss["z"] = loss["a"] = ex.loss
-        if done > self.n_forward:
+        if done > n_forward:
             loss["grad_z"] = loss["grad_a"] = 1.0  # dL/dL
         values[LOSS_ID] = loss
         return values
 
+    def _gate_values(self) -> dict[str, dict[str, float | None]]:
+        """Per gate-graph node: its value as z and a, its gradient as grad_z and grad_a."""
+        structure = self.gates()
+        empty = {"z": None, "a": None, "grad_z": None, "grad_a": None}
+        if self.position == 0:
+            return {n.id: dict(empty) for n in structure.nodes}
+        graph, done_backward = self.gate_graph_values()
+        n_forward, _ = phase_counts(self.ops)
+        reached = {op.node for op in self.ops[:min(self.position, n_forward)]}
+        gates = graph.tape.gates
+        touched = {id(graph.loss)} if done_backward else set()
+        for gate in gates[len(gates) - done_backward:]:
+            touched.update(id(p) for p in gate.parents)
+        live = self.trainer.params
+        values = {}
+        for node, value in zip(structure.nodes, graph.tape.values):
+            v = dict(empty)
+            if node.kind == "param":  # show the live value: the update pass moves it
+                name, index = node.id.split("[", 1)
+                v["z"] = v["a"] = float(live[name][tuple(int(k) for k in index.rstrip("]").split("]["))])
+            elif node.kind != "gate" or node.id in reached:
+                v["z"] = v["a"] = value.data
+            if id(value) in touched:
+                v["grad_z"] = v["grad_a"] = value.grad
+            values[node.id] = v
+        return values
+
     def view(self) -> RunView:
+        from .explain import explain_op  # explain reads the run; the run only hands it over
+
         with np.errstate(all="ignore"):
             train, test = self.trainer.evaluate()
-        backward_over = self.position >= self.n_forward + self.n_backward
+        n_forward, n_backward = phase_counts(self.ops)
+        backward_over = self.position >= n_forward + n_backward
         return RunView(
             iteration=self.iteration, epoch=self.trainer.epoch, phase=self.phase, cursor=self.cursor,
             status=self.status, diverged_at=self.diverged_at, example=self.example,
             loss=_finite(train.loss), accuracy=_finite(train.accuracy),
             test_loss=_finite(test.loss) if test else None, test_accuracy=_finite(test.accuracy) if test else None,
             nodes=self.node_values(), params=self.trainer.params,
-            grads=self.batch_backward.grads if backward_over and self.batch_backward else None,
+            grads=self.work.backward.grads if backward_over and self.work else None,
+            view=self.view_name, can_back=self.can_back(),
+            explain=explain_op(self, self.current_op) if self.current_op else None,
         )
 
 
@@ -355,4 +537,4 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-__all__ = ["ConfigError", "Op", "Run", "RunView", "StepError", "STEP_UNITS", "iteration_ops"]
+__all__ = ["ConfigError", "Op", "Run", "RunView", "StepError", "STEP_UNITS"]

@@ -60,6 +60,29 @@ class Snapshot(_Command):
     type: Literal["snapshot"]
 
 
+class Back(_Command):
+    type: Literal["back"]
+    count: int = 1
+
+
+class View(_Command):
+    type: Literal["view"]
+    view: Literal["neuron", "gate"]
+
+
+class Verify(_Command):
+    type: Literal["verify"]
+
+
+class Explain(_Command):
+    type: Literal["explain"]
+    node: Annotated[str, Field(max_length=64)]
+
+
+class Batch(_Command):
+    type: Literal["batch"]
+
+
 class Ack(_Command):
     type: Literal["ack"]
     seq: int
@@ -68,10 +91,11 @@ class Ack(_Command):
 _MODELS: dict[str, type[_Command]] = {
     "configure": Configure, "randomize": Randomize, "set_params": SetParams, "step": Step, "play": Play,
     "pause": Pause, "select": Select, "snapshot": Snapshot, "ack": Ack,
+    "back": Back, "view": View, "verify": Verify, "explain": Explain, "batch": Batch,
 }
 COMMAND_TYPES = tuple(_MODELS)
-# what a viewer (no token) may send: nothing that changes the session
-VIEWER_COMMANDS = ("snapshot", "ack")
+# what a viewer (no token) may send: questions about the run, nothing that changes it
+VIEWER_COMMANDS = ("snapshot", "ack", "verify", "explain", "batch")
 _adapter: TypeAdapter = TypeAdapter(Annotated[Union[tuple(_MODELS.values())], Field(discriminator="type")])
 
 

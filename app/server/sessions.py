@@ -66,7 +66,8 @@ class Connection:
 class Session:
     def __init__(self, session_id: str, token: str, config: Config, settings: Settings):
         self.id, self.token, self.settings = session_id, token, settings
-        self.run = Run(config)
+        self.run = Run(config, max_gates=settings.max_gates)
+        self.graph_key = self.run.graph_key  # what the last `graph` sent described
         self.connections: set[Connection] = set()
         self.lock = asyncio.Lock()
         self.version = 0  # bumped by every change; a frame is built for a version at most once
@@ -104,6 +105,13 @@ class Session:
         state_bytes = frame.state_bytes if re is None else wire.encode({**frame.state, "re": re})
         conn.push(("text", state_bytes), ("bytes", frame.grid))
         conn.sent_version = max(conn.sent_version, frame.version)
+
+    def sync_graph(self, re: Any = None, origin: Connection | None = None, force: bool = False) -> None:
+        """Send `graph` to everyone if the run's graph changed (shape, view, or the gates of the example)."""
+        key = self.run.graph_key
+        if force or key != self.graph_key:
+            self.graph_key = key
+            self.broadcast(wire.graph(self.run), re, origin)
 
     def broadcast(self, message: dict, re: Any = None, origin: Connection | None = None) -> None:
         """A message every connection must get (graph, config, dataset); `re` only for the origin."""

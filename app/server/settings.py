@@ -23,4 +23,5 @@ class Settings(BaseSettings):
     grid_resolution: int = Field(64, ge=8, le=256)
     neuron_resolution: int = Field(32, ge=8, le=256)
     outbox_size: int = Field(64, ge=4, description="messages queued for a client that must not be dropped")
+    max_gates: int = Field(1200, ge=10, description="largest network, in gates, the gate view will draw")
     chunk_seconds: float = Field(0.004, gt=0, description="longest stretch of training between yields")

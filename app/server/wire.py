@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from app.engine import config_to_dict, neuron_graph
+from app.engine.gradcheck import EPSILON, GradCheck
 from app.engine.heatmaps import heatmaps
 from app.run import Run, RunView
 
@@ -48,13 +49,33 @@ def hello(session_id: str, role: str, limits: dict) -> dict:
     return {"type": "hello", "protocol": PROTOCOL_VERSION, "session": session_id, "role": role, "limits": limits}
 
 
-def graph(run: Run, view: str = "neuron") -> dict:
+def graph(run: Run) -> dict:
+    if run.view_name == "gate":
+        return gate_graph(run)
     nodes, edges = neuron_graph(run.arch.sizes, run.config.features, run.config.loss)
     return {
-        "type": "graph", "view": view,
+        "type": "graph", "view": "neuron",
         "nodes": [{"id": n.id, "kind": n.kind, "layer": n.layer, "index": n.index, "label": n.label} for n in nodes],
         "edges": [{"id": e.id, "src": e.src, "dst": e.dst, "param": e.param, "i": e.i, "j": e.j} for e in edges],
     }
+
+
+def gate_graph(run: Run) -> dict:
+    """The selected example's gates: `layer` is the drawing column, `index` the row in it."""
+    structure = run.gates()
+    return {
+        "type": "graph", "view": "gate", "example": run.example,
+        "nodes": [{"id": n.id, "kind": n.kind, "layer": n.column, "index": n.row, "label": n.label, "op": n.op,
+                   "of": n.of, "role": n.role, "rule": n.rule} for n in structure.nodes],
+        "edges": [{"id": e, "src": src, "dst": dst, "param": None, "i": k, "j": 0} for e, src, dst, k in structure.edges],
+    }
+
+
+def _explain_json(explain: dict) -> dict:
+    out = dict(explain)
+    if "terms" in out:
+        out["terms"] = [{k: (finite(v) if isinstance(v, float) else v) for k, v in t.items()} for t in out["terms"]]
+    return out
 
 
 def state(view: RunView, seq: int, extra: dict | None = None) -> dict:
@@ -67,7 +88,10 @@ def state(view: RunView, seq: int, extra: dict | None = None) -> dict:
         "nodes": {nid: {k: finite(v) for k, v in values.items()} for nid, values in view.nodes.items()},
         "params": {name: array_json(value) for name, value in view.params.items()},
         "grads": None if view.grads is None else {name: array_json(g) for name, g in view.grads.items()},
+        "view": view.view, "can_back": view.can_back,
     }
+    if view.explain is not None:
+        message["explain"] = _explain_json(view.explain)
     if extra:
         message.update(extra)
     return message
@@ -85,6 +109,24 @@ def dataset(run: Run) -> dict:
         return [[float(x1), float(x2), int(label)] for (x1, x2), label in zip(split.points, split.labels)]
 
     return {"type": "dataset", "classes": run.config.classes, "train": rows(trainer.train), "test": rows(trainer.test)}
+
+
+def explain(explanation: dict) -> dict:
+    return {"type": "explain", **_explain_json(explanation)}
+
+
+def verify(check: GradCheck, iteration: int, batch: int) -> dict:
+    return {"type": "verify", "max_rel_error": finite(check.max_rel_error), "max_abs_error": finite(check.max_abs_error),
+            "worst": check.worst, "backprop": finite(check.backprop), "numeric": finite(check.numeric),
+            "checked": check.checked, "iteration": iteration, "batch": batch, "epsilon": EPSILON}
+
+
+def batch(view: dict) -> dict:
+    def matrix(value):
+        return array_json(value) if isinstance(value, np.ndarray) else value
+
+    layers = [{k: matrix(v) for k, v in layer.items()} for layer in view["layers"]]
+    return {"type": "batch", **{k: v for k, v in view.items() if k != "layers"}, "layers": layers}
 
 
 def error(code: str, message: str, field: str | None = None, re: Any = None) -> dict:

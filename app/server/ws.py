@@ -6,12 +6,17 @@ import asyncio
 import secrets
 from typing import Any
 
+import numpy as np
 import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from app.engine import ConfigError, limits
+from app.engine.gradcheck import gradient_check
 from app.run import StepError
+from app.run.stepper import BACK_ITERATIONS
+from app.run.batchview import batch_view
+from app.run.explain import explain_node
 
 from . import wire
 from .commands import VIEWER_COMMANDS, CommandError, message_id, parse_command
@@ -28,7 +33,8 @@ CLOSE_TOO_SLOW = 4408
 def hello_limits(settings: Settings) -> dict:
     return {**limits(), "message_bytes": settings.max_message_bytes, "speed": settings.max_speed,
             "step_count": settings.max_step_count, "step_iterations": settings.max_step_iterations,
-            "fps": settings.max_fps, "unacked_frames": settings.max_unacked}
+            "fps": settings.max_fps, "unacked_frames": settings.max_unacked, "gates": settings.max_gates,
+            "back_iterations": BACK_ITERATIONS}
 
 
 @router.websocket("/ws/{session_id}")
@@ -133,10 +139,22 @@ async def execute(session: Session, conn: Connection, command: Any, re: Any, set
         async with session.lock:
             session.reply_frame(conn, re)
         return
+    if kind in ("verify", "explain", "batch"):
+        await _answer_question(session, conn, command, re)
+        return
     async with session.lock:
         try:
             if kind == "step":
                 await _step(session, command, settings)
+            elif kind == "back":
+                _refuse_while_playing(session, kind)
+                if not 1 <= command.count <= settings.max_step_count:
+                    raise CommandError("limit", f"back: count must be between 1 and {settings.max_step_count}, "
+                                       f"got {command.count}", "count")
+                run.back(command.count)
+            elif kind == "view":
+                run.set_view(command.view)
+                session.sync_graph(re, conn, force=True)
             elif kind == "select":
                 run.select(command.example)
             elif kind == "set_params":
@@ -145,18 +163,48 @@ async def execute(session: Session, conn: Connection, command: Any, re: Any, set
                 run.randomize(command.weight_seed)
                 session.broadcast(wire.config(run), re, conn)
             elif kind == "configure":
-                shape_changed, data_changed = run.configure(command.config)
-                if shape_changed:
-                    session.broadcast(wire.graph(run), re, conn)
+                _, data_changed = run.configure(command.config)
+                session.sync_graph(re, conn)
                 session.broadcast(wire.config(run), re, conn)
                 if data_changed:
                     session.broadcast(wire.dataset(run), re, conn)
         except ConfigError as exc:
             raise CommandError("invalid_config", f"{kind}: {exc}", exc.field) from None
         except StepError as exc:
-            raise CommandError("invalid_message", f"{kind}: {exc}", exc.field) from None
+            raise CommandError(exc.code, f"{kind}: {exc}", exc.field) from None
+        session.sync_graph(re, conn)  # a new seed or example can change the gate graph
         session.changed()
         session.reply_frame(conn, re)
+
+
+def _refuse_while_playing(session: Session, kind: str) -> None:
+    if session.playing:
+        raise CommandError("busy", f"{kind}: the run is playing; pause it first")
+
+
+async def _answer_question(session: Session, conn: Connection, command: Any, re: Any) -> None:
+    """verify, explain and batch read the run and change nothing."""
+    run = session.run
+    async with session.lock:
+        if command.type == "explain":
+            try:
+                answer = wire.explain(explain_node(run, command.node))
+            except KeyError:
+                raise CommandError("not_found", f"explain: node must be a node of the {run.view_name} view's graph, "
+                                   f"got {command.node!r}", "node") from None
+        elif command.type == "batch":
+            answer = wire.batch(batch_view(run))
+        else:
+            # the parameters and batch this iteration's forward pass uses; arrays are never changed
+            # in place, so the check can run in a worker thread while the session goes on
+            params, iteration = run.forward_params, (run.start.iteration if run.start and run.position else run.iteration)
+            batch = run.work.batch if run.work and run.position else run.trainer.batch()
+            arch, l2, l1 = run.arch, run.config.l2, run.config.l1
+    if command.type == "verify":
+        with np.errstate(all="ignore"):
+            check = await asyncio.to_thread(gradient_check, arch, params, batch.X, batch.T, l2, l1)
+        answer = wire.verify(check, iteration, len(batch))
+    conn.push(("text", wire.encode({**answer, "re": re} if re is not None else answer)))
 
 
 async def _step(session: Session, command: Any, settings: Settings) -> None:

@@ -1,0 +1,431 @@
+"""The chain rule written out: each step of an iteration in words and in its actual numbers.
+
+`explain_op` describes the op the cursor has just done; `explain_node` everything reached so
+far at one node (the inspector's answer to a click). Numbers carry 4 significant digits and
+each line ends in the same number the state reports for that quantity, so a learner can
+check every step by hand. Reads a Run; changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from app.engine import LOSS_ID, neuron_graph, node_id
+from app.engine.optim import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
+from app.engine.scalar import Value
+
+from .ops import OP_SYMBOLS, Op, phase_counts, rule_of
+
+if TYPE_CHECKING:
+    from .stepper import Run
+
+
+# --- numbers as the inspector writes them -------------------------------------------------------
+
+def num(x: float | None) -> str:
+    """4 significant digits, a real minus sign, no exponent for ordinary sizes."""
+    if x is None or not math.isfinite(x):
+        return "∞" if x is not None and x > 0 else ("−∞" if x is not None and x < 0 else "undefined")
+    text = f"{x + 0.0:.4g}"  # + 0.0 turns −0 into 0
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text.replace("-", "−")
+
+
+def factor(x: float | None) -> str:
+    """A number as one factor of a product: negatives in brackets."""
+    text = num(x)
+    return f"({text})" if text.startswith("−") else text
+
+
+def signed_sum(terms: list[str]) -> str:
+    return " + ".join(terms) if terms else "0"
+
+
+# --- names ------------------------------------------------------------------------------------------
+
+def _labels(run: Run) -> dict[str, str]:
+    return {n.id: n.label for n in neuron_graph(run.arch.sizes, run.config.features, run.config.loss)[0]}
+
+
+def _input_name(run: Run, labels: dict[str, str], layer: int, i: int) -> str:
+    """How a unit's input is written: the feature's name, or a(h1.2) for an earlier unit."""
+    nid = node_id(layer, i, run.arch.depth)
+    return labels[nid] if layer == 0 else f"a({labels[nid]})"
+
+
+def _optimizer_words(run: Run) -> str:
+    cfg = run.config
+    extra = {"sgd": "", "momentum": f", momentum μ = {num(cfg.momentum)}", "adam": ", adam β₁ = 0.9, β₂ = 0.999"}
+    return f"{cfg.optimizer}, lr = {num(cfg.lr)}{extra[cfg.optimizer]}"
+
+
+# --- neuron view ------------------------------------------------------------------------------------
+
+def _forward_unit(run: Run, l: int, j: int) -> list[str]:
+    labels, ex, params = _labels(run), run.example_values(), run.forward_params
+    depth, act = run.arch.depth, run.arch.hidden_activation
+    W, b, a_prev = params[f"W{l}"], params[f"b{l}"], ex.forward.A[l - 1][0]
+    nid = node_id(l, j, depth)
+    z, a = float(ex.forward.Z[l][0, j]), float(ex.forward.A[l][0, j])
+    fan_in = W.shape[0]
+    symbols = [f"W{l}[{i}][{j}]·{_input_name(run, labels, l - 1, i)}" for i in range(fan_in)]
+    numbers = [f"{factor(W[i, j])}·{factor(a_prev[i])}" for i in range(fan_in)]
+    lines = [f"Forward through {labels[nid]}: multiply each of its {fan_in} inputs by its weight, add them up with "
+             f"the bias, then apply {'the output function' if l == depth else act.name}.",
+             f"z = {signed_sum(symbols)} + b{l}[{j}] = {signed_sum(numbers)} + {factor(b[j])} = {num(z)}"]
+    if l < depth:
+        lines.append(_activation_line(act.name, z, a))
+    else:
+        lines.append(_output_line(run, j, ex))
+    return lines
+
+
+def _activation_line(name: str, z: float, a: float) -> str:
+    if name == "linear":
+        return f"a = z = {num(a)}"
+    if name == "relu":
+        return f"a = max(0, z) = max(0, {num(z)}) = {num(a)}"
+    if name == "leaky_relu":
+        return f"a = z if z > 0 else 0.01·z = {num(a)}   (z = {num(z)})"
+    symbol = "σ" if name == "sigmoid" else name
+    return f"a = {symbol}(z) = {symbol}({num(z)}) = {num(a)}"
+
+
+def _output_line(run: Run, j: int, ex) -> str:
+    z, a = ex.forward.Z[-1][0], float(ex.forward.A[-1][0, j])
+    loss = run.config.loss
+    if loss == "bce":
+        return f"p = σ(z) = 1 / (1 + e^(−z)) = σ({num(float(z[0]))}) = {num(a)}   (the probability of class 1)"
+    if loss == "cross_entropy":
+        exps = " + ".join(f"e^{factor(float(v))}" for v in z)
+        return f"p{j} = e^z{j} / Σₖ e^zₖ = e^{factor(float(z[j]))} / ({exps}) = {num(a)}   (softmax: the probability of class {j})"
+    return f"ŷ = z = {num(a)}   (mse's output is linear)"
+
+
+def _forward_loss(run: Run) -> list[str]:
+    ex, loss = run.example_values(), run.config.loss
+    y, out = ex.label, ex.forward.A[-1][0]
+    if loss == "bce":
+        p = float(out[0])
+        term = f"−log(p) = −log({num(p)})" if y == 1 else f"−log(1 − p) = −log(1 − {num(p)})"
+        return [f"The loss: how far p is from the label y = {y}.",
+                f"L = −[y·log p + (1 − y)·log(1 − p)] = {term} = {num(ex.loss)}"]
+    if loss == "cross_entropy":
+        return [f"The loss: minus the log of the probability given to the true class y = {y}.",
+                f"L = −log p_y = −log(p{y}) = −log({num(float(out[y]))}) = {num(ex.loss)}"]
+    t = ex.target
+    if len(out) == 1:
+        return [f"The loss: the squared distance from the target t = {num(float(t[0]))}.",
+                f"L = (ŷ − t)² = ({num(float(out[0]))} − {num(float(t[0]))})² = {num(ex.loss)}"]
+    squares = " + ".join(f"({num(float(o))} − {num(float(tk))})²" for o, tk in zip(out, t))
+    return [f"The loss: the mean squared distance from the one-hot target of class {y}.",
+            f"L = (1/{len(out)})·Σₖ (ŷₖ − tₖ)² = (1/{len(out)})·[{squares}] = {num(ex.loss)}"]
+
+
+def _backward_output(run: Run, j: int) -> list[str]:
+    ex, loss, depth = run.example_values(), run.config.loss, run.arch.depth
+    out, dz, da = ex.forward.A[depth][0], float(ex.backward.dZ[depth][0, j]), float(ex.backward.dA[depth][0, j])
+    y = ex.label
+    lines = ["The gradient starts at the loss (dL/dL = 1) and comes back into the output unit."]
+    if loss == "bce":
+        p = float(out[0])
+        lines += [f"dL/dp = −y/p + (1 − y)/(1 − p) = {'−1/' + num(p) if y == 1 else '1/(1 − ' + num(p) + ')'} = {num(da)}",
+                  f"dL/dz = dL/dp · p·(1 − p) = p − y = {num(p)} − {y} = {num(dz)}"]
+    elif loss == "cross_entropy":
+        p = float(out[j])
+        hit = 1 if j == y else 0
+        lines += [f"dL/dp{j} = −[{j} = y]/p{j} = {('−1/' + num(p)) if hit else '0'} = {num(da)}",
+                  f"dL/dz{j} = p{j} − [{j} = y] = {num(p)} − {hit} = {num(dz)}   (softmax and cross-entropy together)"]
+    else:
+        k, t = len(out), float(ex.target[j])
+        lines += [f"dL/dŷ = 2·(ŷ − t)/{k} = 2·({num(float(out[j]))} − {num(t)})/{k} = {num(da)}",
+                  f"dL/dz = dL/dŷ · 1 = {num(dz)}   (the output is linear)"]
+    return lines + _weight_grad_lines(run, depth, j, dz)
+
+
+def _backward_hidden(run: Run, l: int, j: int) -> tuple[list[str], list[dict]]:
+    labels, ex, params = _labels(run), run.example_values(), run.forward_params
+    depth, act = run.arch.depth, run.arch.hidden_activation
+    W_next = params[f"W{l + 1}"]
+    dz_next = ex.backward.dZ[l + 1][0]
+    z, a = float(ex.forward.Z[l][0, j]), float(ex.forward.A[l][0, j])
+    da, dz = float(ex.backward.dA[l][0, j]), float(ex.backward.dZ[l][0, j])
+    fan_out = W_next.shape[1]
+    name = labels[node_id(l, j, depth)]
+    edges = f"{fan_out} outgoing edges" if fan_out > 1 else "its one outgoing edge"
+    terms = [{"edge": f"W{l + 1}[{j}][{k}]", "from": node_id(l + 1, k, depth), "w": float(W_next[j, k]),
+              "grad": float(dz_next[k]), "product": float(W_next[j, k] * dz_next[k])} for k in range(fan_out)]
+    symbols = [f"W{l + 1}[{j}][{k}]·dL/dz({labels[node_id(l + 1, k, depth)]})" for k in range(fan_out)]
+    numbers = [f"{factor(t['w'])}·{factor(t['grad'])}" for t in terms]
+    words = (f"it feeds {fan_out} units of the next layer, so the gradients coming back along those {fan_out} edges add up"
+             if fan_out > 1 else "it feeds one unit, so its gradient is that unit's, times the weight between them")
+    lines = [f"Backward through {name}: {words}.",
+             f"dL/da = Σ w·dL/dz over {edges} = {signed_sum(symbols)} = {signed_sum(numbers)} = {num(da)}",
+             _local_line(act.name, z, a, da, dz)]
+    return lines + _weight_grad_lines(run, l, j, dz), terms
+
+
+def _local_line(name: str, z: float, a: float, da: float, dz: float) -> str:
+    if name == "tanh":
+        return f"dL/dz = dL/da · (1 − a²) = {factor(da)}·(1 − {factor(a)}²) = {num(dz)}"
+    if name == "sigmoid":
+        return f"dL/dz = dL/da · a·(1 − a) = {factor(da)}·{factor(a)}·(1 − {factor(a)}) = {num(dz)}"
+    if name == "relu":
+        gate = 1 if z > 0 else 0
+        why = "z > 0, so relu lets the gradient through" if gate else "z ≤ 0, so relu blocks the gradient"
+        return f"dL/dz = dL/da · [z > 0] = {factor(da)}·{gate} = {num(dz)}   ({why})"
+    if name == "leaky_relu":
+        slope = "1" if z > 0 else "0.01"
+        return f"dL/dz = dL/da · (1 if z > 0 else 0.01) = {factor(da)}·{slope} = {num(dz)}"
+    return f"dL/dz = dL/da · 1 = {num(dz)}   (linear)"
+
+
+def _weight_grad_lines(run: Run, l: int, j: int, dz: float) -> list[str]:
+    labels, ex = _labels(run), run.example_values()
+    a_prev = ex.forward.A[l - 1][0]
+    lines = [f"dL/dW{l}[{i}][{j}] = dL/dz · {_input_name(run, labels, l - 1, i)} = {factor(dz)}·{factor(a_prev[i])} "
+             f"= {num(float(dz * a_prev[i]))}" for i in range(len(a_prev))]
+    lines.append(f"dL/db{l}[{j}] = dL/dz · 1 = {num(dz)}")
+    n = len(run.work.batch) if run.work else run.trainer.batch_size
+    lines.append(f"These are this example's own gradients. The update uses their mean over the batch of {n}"
+                 + (" plus the regularisation terms." if run.config.l2 or run.config.l1 else "."))
+    return lines
+
+
+def _update_lines(run: Run, name: str, index: tuple[int, ...]) -> list[str]:
+    cfg, start = run.config, run.start
+    w = float(start.params[name][index])
+    g = float(run.work.backward.grads[name][index])
+    new_params, new_state = run.work.update if run.work.update is not None else (None, None)
+    if new_params is None:
+        return []
+    w_new = float(new_params[name][index])
+    label = f"{name}[{']['.join(map(str, index))}]"
+    n = len(run.work.batch)
+    lines = []
+    if name[0] == "W" and (cfg.l2 or cfg.l1):
+        data = g - cfg.l2 * w - cfg.l1 * float(np.sign(w))
+        lines.append(f"g = mean of dL/d{label} over the batch of {n} + l2·w + l1·sign(w) = {num(data)} + "
+                     f"{factor(cfg.l2)}·{factor(w)} + {factor(cfg.l1)}·{int(np.sign(w))} = {num(g)}")
+    else:
+        lines.append(f"g = mean of dL/d{label} over the batch of {n} = {num(g)}")
+    if cfg.optimizer == "sgd":
+        lines.append(f"{label} ← w − lr·g = {num(w)} − {factor(cfg.lr)}·{factor(g)} = {num(w_new)}")
+    elif cfg.optimizer == "momentum":
+        v_old = float(np.asarray(start.opt_state.velocity.get(name, np.zeros_like(start.params[name])))[index])
+        v = float(new_state.velocity[name][index])
+        lines += [f"v ← μ·v + g = {factor(cfg.momentum)}·{factor(v_old)} + {factor(g)} = {num(v)}   (momentum remembers past steps)",
+                  f"{label} ← w − lr·v = {num(w)} − {factor(cfg.lr)}·{factor(v)} = {num(w_new)}"]
+    else:
+        t = new_state.steps
+        m, v = float(new_state.velocity[name][index]), float(new_state.second[name][index])
+        m_old = float(np.asarray(start.opt_state.velocity.get(name, np.zeros_like(start.params[name])))[index])
+        v_old = float(np.asarray(start.opt_state.second.get(name, np.zeros_like(start.params[name])))[index])
+        m_hat, v_hat = m / (1 - ADAM_BETA1**t), v / (1 - ADAM_BETA2**t)
+        lines += [f"m ← 0.9·m + 0.1·g = 0.9·{factor(m_old)} + 0.1·{factor(g)} = {num(m)}",
+                  f"v ← 0.999·v + 0.001·g² = 0.999·{factor(v_old)} + 0.001·{factor(g)}² = {num(v)}",
+                  f"m̂ = m/(1 − 0.9^{t}) = {num(m_hat)},  v̂ = v/(1 − 0.999^{t}) = {num(v_hat)}   (undoing the zero start)",
+                  f"{label} ← w − lr·m̂/(√v̂ + ε) = {num(w)} − {factor(cfg.lr)}·{factor(m_hat)}/(√{num(v_hat)} + {ADAM_EPS:g}) "
+                  f"= {num(w_new)}"]
+    return lines
+
+
+def _update_unit(run: Run, l: int, j: int) -> list[str]:
+    name = _labels(run)[node_id(l, j, run.arch.depth)]
+    lines = [f"Update {name}: every weight into it and its bias take one step against their batch gradient "
+             f"({_optimizer_words(run)})."]
+    run._update()
+    for i in range(run.arch.sizes[l - 1]):
+        lines += _update_lines(run, f"W{l}", (i, j))
+    return lines + _update_lines(run, f"b{l}", (j,))
+
+
+# --- gate view --------------------------------------------------------------------------------------
+
+def _gate_names(run: Run) -> dict[str, str]:
+    """How each gate-graph node is written in a formula."""
+    names = {}
+    for node in run.gates().nodes:
+        if node.kind == "gate" and node.role in ("z", "a") and " " in node.label:
+            names[node.id] = f"{node.role}({node.label.split(' ', 1)[1]})"
+        elif node.kind == "gate" and node.of.startswith("in") and node.role:
+            names[node.id] = node.label  # a feature map such as x1^2
+        elif node.role == "loss":
+            names[node.id] = "L"
+        elif node.kind == "const":
+            names[node.id] = factor(float(node.label.replace("−", "-"))) if node.label not in ("−t", "max z") else f"({node.label})"
+        else:
+            names[node.id] = node.id
+    return names
+
+
+def _gate_expression(v: Value, names: list[str], values: list[str]) -> tuple[str, str]:
+    if v.op in ("+", "*"):
+        symbol = " + " if v.op == "+" else "·"
+        return symbol.join(names), symbol.join(values)
+    if v.op.startswith("^"):
+        return f"{names[0]}{v.op}", f"{values[0]}{v.op}"
+    f = "σ" if v.op == "sigmoid" else v.op
+    return f"{f}({names[0]})", f"{f}({values[0].strip('()')})"
+
+
+def local_derivative(v: Value, k: int, other_name: str = "b") -> tuple[str, float]:
+    """∂v/∂(its k-th input), as written and as a number."""
+    p = v.parents[k]
+    if v.op == "+":
+        return "1", 1.0
+    if v.op == "*":
+        return other_name, float(v.parents[1 - k].data)
+    if v.op.startswith("^"):
+        n = float(v.op[1:])
+        return f"{n:g}·a^{n - 1:g}", n * p.data ** (n - 1)
+    if v.op == "exp":
+        return "e^a", float(v.data)
+    if v.op == "log":
+        return "1/a", 1.0 / p.data if p.data else math.inf
+    if v.op == "tanh":
+        return "1 − out²", 1.0 - v.data**2
+    if v.op == "sigmoid":
+        return "out·(1 − out)", v.data * (1.0 - v.data)
+    if v.op == "relu":
+        return "[a > 0]", 1.0 if p.data > 0 else 0.0
+    if v.op == "leaky_relu":
+        return "1 if a > 0 else 0.01", 1.0 if p.data > 0 else 0.01
+    if v.op == "sin":
+        return "cos(a)", math.cos(p.data)
+    return "?", math.nan
+
+
+def _gate_forward(run: Run, node: str) -> list[str]:
+    structure = run.gates()
+    graph, _ = run.gate_graph_values()
+    v = graph.tape.values[[n.id for n in structure.nodes].index(node)]
+    by_serial = dict(zip((x.serial for x in graph.tape.values), structure.nodes))
+    names = _gate_names(run)
+    parent_names = [names[by_serial[p.serial].id] for p in v.parents]
+    parent_values = [factor(p.data) for p in v.parents]
+    symbolic, numeric = _gate_expression(v, parent_names, parent_values)
+    info = next(n for n in structure.nodes if n.id == node)
+    unit = _labels(run).get(info.of, info.of)
+    part = " of the loss" if info.of == LOSS_ID else f", part of {unit}"
+    return [f"Forward through gate {node} ({OP_SYMBOLS.get(v.op, v.op)}{part}).",
+            f"{names[node]} = {symbolic} = {numeric} = {num(v.data)}"]
+
+
+def _gate_backward(run: Run, node: str) -> list[str]:
+    structure = run.gates()
+    graph, _ = run.gate_graph_values()
+    ids = [n.id for n in structure.nodes]
+    v = graph.tape.values[ids.index(node)]
+    by_serial = {x.serial: n for x, n in zip(graph.tape.values, structure.nodes)}
+    names = _gate_names(run)
+    consumers = _consumers(graph)
+    lines = [f"Backward through gate {node}: {rule_of(v.op)}."]
+    parent_names = [names[by_serial[p.serial].id] for p in v.parents]
+    for k, p in enumerate(v.parents):
+        symbol, d = local_derivative(v, k, parent_names[1 - k] if v.op == "*" else "")
+        pname = parent_names[k]
+        if by_serial[p.serial].kind == "const":
+            continue  # a constant's gradient is computed but feeds nothing
+        shown = f"({symbol})" if " " in symbol else symbol
+        lines.append(f"dL/d{pname} += {shown}·dL/d{names[node]} = {factor(d)}·{factor(v.grad)} = {num(d * v.grad)}")
+        feeds = len(consumers.get(p.serial, ()))
+        if feeds > 1:
+            lines.append(f"{pname} feeds {feeds} gates, so its gradient is the sum of what each passes back; "
+                         f"so far dL/d{pname} = {num(p.grad)}")
+    return lines
+
+
+def _consumers(graph) -> dict[int, list[tuple[Value, int]]]:
+    out: dict[int, list[tuple[Value, int]]] = {}
+    for v in graph.tape.values:
+        for k, p in enumerate(v.parents):
+            out.setdefault(p.serial, []).append((v, k))
+    return out
+
+
+def _gate_gradient_sum(run: Run, node: str) -> list[str]:
+    """A value's gradient as the sum of what each gate it feeds has passed back so far."""
+    structure = run.gates()
+    graph, done = run.gate_graph_values()
+    ids = [n.id for n in structure.nodes]
+    v = graph.tape.values[ids.index(node)]
+    names = _gate_names(run)
+    by_serial = {x.serial: n for x, n in zip(graph.tape.values, structure.nodes)}
+    gates = graph.tape.gates
+    finished = {id(g) for g in gates[len(gates) - done:]}
+    parts = [(c, k) for c, k in _consumers(graph).get(v.serial, []) if id(c) in finished]
+    if not parts:
+        return []
+    terms = [f"{factor(local_derivative(c, k)[1])}·{factor(c.grad)}" for c, k in parts]
+    symbols = [f"∂{names[by_serial[c.serial].id]}/∂{names[node]}·dL/d{names[by_serial[c.serial].id]}" for c, _ in parts]
+    return [f"dL/d{names[node]} = {signed_sum(symbols)} = {signed_sum(terms)} = {num(v.grad)}"
+            + (f"   ({len(parts)} contributions add)" if len(parts) > 1 else "")]
+
+
+# --- entry points -----------------------------------------------------------------------------------
+
+def explain_op(run: Run, op: Op) -> dict:
+    """The step the cursor has just taken."""
+    with np.errstate(all="ignore"):
+        if run.view_name == "gate":
+            if op.phase == "forward":
+                lines = _gate_forward(run, op.node)
+            elif op.phase == "backward":
+                lines = _gate_backward(run, op.node)
+            else:
+                run._update()
+                lines = [f"Update {op.node} ({_optimizer_words(run)})."] + _update_lines(run, *op.param)
+            return {"node": op.node, "phase": op.phase, "lines": lines}
+        depth = run.arch.depth
+        terms = None
+        if op.phase == "forward":
+            lines = _forward_loss(run) if op.node == LOSS_ID else _forward_unit(run, op.layer, op.unit)
+        elif op.phase == "backward":
+            if op.layer == depth:
+                lines = _backward_output(run, op.unit)
+            else:
+                lines, terms = _backward_hidden(run, op.layer, op.unit)
+        else:
+            lines = _update_unit(run, op.layer, op.unit)
+        out = {"node": op.node, "phase": op.phase, "lines": lines}
+        if terms is not None:
+            out["terms"] = terms
+        return out
+
+
+def explain_node(run: Run, node: str) -> dict:
+    """Everything reached so far at one node, forward, backward and update."""
+    ops = run.ops
+    done = ops[:run.position]
+    known = {n.id for n in run.gates().nodes} if run.view_name == "gate" else set(_labels(run))
+    if node not in known:
+        raise KeyError(node)
+    lines: list[str] = []
+    terms = None
+    with np.errstate(all="ignore"):
+        if run.view_name == "gate" and run.position:
+            info = next(n for n in run.gates().nodes if n.id == node)
+            if info.kind != "gate":
+                graph, _ = run.gate_graph_values()
+                value = graph.tape.values[[n.id for n in run.gates().nodes].index(node)]
+                kind = {"input": "an input", "param": "a parameter, as the forward pass used it"}.get(info.kind, "a constant")
+                lines.append(f"{node} = {num(value.data)}   ({kind})")
+            lines += _gate_gradient_sum(run, node)
+        for op in done:
+            if op.node != node:
+                continue
+            part = explain_op(run, op)
+            lines += part["lines"]
+            terms = part.get("terms", terms)
+    if not lines:
+        lines = ["Not reached yet in this iteration."]
+    out = {"node": node, "phase": run.phase, "lines": lines}
+    if terms is not None:
+        out["terms"] = terms
+    return out
