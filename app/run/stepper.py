@@ -298,8 +298,14 @@ class Run:
             pass
 
     def can_back(self) -> int:
-        """How many ops `back` may undo from here: to this iteration's start, then whole earlier ones."""
-        return self.position + len(self.history) * (len(self.ops) + 1)
+        """How many ops `back` may undo: to this iteration's start, and through the kept earlier ones.
+
+        ← retraces → exactly: from the first op of an iteration it goes to the last op of the one
+        before (there is no stop in between), and only the oldest kept iteration ends at idle."""
+        kept = len(self.history) * len(self.ops)
+        if self.position == 0:
+            return kept + 1 if self.history else 0
+        return self.position + kept
 
     def back(self, count: int = 1) -> None:
         """Undo `count` ops, restoring values, gradients, parameters and optimiser memory exactly."""
@@ -307,13 +313,16 @@ class Run:
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise StepError("count", f"must be a whole number of ops, at least 1, got {count!r}")
         if count > available:
-            where = "nothing has been stepped since the run was built or changed" if not available else \
-                f"that reaches the start of iteration {self.iteration - len(self.history) - (self.position == len(self.ops))}"
+            if not available:
+                where = "nothing has been stepped since the run was built or changed"
+            else:
+                oldest = (self.history[0] if self.history else self.start).iteration
+                where = f"that is the start of iteration {oldest}; {BACK_ITERATIONS} iterations are kept"
             raise StepError("count", f"can undo at most {available} op(s) from here ({where}), got {count}")
         for _ in range(count):
-            if self.position > 0:
+            if self.position > 1 or (self.position == 1 and not self.history):
                 self.position -= 1
-            else:  # the start of this iteration is the end of the one before: go into that one
+            else:  # the first op of an iteration undone: back to the end of the one before
                 self.start = self.history.pop()
                 self.work = self._work_for(self.start)
                 self.position = len(self.ops)
@@ -424,8 +433,9 @@ class Run:
                                        int(self.trainer.train.labels[self.example]))
 
     def gates(self) -> GateStructure:
-        """The gate graph's structure for the selected example (bce's depends on its class)."""
-        label = int(self.trainer.train.labels[self.example]) if self.config.loss == "bce" else -1
+        """The gate graph's structure for the selected example: bce's and cross-entropy's loss
+        depend on its class (only the true class's probability reaches the loss)."""
+        label = int(self.trainer.train.labels[self.example]) if self.config.loss != "mse" else -1
         if label not in self._gates_cache:
             labels = {n.id: n.label for n in neuron_graph(self.arch.sizes, self.config.features, self.config.loss)[0]}
             self._gates_cache[label] = gate_structure(self._example_graph(self.trainer.params), self.neuron_ops,
@@ -435,7 +445,7 @@ class Run:
     def gate_count(self) -> int:
         """Gates in the gate view, counted from the shape (the class never changes it by more than 2)."""
         sizes, f = self.arch.sizes, len(self.config.features)
-        units = sum(2 * sizes[l - 1] + 1 for l in range(1, len(sizes)))
+        units = sum(sizes[l] * (2 * sizes[l - 1] + 1) for l in range(1, len(sizes)))
         return units + f + 4 * sizes[-1] + 4
 
     def gate_graph_values(self):

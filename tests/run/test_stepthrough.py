@@ -1,0 +1,278 @@
+"""The step-through: cursor order, what is reached, going back exactly, both views, explain."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from app.engine import parse_config
+from app.engine.gradcheck import gradient_check
+from app.run import Run, StepError
+from app.run.batchview import batch_view
+from app.run.explain import explain_node
+
+SMALL = {"hidden": [3, 2], "dataset": {"n": 24}, "batch_size": 6, "lr": 0.1}
+UNITS = ["h1_0", "h1_1", "h1_2", "h2_0", "h2_1", "out0"]
+
+
+def make(**overrides) -> Run:
+    return Run(parse_config({**SMALL, **overrides}))
+
+
+def snapshot(run: Run) -> dict:
+    """Everything a state reports, as comparable Python values."""
+    v = run.view()
+    return {"iteration": v.iteration, "phase": v.phase, "cursor": v.cursor, "status": v.status, "nodes": v.nodes,
+            "params": {k: a.tolist() for k, a in v.params.items()},
+            "grads": None if v.grads is None else {k: a.tolist() for k, a in v.grads.items()},
+            "loss": v.loss, "explain": v.explain}
+
+
+def test_the_cursor_visits_each_unit_once_per_pass_in_order():
+    run = make()
+    seen = []
+    for _ in range(len(run.ops)):
+        run.run("op")
+        seen.append((run.phase, run.cursor))
+    assert seen == ([("forward", u) for u in UNITS] + [("forward", "loss")]
+                    + [("backward", u) for u in reversed(UNITS)] + [("update", u) for u in UNITS])
+    assert run.iteration == 1
+
+
+def test_values_not_reached_yet_are_null_and_reached_ones_are_numbers():
+    run = make()
+    run.run("op", 2)  # h1_0 and h1_1 computed
+    nodes = run.view().nodes
+    assert nodes["h1_1"]["a"] is not None and nodes["h1_2"]["a"] is None and nodes["out0"]["z"] is None
+    assert all(nodes[u]["grad_z"] is None for u in UNITS)
+    assert run.view().grads is None
+    run.run("pass")  # forward done
+    run.run("op", 2)  # out0 and h2_1 have their gradients
+    nodes = run.view().nodes
+    assert nodes["out0"]["grad_z"] is not None and nodes["h2_1"]["grad_z"] is not None
+    assert nodes["h2_0"]["grad_z"] is None and nodes["in0"]["grad_z"] is None
+    assert run.view().grads is None  # the batch gradient is there once the whole backward pass is
+    run.run("pass")
+    assert run.view().grads is not None
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_back_restores_every_earlier_state_exactly_across_updates_and_iterations(optimizer):
+    run = make(optimizer=optimizer)
+    run.run("iteration", 2)  # the optimiser has memory worth restoring
+    states = [snapshot(run)]
+    for _ in range(2 * len(run.ops) + 5):  # through two whole iterations and into a third
+        run.run("op")
+        states.append(snapshot(run))
+    assert states[-1]["iteration"] == 4
+    for expected in reversed(states[:-1]):
+        run.back(1)
+        assert snapshot(run) == expected
+    # forward again from there: the same numbers bit for bit, so the optimiser memory came back too
+    for expected in states[1:]:
+        run.run("op")
+        assert snapshot(run) == expected
+
+
+def test_back_of_many_ops_at_once_equals_one_at_a_time():
+    one, many = make(), make()
+    for run in (one, many):
+        run.run("op", 30)
+    for _ in range(17):
+        one.back(1)
+    many.back(17)
+    assert snapshot(one) == snapshot(many)
+
+
+def test_back_beyond_what_is_kept_is_refused_and_changes_nothing():
+    run = make()
+    run.run("op", 3)
+    before = snapshot(run)
+    with pytest.raises(StepError) as refused:
+        run.back(run.can_back() + 1)
+    assert refused.value.field == "count" and "at most 3" in str(refused.value)
+    assert snapshot(run) == before
+    fresh = make()
+    with pytest.raises(StepError, match="nothing has been stepped"):
+        fresh.back(1)
+
+
+def test_a_config_change_starts_the_back_history_afresh():
+    run = make()
+    run.run("op", 25)
+    run.configure({"lr": 0.5})
+    assert run.can_back() == 0 and run.position == 0
+
+
+def _gate_nodes_of(run: Run) -> dict[tuple[str, str], str]:
+    return {(n.of, n.role): n.id for n in run.gates().nodes if n.role in ("z", "a", "loss")}
+
+
+@pytest.mark.parametrize("config", [
+    {}, {"activation": "relu", "loss": "mse"}, {"loss": "cross_entropy", "dataset": {"name": "gauss", "classes": 3, "n": 24}},
+    {"features": ["x1", "x2", "x1^2", "sin(x2)"], "activation": "sigmoid"},
+])
+def test_the_gate_view_agrees_with_the_neuron_view_at_every_op(config):
+    run = make(**config)
+    gates = make(**config)
+    gates.set_view("gate")
+    roles = _gate_nodes_of(gates)
+    gates.set_view("neuron")  # step in the neuron view, then look through the gate view
+    for _ in range(len(run.ops)):
+        run.run("op")
+        gates.run("op")
+        gates.set_view("gate")
+        neuron_nodes, gate_nodes = run.view().nodes, gates.view().nodes
+        for node, values in neuron_nodes.items():
+            for quantity in ("z", "a"):
+                gate_id = roles.get((node, quantity))
+                if gate_id is None and values["z"] == values["a"]:  # a linear unit or an input: one value
+                    gate_id = roles.get((node, "z"))
+                if node == "loss":
+                    gate_id = roles[("loss", "loss")]
+                if gate_id is None or values[quantity] is None:
+                    continue
+                if quantity == "a" and node.startswith("out") and run.config.loss == "cross_entropy" and run.phase == "forward":
+                    continue  # softmax needs every z: the gate view computes p after the last output's sum
+                assert gate_nodes[gate_id][quantity] == pytest.approx(values[quantity], rel=1e-9, abs=1e-12), (node, quantity)
+        if run.phase == "update":  # the backward pass is over: every gradient agrees too
+            for (node, role), gate_id in roles.items():
+                raw_input_feeds_features = node in ("in0", "in1") and len(run.config.features) > 2
+                if (role == "a" or (role == "z" and node.startswith("in"))) and not raw_input_feeds_features:
+                    expected = neuron_nodes[node]["grad_a"]
+                    assert gate_nodes[gate_id]["grad_a"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        for name, value in run.view().params.items():
+            np.testing.assert_array_equal(gates.view().params[name], value)
+        gates.set_view("neuron")
+        assert gates.position == run.position and gates.cursor == run.cursor
+
+
+def test_switching_views_keeps_the_place_within_the_pass():
+    run = make()
+    run.run("op", 4)  # forward, at h2_0
+    run.set_view("gate")
+    assert run.phase == "forward" and run.gates().nodes and run.cursor.startswith("g")
+    cursor_unit = next(n.of for n in run.gates().nodes if n.id == run.cursor)
+    assert cursor_unit == "h2_0"
+    run.run("op")  # one more gate: still inside h2_1's sum
+    run.set_view("neuron")
+    assert run.cursor == "h2_0"  # rounds back to the last whole unit
+
+
+def test_the_gate_view_walks_every_gate_forward_then_backward_in_reverse():
+    run = make(hidden=[2])
+    run.set_view("gate")
+    forward = [op.node for op in run.ops if op.phase == "forward"]
+    backward = [op.node for op in run.ops if op.phase == "backward"]
+    assert backward == forward[::-1] and len(set(forward)) == len(forward)
+    kinds = {n.id: n.kind for n in run.gates().nodes}
+    assert all(kinds[g] == "gate" for g in forward)
+    update = [op.node for op in run.ops if op.phase == "update"]
+    assert sorted(update) == sorted(n.id for n in run.gates().nodes if n.kind == "param")
+
+
+NUMBER = r"−?\d+(?:\.\d+)?(?:e−?\d+)?"
+
+
+def last_number(line: str) -> float:
+    found = re.findall(NUMBER, line.split("   (")[0])
+    return float(found[-1].replace("−", "-"))
+
+
+def close_to_4_digits(shown: float, exact: float) -> bool:
+    return abs(shown - exact) <= 5e-4 * abs(exact) + 1e-12
+
+
+def test_explain_lines_end_in_the_numbers_the_state_reports():
+    run = make(optimizer="momentum")
+    run.run("iteration")
+    for _ in range(len(run.ops)):
+        run.run("op")
+        view = run.view()
+        lines = view.explain["lines"]
+        node = view.nodes.get(view.cursor, {})
+        assert view.explain["node"] == view.cursor
+        if view.phase == "forward" and view.cursor != "loss":
+            z_line = next(line for line in lines if line.startswith("z = "))
+            a_line = next(line for line in lines if line[:4] in ("a = ", "p = ", "ŷ = "))
+            assert close_to_4_digits(last_number(z_line), node["z"]) and close_to_4_digits(last_number(a_line), node["a"])
+        elif view.phase == "forward":
+            assert close_to_4_digits(last_number(lines[-1]), node["z"])
+        elif view.phase == "backward":
+            dz = next(line for line in lines if line.startswith("dL/dz"))
+            assert close_to_4_digits(last_number(dz), node["grad_z"])
+            if view.cursor.startswith("h"):
+                da = next(line for line in lines if line.startswith("dL/da"))
+                assert close_to_4_digits(last_number(da), node["grad_a"])
+                assert len(view.explain["terms"]) == 1 if view.cursor.startswith("h2") else 2
+        else:
+            l, j = int(view.cursor[1]) if view.cursor[0] == "h" else 3, int(view.cursor.split("_")[-1][-1])
+            moved = [line for line in lines if "←" in line and not line.startswith("v ←")]
+            assert len(moved) == run.arch.sizes[l - 1] + 1
+            for i, line in enumerate(moved[:-1]):
+                assert line.startswith(f"W{l}[{i}][{j}] ←")
+                assert close_to_4_digits(last_number(line), view.params[f"W{l}"][i, j])
+            assert close_to_4_digits(last_number(moved[-1]), view.params[f"b{l}"][j])
+
+
+def test_the_gate_view_explains_forks_as_sums_of_contributions():
+    run = make(hidden=[2])
+    run.set_view("gate")
+    run.run("pass", 2)  # forward and backward done
+    x1 = explain_node(run, "x1")["lines"]
+    total = [line for line in x1 if line.startswith("dL/dx1 = ")][0]
+    assert "2 contributions add" in total
+    assert close_to_4_digits(last_number(total.split("   (")[0]), run.view().nodes["x1"]["grad_a"])
+
+
+def test_explain_of_an_unknown_node_is_a_key_error():
+    with pytest.raises(KeyError):
+        explain_node(make(), "h9_9")
+
+
+def test_the_batch_view_shows_the_layer_products_with_their_shapes():
+    run = make()
+    run.run("pass", 2)
+    view = batch_view(run)
+    assert view["n"] == 6 and view["examples"] == list(range(6))
+    first = view["layers"][0]
+    assert first["shapes"]["X"] == [6, 2] and first["shapes"]["W"] == [2, 3] and first["shapes"]["Z"] == [6, 3]
+    np.testing.assert_allclose(first["Z"], first["X"] @ first["W"] + first["b"])
+    second = view["layers"][1]
+    np.testing.assert_allclose(second["dW"], second["X"].T @ second["dZ"])
+    np.testing.assert_allclose(second["db"], second["dZ"].sum(axis=0))
+    np.testing.assert_allclose(second["dX"], second["dZ"] @ second["W"].T)
+    fresh = make()
+    fresh.run("op", 3)  # layer 1's forward only
+    early = batch_view(fresh)["layers"]
+    assert early[0]["Z"] is not None and early[1]["Z"] is None and early[0]["dW"] is None
+
+
+@pytest.mark.parametrize("config", [{}, {"activation": "sigmoid", "loss": "mse", "l2": 0.01, "l1": 0.003},
+                                    {"loss": "cross_entropy", "dataset": {"name": "spiral", "classes": 3, "n": 30}}])
+def test_verify_finds_backprop_right(config):
+    run = make(**config)
+    batch = run.trainer.batch()
+    check = gradient_check(run.arch, run.trainer.params, batch.X, batch.T, run.config.l2, run.config.l1)
+    assert check.max_rel_error < 1e-6 and check.checked == sum(p.size for p in run.trainer.params.values())
+
+
+def test_verify_finds_a_wrong_derivative(monkeypatch):
+    from app.engine import activations
+
+    tanh = activations.ACTIVATIONS["tanh"]
+    broken = activations.Activation("tanh", tanh.forward, lambda z, a: 1.0 - a, "tanh(z)", "wrong")
+    monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)
+    run = make()
+    batch = run.trainer.batch()
+    check = gradient_check(run.arch, run.trainer.params, batch.X, batch.T)
+    assert check.max_rel_error > 1e-2 and check.worst.startswith(("W1", "b1", "W2", "b2"))
+
+
+def test_the_gate_view_is_refused_for_a_network_too_big_to_draw():
+    run = Run(parse_config({"hidden": [16, 16, 16]}), max_gates=300)
+    with pytest.raises(StepError) as refused:
+        run.set_view("gate")
+    assert refused.value.code == "limit" and refused.value.field == "view" and run.view_name == "neuron"
