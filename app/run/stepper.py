@@ -94,6 +94,7 @@ class RunView:
     grads: Params | None
     view: str = "neuron"
     can_back: int = 0
+    next: dict | None = None  # the op a step of one op would do: {"phase", "node"}
     explain: dict | None = None
 
 
@@ -539,6 +540,7 @@ class Run:
             nodes=self.node_values(), params=self.trainer.params,
             grads=self.work.backward.grads if backward_over and self.work else None,
             view=self.view_name, can_back=self.can_back(),
+            next={"phase": self.ops[self.position % len(self.ops)].phase, "node": self.ops[self.position % len(self.ops)].node},
             explain=explain_op(self, self.current_op) if self.current_op else None,
         )
 

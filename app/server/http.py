@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.engine import ConfigError, config_to_dict, parse_config
+from app.presets import PRESETS
 
 from . import wire
 from .errors import error_response, not_found
@@ -53,6 +54,11 @@ def join_session(request: Request, session_id: str, token: str | None = None):
         return _message_page(request, 404, "No such session", f"There is no session {session_id!r}; it may have expired.")
     control = token is not None and secrets.compare_digest(token, session.token)
     return _page(request, session.id, session.token if control else None)
+
+
+@router.get("/api/presets")
+def list_presets() -> list[dict]:
+    return PRESETS
 
 
 @router.post("/api/sessions", status_code=201)

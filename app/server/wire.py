@@ -88,7 +88,7 @@ def state(view: RunView, seq: int, extra: dict | None = None) -> dict:
         "nodes": {nid: {k: finite(v) for k, v in values.items()} for nid, values in view.nodes.items()},
         "params": {name: array_json(value) for name, value in view.params.items()},
         "grads": None if view.grads is None else {name: array_json(g) for name, g in view.grads.items()},
-        "view": view.view, "can_back": view.can_back,
+        "view": view.view, "can_back": view.can_back, "next": view.next,
     }
     if view.explain is not None:
         message["explain"] = _explain_json(view.explain)

@@ -1,6 +1,8 @@
 // Boots the page: one store, one socket, renderers on one requestAnimationFrame loop that
 // paints only when the store changed and acknowledges each frame after painting it.
+import { renderBatch } from "./batch.js";
 import { bindControls, showConfig, showFieldError } from "./controls.js";
+import { judge, renderInspector, renderVerify } from "./inspector.js";
 import { hitTest, layoutGraph } from "./layout.js";
 import { drawBoundary, drawChart, drawGraph, drawLegend } from "./render.js";
 import { currentPoints, customConfig, nearest, parseCsv, toCsv } from "./points.js";
@@ -11,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 const store = createStore();
 const { session, token } = document.body.dataset;
 const controls = document.querySelector(".controls");
-let layout = null, layoutKey = "";
+let layout = null, layoutKey = "", layoutGraph_ = null;
 let appliedHash = false;
 
 const socket = connect(store, session, token, {
@@ -20,6 +22,11 @@ const socket = connect(store, session, token, {
       showFieldError(controls, origin instanceof Element ? origin : null, message.message);
     } else if (message.type === "state" && message.re !== undefined) {
       showFieldError(controls, null, null);
+    }
+    if (message.type === "state") afterState(message);
+    if (message.type === "graph") {
+      for (const radio of document.querySelectorAll('input[name="view"]')) radio.checked = radio.value === message.view;
+      if (store.pinned && !message.nodes.some((n) => n.id === store.pinned)) store.pinned = null;
     }
     if (message.type === "config") {
       showConfig(controls, message.config);
@@ -43,7 +50,8 @@ bindControls(controls, {
 
 // A viewer watches: every control that would change the run is switched off.
 if (!token) {
-  for (const el of document.querySelectorAll(".run-buttons button, .run-buttons select, .run-buttons input, .custom-data input, .custom-data select")) {
+  for (const el of document.querySelectorAll(".run-buttons button, .run-buttons select, .run-buttons input, .custom-data input, "
+    + ".custom-data select, input[name=view], #try-it, #preset")) {
     el.disabled = true;
   }
   document.body.classList.add("view-only");
@@ -73,19 +81,38 @@ function togglePlay() {
   if (store.state?.playing) socket.send({ type: "pause" }, $("play"));
   else socket.send({ type: "play", speed: speedFromSlider() }, $("play"));
 }
-function step(unit) { socket.send({ type: "step", unit: unit || $("step-unit").value }, $("step")); }
+function step(unit) {
+  const chosen = unit || $("step-unit").value;
+  if (chosen === "op" && askFirst()) return;
+  socket.send({ type: "step", unit: chosen }, $("step"));
+}
+function back() { if (store.state?.can_back) socket.send({ type: "back" }, $("back")); }
 function randomize() { socket.send({ type: "randomize" }, $("randomize")); }
 $("play").addEventListener("click", togglePlay);
 $("step").addEventListener("click", () => step());
+$("back").addEventListener("click", back);
+for (const radio of document.querySelectorAll('input[name="view"]')) {
+  radio.addEventListener("change", () => socket.send({ type: "view", view: radio.value }, radio));
+}
+$("batch-toggle").addEventListener("change", (e) => {
+  store.batchOpen = e.target.checked;
+  store.batch = null;
+  if (store.batchOpen) socket.send({ type: "batch" }, e.target);
+  store.dirty = true;
+});
+$("verify").addEventListener("click", () => { store.verify = null; socket.send({ type: "verify" }, $("verify")); });
 $("randomize").addEventListener("click", randomize);
 $("reset").addEventListener("click", () => socket.send({ type: "randomize", weight_seed: store.config?.weight_seed ?? 0 }, $("reset")));
 for (const radio of document.querySelectorAll('input[name="mode"]')) {
   radio.addEventListener("change", () => { store.mode = radio.value; store.dirty = true; });
 }
 document.addEventListener("keydown", (e) => {
-  if (e.target.closest("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey || !token) return;
+  // typing goes to the field; a focused radio or checkbox must not swallow the run's keys
+  const typing = e.target.closest("input:not([type=radio]):not([type=checkbox]), select, textarea");
+  if (typing || e.ctrlKey || e.metaKey || e.altKey || !token) return;
   if (e.key === " ") { e.preventDefault(); togglePlay(); }
-  else if (e.key === "ArrowRight") { e.preventDefault(); step(e.shiftKey ? "layer" : undefined); }
+  else if (e.key === "ArrowRight") { e.preventDefault(); step(e.shiftKey ? "layer" : "op"); }
+  else if (e.key === "ArrowLeft") { e.preventDefault(); back(); }
   else if (e.key === "r") randomize();
 });
 
@@ -95,6 +122,12 @@ const tooltip = $("tooltip");
 const fmt = (v) => (v === null || v === undefined ? "—" : Number(v).toPrecision(4));
 function describe(hit) {
   const { state, graph } = store;
+  if (hit.kind === "node" && graph.view === "gate") {
+    const node = graph.nodes.find((n) => n.id === hit.id);
+    const v = state?.nodes?.[hit.id] || {};
+    const what = node.kind === "gate" ? `${node.label} (gate ${node.op}, part of ${node.of})\n${node.rule}` : `${node.label} (${node.kind})`;
+    return `${what}\nvalue  = ${fmt(v.a)}\ndL/d·  = ${fmt(v.grad_a)}\n(click to explain)`;
+  }
   if (hit.kind === "node") {
     const node = graph.nodes.find((n) => n.id === hit.id);
     const v = state?.nodes?.[hit.id] || {};
@@ -120,7 +153,14 @@ graphCanvas.addEventListener("mousemove", (e) => {
 graphCanvas.addEventListener("mouseleave", () => { tooltip.hidden = true; store.hover = null; store.dirty = true; });
 graphCanvas.addEventListener("click", () => {
   const hit = store.hover;
-  if (!hit || hit.kind !== "edge" || !token) return;
+  if (!hit || hit.kind === "node") {
+    // a click pins a node: the inspector then explains everything reached there so far
+    store.pinned = hit && store.pinned !== hit.id ? hit.id : null;
+    if (store.pinned) socket.send({ type: "explain", node: store.pinned }, null);
+    store.dirty = true;
+    return;
+  }
+  if (hit.kind !== "edge" || !token || store.graph.view === "gate") return;
   const edge = store.graph.edges.find((e) => e.id === hit.id);
   if (!edge?.param) return;
   const current = store.state.params[edge.param];
@@ -189,6 +229,71 @@ $("csv-download").addEventListener("click", () => {
   URL.revokeObjectURL(link.href);
 });
 
+// --- step-through: questions to the server after each state, and "try it yourself" ----------
+function afterState(message) {
+  if (store.state?.playing) return;
+  if (store.pinned) socket.send({ type: "explain", node: store.pinned }, null);
+  if (store.batchOpen) socket.send({ type: "batch" }, null);
+  const waiting = store.tryIt.waiting;
+  if (waiting && message.re === waiting.id) {
+    const truth = message.nodes[message.cursor]?.grad_z;
+    store.tryIt.waiting = null;
+    store.tryIt.verdict = waiting.typed === null || truth === null || truth === undefined ? null
+      : { ...judge(waiting.typed, truth), truth, typed: waiting.typed, node: message.cursor };
+  }
+}
+
+/** With "try it yourself" on, a backward op first asks the learner for the gradient it will reveal. */
+function askFirst() {
+  const s = store.state;
+  if (!store.tryIt.on || store.tryIt.question || !s?.next || s.next.phase !== "backward" || s.view !== "neuron") return false;
+  store.tryIt.question = s.next.node;
+  store.tryIt.verdict = null;
+  store.dirty = true;
+  requestAnimationFrame(() => $("try-answer").focus());
+  return true;
+}
+function answer(typed) {
+  const id = socket.send({ type: "step", unit: "op" }, $("step"));
+  store.tryIt.waiting = { id, typed };
+  store.tryIt.question = null;
+  $("try-answer").value = "";
+  store.dirty = true;
+}
+$("try-it").addEventListener("change", (e) => {
+  store.tryIt = { on: e.target.checked, waiting: null, verdict: null, question: null };
+  store.dirty = true;
+});
+$("try-box").addEventListener("submit", (e) => { e.preventDefault(); answer($("try-answer").value); });
+$("try-skip").addEventListener("click", () => answer(null));
+
+function paintTryIt() {
+  const t = store.tryIt;
+  const label = (id) => store.graph?.nodes.find((n) => n.id === id)?.label || id;
+  $("try-box").hidden = !t.question;
+  if (t.question) $("try-question").textContent = `The gradient is about to come back into ${label(t.question)}. What is dL/dz there?`;
+  const verdict = $("try-verdict");
+  verdict.hidden = !t.verdict;
+  if (!t.verdict) return;
+  const v = t.verdict;
+  const truth = Number(v.truth).toPrecision(4);
+  verdict.className = `verdict ${v.ok ? "good" : "bad"}`;
+  verdict.textContent = v.ok ? `Right: dL/dz at ${label(v.node)} is ${truth}. The working is below.`
+    : v.reason ? `"${v.typed}" is not a number. dL/dz at ${label(v.node)} is ${truth}; the working is below.`
+    : `Not quite: you wrote ${v.typed}, but dL/dz at ${label(v.node)} is ${truth} (within 1% counts). The working is below.`;
+}
+
+// --- presets ------------------------------------------------------------------------------------
+fetch("/api/presets").then((r) => r.json()).then((presets) => {
+  for (const p of presets) $("preset").append(new Option(p.title, p.id));
+  $("preset").addEventListener("change", (e) => {
+    const chosen = presets.find((p) => p.id === e.target.value);
+    $("preset-description").hidden = !chosen;
+    $("preset-description").textContent = chosen?.description || "";
+    if (chosen && token) socket.send({ type: "configure", config: chosen.config }, e.target);
+  });
+}).catch(() => {}); // the menu simply stays empty if the list cannot be read
+
 // --- painting ---------------------------------------------------------------------------------
 function showBanner(text) {
   const banner = $("banner");
@@ -209,6 +314,7 @@ function paintText() {
   const show = (v, pct) => (v === null || v === undefined ? "–" : pct ? `${(v * 100).toFixed(1)}%` : v.toFixed(3));
   $("loss").textContent = show(s.loss); $("test-loss").textContent = show(s.test_loss);
   $("accuracy").textContent = show(s.accuracy, true); $("test-accuracy").textContent = show(s.test_accuracy, true);
+  $("back").disabled = !token || !s.can_back || s.playing;
   $("play").textContent = s.playing ? "⏸" : "▶";
   $("play").setAttribute("aria-label", s.playing ? "Pause" : "Play");
   if (s.status === "diverged") {
@@ -222,23 +328,33 @@ function paintText() {
 function paint() {
   if (store.dirty) {
     store.dirty = false;
-    const key = `${store.graph?.nodes.length}|${store.graph?.edges.length}|${graphCanvas.clientWidth}x${graphCanvas.clientHeight}`;
-    if (store.graph && key !== layoutKey) {
+    const key = `${graphCanvas.clientWidth}x${graphCanvas.clientHeight}`;
+    if (store.graph && (key !== layoutKey || store.graph !== layoutGraph_)) {
       layout = layoutGraph(store.graph, graphCanvas.clientWidth, graphCanvas.clientHeight);
       layoutKey = key;
+      layoutGraph_ = store.graph;
     }
     const start = performance.now();
-    drawGraph(graphCanvas, store, layout);
+    drawGraph(graphCanvas, store, layout, start);
     drawLegend($("legend"), store);
     drawBoundary($("boundary"), store);
     drawChart($("chart"), store);
     paintText();
+    renderInspector($("inspector"), store);
+    renderVerify($("verify-result"), store.verify);
+    paintTryIt();
+    $("batch-panel").hidden = !store.batchOpen;
+    if (store.batchOpen && $("batch-panel").dataset.seq !== String(store.batch?.re ?? "none")) {
+      $("batch-panel").dataset.seq = String(store.batch?.re ?? "none");
+      renderBatch($("batch-panel"), store.batch);
+    }
     window.__paintMs = performance.now() - start;
     if (store.state && store.grid && store.grid.seq === store.state.seq && store.drawnSeq !== store.state.seq) {
       store.drawnSeq = store.state.seq;
       socket.ack(store.state.seq);
     }
   }
+  if (performance.now() < store.animateUntil) store.dirty = true; // the dashes along the flowing edges march
   requestAnimationFrame(paint);
 }
 window.addEventListener("resize", () => { store.dirty = true; });

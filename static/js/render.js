@@ -39,7 +39,9 @@ export function graphScales(store) {
     weights.push(param(state, e.param, e.i, e.j));
     grads.push(grad(state, e.param, e.i, e.j));
   }
-  for (const v of Object.values(state.nodes)) { values.push(v.a); nodeGrads.push(v.grad_z); }
+  // the loss is left out: its size would wash out every unit's colour
+  const lossIds = new Set(graph.nodes.filter((n) => n.kind === "loss" || n.role === "loss").map((n) => n.id));
+  for (const [id, v] of Object.entries(state.nodes)) if (!lossIds.has(id)) { values.push(v.a); nodeGrads.push(v.grad_z); }
   return { weight: maxAbs(weights), grad: maxAbs(grads), value: maxAbs(values), nodeGrad: maxAbs(nodeGrads) };
 }
 
@@ -107,16 +109,99 @@ function format(v) {
   return a !== 0 && (a < 1e-3 || a >= 1e4) ? v.toExponential(1) : v.toFixed(a < 1 ? 3 : 2);
 }
 
-export function drawGraph(canvas, store, layout) {
+/** Edges the value (forward) or the gradient (backward) is travelling along at this step, and
+ * which way the dashes should march: +1 with the edge, −1 against it. */
+export function flowOf(edge, state, view) {
+  const cursor = state?.cursor, phase = state?.phase;
+  if (!cursor) return 0;
+  if (view === "gate") {
+    if (phase === "forward" && edge.dst === cursor) return 1;
+    if (phase === "backward" && edge.dst === cursor) return -1; // the gate hands its gradient to its inputs
+    if (phase === "update" && edge.src === cursor) return 1;
+    return 0;
+  }
+  if (phase === "forward" && edge.dst === cursor) return 1;
+  if (phase === "backward" && edge.src === cursor) return -1; // gradients arrive from the units it feeds
+  if (phase === "update" && edge.dst === cursor) return 1;
+  return 0;
+}
+
+function strokeFlow(ctx, flow, now) {
+  ctx.setLineDash(flow ? [7, 5] : []);
+  ctx.lineDashOffset = flow ? -flow * ((now / 40) % 12) : 0;
+}
+
+const GATE_SYMBOLS = { "+": "+", "*": "×", exp: "exp", log: "log", tanh: "tanh", sigmoid: "σ", relu: "relu", leaky_relu: "lrelu", sin: "sin" };
+
+function drawGateGraph(ctx, store, layout, now) {
+  const { graph, state } = store;
+  const half = layout.size / 2;
+  const gradientMode = store.mode === "gradient";
+  const scales = graphScales(store);
+  const cursor = state?.cursor;
+  for (const edge of graph.edges) {
+    const a = layout.positions.get(edge.src), b = layout.positions.get(edge.dst);
+    if (!a || !b) continue;
+    const flow = flowOf(edge, state, "gate");
+    ctx.strokeStyle = flow ? (flow > 0 ? "rgba(31, 111, 178, 1)" : "rgba(200, 100, 10, 1)") : "rgba(150, 158, 170, 0.7)";
+    ctx.lineWidth = flow ? 3 : 1.1;
+    strokeFlow(ctx, flow, now);
+    const [x0, y0, c1x, c1y, c2x, c2y, x1, y1] = edgeCurve(a, b, half);
+    ctx.beginPath();
+    ctx.moveTo(x0, y0);
+    ctx.bezierCurveTo(c1x, c1y, c2x, c2y, x1, y1);
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  const font = Math.max(9, Math.min(13, layout.size * 0.34));
+  for (const node of graph.nodes) {
+    const p = layout.positions.get(node.id);
+    const v = state?.nodes?.[node.id];
+    const shown = gradientMode ? v?.grad_a : v?.a;
+    const scale = gradientMode ? scales.nodeGrad : scales.value;
+    const fill = shown === null || shown === undefined ? "#f1f3f6" : css(diverging(signedUnit(shown, scale * 0.5)));
+    ctx.beginPath();
+    if (node.kind === "gate") ctx.arc(p.x, p.y, half, 0, 2 * Math.PI);
+    else ctx.rect(p.x - half, p.y - half * 0.7, layout.size, layout.size * 0.7);
+    ctx.fillStyle = fill;
+    ctx.fill();
+    const isCursor = node.id === cursor;
+    ctx.lineWidth = isCursor ? 4 : 1.2;
+    ctx.strokeStyle = isCursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330" : "#8a93a3";
+    ctx.stroke();
+    ctx.fillStyle = "#1d2330";
+    ctx.font = `${node.kind === "gate" ? "600 " : ""}${font}px system-ui, sans-serif`;
+    const text = node.kind === "gate" ? (node.role === "loss" ? "L" : GATE_SYMBOLS[node.op] || node.op) : node.label;
+    ctx.fillText(text, p.x, p.y, node.kind === "gate" ? layout.size * 0.9 : layout.size * 1.6);
+    if (node.role === "z" || node.role === "a") {
+      ctx.font = `${Math.max(9, font - 2)}px system-ui, sans-serif`;
+      ctx.fillStyle = "#5b6475";
+      ctx.fillText(node.label, p.x, p.y - half - 7);
+    }
+    if (shown !== null && shown !== undefined) {
+      ctx.font = `${Math.max(9, font - 1)}px system-ui, sans-serif`;
+      ctx.fillStyle = "#4a5262";
+      ctx.fillText(format(shown), p.x, p.y + half + 8);
+    }
+  }
+  ctx.textBaseline = "alphabetic";
+}
+
+export function drawGraph(canvas, store, layout, now = 0) {
   const { ctx, width, height } = fitCanvas(canvas);
   ctx.clearRect(0, 0, width, height);
   const { graph, state, grid } = store;
   if (!graph || !layout) return;
+  if (graph.view === "gate") {
+    drawGateGraph(ctx, store, layout, now);
+    return;
+  }
   const scales = graphScales(store);
   const half = layout.size / 2;
   const gradientMode = store.mode === "gradient";
   const cursor = state?.cursor;
-  const phase = state?.phase;
 
   // edges first, under the nodes
   for (const edge of graph.edges) {
@@ -133,11 +218,10 @@ export function drawGraph(canvas, store, layout) {
         color = [215, 219, 226];
       }
     }
-    const flowing = cursor && ((phase === "forward" && edge.dst === cursor) || (phase === "backward" && edge.src === cursor)
-      || (phase === "update" && edge.dst === cursor));
-    ctx.strokeStyle = css(color, flowing ? 1 : 0.85);
-    ctx.lineWidth = flowing ? width + 2 : width;
-    ctx.setLineDash(flowing ? [6, 4] : []);
+    const flow = flowOf(edge, state, "neuron");
+    ctx.strokeStyle = css(color, flow ? 1 : 0.85);
+    ctx.lineWidth = flow ? width + 2 : width;
+    strokeFlow(ctx, flow, now);
     const [x0, y0, c1x, c1y, c2x, c2y, x1, y1] = edgeCurve(a, b, half);
     ctx.beginPath();
     ctx.moveTo(x0, y0);
@@ -174,7 +258,7 @@ export function drawGraph(canvas, store, layout) {
       ctx.fillRect(x, y + layout.size * 0.78, layout.size, layout.size * 0.22);
     }
     ctx.lineWidth = node.id === cursor ? 4 : 1.2;
-    ctx.strokeStyle = node.id === cursor ? "#f2c230" : store.hover?.id === node.id ? "#1d2330" : "#8a93a3";
+    ctx.strokeStyle = node.id === cursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330" : "#8a93a3";
     ctx.strokeRect(x, y, layout.size, layout.size);
     ctx.fillStyle = "#1d2330";
     ctx.font = `${Math.max(11, Math.min(14, layout.size * 0.3))}px system-ui, sans-serif`;

@@ -7,6 +7,9 @@ export function createStore() {
     role: "view", hello: null, graph: null, state: null, config: null, dataset: null, grid: null,
     history: [], mode: "activation", hover: null, connection: "connecting", error: null,
     lastSeq: -1, drawnSeq: -1, dirty: true,
+    // the step-through: a clicked node's explanation, the last verify and batch answers
+    pinned: null, explained: null, verify: null, batch: null, batchOpen: false,
+    tryIt: { on: false, waiting: null, verdict: null }, animateUntil: 0,
   };
 }
 
@@ -28,6 +31,7 @@ export function applyMessage(store, message) {
     case "hello": store.hello = message; store.role = message.role; break;
     case "graph": store.graph = message; break;
     case "state":
+      if (message.cursor !== store.state?.cursor || message.seq === undefined) store.animateUntil = performance.now() + 2400;
       store.state = message;
       store.lastSeq = message.seq;
       remember(store, message);
@@ -35,6 +39,9 @@ export function applyMessage(store, message) {
     case "config": store.config = message.config; break;
     case "dataset": store.dataset = message; break;
     case "error": store.error = message; break;
+    case "explain": store.explained = message; break;
+    case "verify": store.verify = message; break;
+    case "batch": store.batch = message; break;
     default: return;
   }
   store.dirty = true;

@@ -1,0 +1,95 @@
+// The inspector: the chain rule for one node written out with its numbers, as the server's
+// `explain` lines say it. A small formatter instead of a TeX engine: each line is split at
+// its " = " signs so the symbols, the numbers put in, and the result read left to right.
+// Reads the store; writes only into its own DOM elements.
+
+const el = (tag, className, text) => {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+
+const fmt = (v) => (v === null || v === undefined ? "—" : Number(v).toPrecision(4).replace(/\.?0+(e|$)/, "$1").replace("-", "−"));
+
+/** One explain line as DOM: words as a sentence, equations as symbols = numbers = result. */
+export function formatLine(line) {
+  const [main, note] = line.split("   (");
+  const parts = main.split(" = ");
+  if (parts.length < 2 || /^[A-Z][a-z]/.test(main)) return el("p", "words", line);
+  const row = el("p", "equation");
+  parts.forEach((part, k) => {
+    if (k > 0) row.append(el("span", "eq", " = "));
+    const kind = k === 0 ? "lhs" : k === parts.length - 1 ? "result" : "middle";
+    row.append(el(kind === "result" ? "b" : "span", kind, part));
+  });
+  if (note) row.append(el("span", "note", ` (${note}`));
+  return row;
+}
+
+function termsList(terms, labelOf) {
+  const box = el("div", "terms");
+  box.append(el("p", "words", "term by term, one per outgoing edge:"));
+  for (const t of terms) {
+    box.append(el("p", "term", `${t.edge} · dL/dz(${labelOf(t.from)}) = ${fmt(t.w)} × ${fmt(t.grad)} = ${fmt(t.product)}`));
+  }
+  const sum = terms.reduce((s, t) => s + (t.product ?? 0), 0);
+  box.append(el("p", "term total", `sum = ${fmt(sum)}`));
+  return box;
+}
+
+/** What the inspector shows: a clicked node's explanation, else the cursor's step. */
+export function inspected(store) {
+  const s = store.state;
+  if (store.pinned && store.explained?.node === store.pinned) return store.explained;
+  return s?.explain || null;
+}
+
+const PHASE_WORDS = { forward: "forward pass", backward: "backward pass", update: "update", idle: "" };
+
+export function renderInspector(root, store) {
+  const s = store.state;
+  const shown = inspected(store);
+  const title = root.querySelector("#inspector-title");
+  const box = root.querySelector("#explain");
+  const key = JSON.stringify([shown, s?.seq === undefined ? null : s.cursor]);
+  if (box.dataset.key === key) return; // nothing new: leave the DOM (and any text selection) alone
+  box.dataset.key = key;
+  box.replaceChildren();
+  if (!shown) {
+    title.textContent = "Inspector";
+    box.append(el("p", "hint", "Step one op (→) to follow one example forward through the network and its gradient "
+      + "back again; ← undoes a step. Click any node to read how its numbers came about."));
+    return;
+  }
+  const node = store.graph?.nodes.find((n) => n.id === shown.node);
+  const label = node?.kind === "gate" ? `gate ${node.id} (${node.label})` : node?.label || shown.node;
+  title.textContent = `${label} · ${store.pinned === shown.node ? "everything so far" : PHASE_WORDS[shown.phase] || shown.phase}`;
+  for (const line of shown.lines) {
+    box.append(formatLine(line));
+    if (shown.terms && line.startsWith("dL/da = ")) {
+      box.append(termsList(shown.terms, (id) => store.graph?.nodes.find((n) => n.id === id)?.label || id));
+    }
+  }
+}
+
+export function renderVerify(p, result) {
+  p.hidden = !result;
+  if (!result) return;
+  const err = result.max_rel_error;
+  const ok = err !== null && err < 1e-6;
+  p.className = `verify ${ok ? "good" : "bad"}`;
+  p.textContent = err === null
+    ? "The finite-difference check could not be computed: the run has non-finite numbers."
+    : `${ok ? "✓ Backprop agrees with finite differences" : "✗ Backprop and finite differences disagree"}: `
+      + `largest relative error ${err.toExponential(1)} at ${result.worst} `
+      + `(backprop ${fmt(result.backprop)}, numeric ${fmt(result.numeric)}), ${result.checked} parameters, batch of ${result.batch}.`;
+}
+
+/** "Try it yourself": is the typed answer within 1% of the truth? */
+export function judge(typed, truth) {
+  const value = Number(String(typed).replace("−", "-").trim());
+  if (String(typed).trim() === "" || !Number.isFinite(value)) return { ok: false, reason: "not a number" };
+  const tolerance = Math.max(Math.abs(truth) * 0.01, 1e-9);
+  return { ok: Math.abs(value - truth) <= tolerance, value };
+}
