@@ -49,7 +49,7 @@ export function renderBatch(panel, batch) {
     section.append(forward);
     section.append(el("p", "equation", `dW${l} = ${prev}ᵀ @ dZ${l}  (${s.X[1]}×${s.X[0]} @ ${shape(s.dZ)} → ${shape(s.dW)})    `
       + `db${l} = dZ${l}.sum(0)  (${shape(s.db)})    d${prev} = dZ${l} @ W${l}ᵀ  (${shape(s.dZ)} @ ${s.W[1]}×${s.W[0]} → ${shape(s.dX)})`));
-    section.append(el("p", "words", `Why db sums over the batch: b${l} was added to every one of the ${batch.n} rows in the forward pass `
+    section.append(el("p", "words", `Why db sums over the batch: b${l} was added to every one of the ${batch.n} row${batch.n > 1 ? "s" : ""} in the forward pass `
       + "(broadcast), so each row's gradient reaches it and they add up. Each W entry likewise touches every row: Xᵀ @ dZ adds their products."));
     const backward = el("div", "matrices");
     backward.append(matrix(`dZ${l}`, layer.dZ, s.dZ, cut), matrix(`dW${l}`, layer.dW, s.dW), matrix(`db${l}`, layer.db, s.db),
