@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.engine import LOSS_ID, neuron_graph, node_id
+from app.engine import LOSS_ID, node_id
 from app.engine.optim import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 from app.engine.scalar import Value
 
@@ -49,7 +49,7 @@ def signed_sum(terms: list[str]) -> str:
 # --- names ------------------------------------------------------------------------------------------
 
 def _labels(run: Run) -> dict[str, str]:
-    return {n.id: n.label for n in neuron_graph(run.arch.sizes, run.config.features, run.config.loss)[0]}
+    return run.labels()
 
 
 def _input_name(run: Run, labels: dict[str, str], layer: int, i: int) -> str:

@@ -126,6 +126,7 @@ class Run:
         self.status, self.diverged_at = "ok", None
         self._example_cache: tuple[int, int, Example] | None = None
         self._gates_cache: dict[int, GateStructure] = {}
+        self._labels: dict[str, str] | None = None
         self._gate_values_cache: tuple[int, int, GateStructure] | None = None
         if self.view_name == "gate" and self.gate_count() > self.max_gates:
             self.view_name = "neuron"  # the new network is too big to draw gate by gate
@@ -433,14 +434,20 @@ class Run:
             return build_example_graph(self.arch, params, list(self.config.features), tuple(point),
                                        int(self.trainer.train.labels[self.example]))
 
+    def labels(self) -> dict[str, str]:
+        """Neuron-view node id → the label a learner reads (x1, h1.2, p, L)."""
+        if self._labels is None:
+            nodes, _ = neuron_graph(self.arch.sizes, self.config.features, self.config.loss)
+            self._labels = {n.id: n.label for n in nodes}
+        return self._labels
+
     def gates(self) -> GateStructure:
         """The gate graph's structure for the selected example: bce's and cross-entropy's loss
         depend on its class (only the true class's probability reaches the loss)."""
         label = int(self.trainer.train.labels[self.example]) if self.config.loss != "mse" else -1
         if label not in self._gates_cache:
-            labels = {n.id: n.label for n in neuron_graph(self.arch.sizes, self.config.features, self.config.loss)[0]}
             self._gates_cache[label] = gate_structure(self._example_graph(self.trainer.params), self.neuron_ops,
-                                                      self.arch.sizes, labels)
+                                                      self.arch.sizes, self.labels())
         return self._gates_cache[label]
 
     def gate_count(self) -> int:
