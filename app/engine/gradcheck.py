@@ -8,6 +8,7 @@ relative error of 1e-6 or less means the formula is right.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,12 @@ def entry_name(name: str, index: tuple[int, ...]) -> str:
 
 def gradient_check(arch: Architecture, params: Params, X: np.ndarray, T: np.ndarray,
                    l2: float = 0.0, l1: float = 0.0, epsilon: float = EPSILON) -> GradCheck:
+    with np.errstate(all="ignore"):  # a diverged run's overflow is reported, not warned about
+        return _check(arch, params, X, T, l2, l1, epsilon)
+
+
+def _check(arch: Architecture, params: Params, X: np.ndarray, T: np.ndarray,
+           l2: float, l1: float, epsilon: float) -> GradCheck:
     grads = backward(arch, params, forward(arch, params, X), T, l2, l1).grads
     worst = (-1.0, 0.0, "", 0.0, 0.0)
     checked = 0
@@ -54,9 +61,10 @@ def gradient_check(arch: Architecture, params: Params, X: np.ndarray, T: np.ndar
             numeric = (f(-2 * h) - 8 * f(-h) + 8 * f(h) - f(2 * h)) / (12 * h)
             exact = float(grads[name][index])
             diff = abs(exact - numeric)
-            rel = diff / max(abs(exact) + abs(numeric), FLOOR)
-            max_abs = max(max_abs, diff)
+            # a non-finite gradient is the worst possible disagreement, never a silent pass
+            rel = diff / max(abs(exact) + abs(numeric), FLOOR) if np.isfinite(diff) else math.inf
+            max_abs = max(max_abs, diff) if np.isfinite(diff) else math.inf
             checked += 1
-            if rel > worst[0]:
+            if rel > worst[0] or (worst[0] != math.inf and rel == math.inf):
                 worst = (rel, diff, entry_name(name, index), exact, numeric)
     return GradCheck(worst[0], max_abs, worst[2], worst[3], worst[4], checked)

@@ -76,10 +76,10 @@ class Value:
         out = Value(parents=(self,), op=f"^{exponent:g}")
 
         def forward():
-            out.data = self.data**exponent
+            out.data = _power(self.data, exponent)
 
         def backward():  # d(a^n)/da = n·a^(n−1)
-            self.grad += exponent * self.data ** (exponent - 1) * out.grad
+            self.grad += exponent * _power(self.data, exponent - 1) * out.grad
 
         return out._gate(forward, backward)
 
@@ -153,11 +153,11 @@ class Value:
     def sin(self) -> "Value":
         out = Value(parents=(self,), op="sin")
 
-        def forward():
-            out.data = math.sin(self.data)
+        def forward():  # sin(±∞) is undefined: NaN, as numpy gives, not a ValueError
+            out.data = math.sin(self.data) if math.isfinite(self.data) else math.nan
 
         def backward():  # d(sin a)/da = cos a
-            self.grad += math.cos(self.data) * out.grad
+            self.grad += (math.cos(self.data) if math.isfinite(self.data) else math.nan) * out.grad
 
         return out._gate(forward, backward)
 
@@ -180,6 +180,16 @@ class Value:
 
     def __rsub__(self, other: float) -> "Value":
         return as_value(other) + (-self)
+
+
+def _power(base: float, exponent: float) -> float:
+    """base**exponent as numpy gives it: ∞ on overflow rather than Python's OverflowError."""
+    try:
+        return base**exponent
+    except OverflowError:
+        return math.inf
+    except ZeroDivisionError:  # 0 to a negative power
+        return math.inf
 
 
 def as_value(x: "Value | float") -> Value:

@@ -15,7 +15,7 @@ import numpy as np
 
 from app.engine import LOSS_ID, node_id
 from app.engine.optim import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
-from app.engine.scalar import Value
+from app.engine.scalar import Value, _power
 
 from .ops import OP_SYMBOLS, Op, phase_counts, rule_of
 
@@ -211,7 +211,7 @@ def _update_lines(run: Run, name: str, index: tuple[int, ...]) -> list[str]:
     if name[0] == "W" and (cfg.l2 or cfg.l1):
         data = g - cfg.l2 * w - cfg.l1 * float(np.sign(w))
         lines.append(f"g = mean of dL/d{label} over the batch of {n} + l2·w + l1·sign(w) = {num(data)} + "
-                     f"{factor(cfg.l2)}·{factor(w)} + {factor(cfg.l1)}·{int(np.sign(w))} = {num(g)}")
+                     f"{factor(cfg.l2)}·{factor(w)} + {factor(cfg.l1)}·{num(float(np.sign(w)))} = {num(g)}")
     else:
         lines.append(f"g = mean of dL/d{label} over the batch of {n} = {num(g)}")
     if cfg.optimizer == "sgd":
@@ -283,7 +283,7 @@ def local_derivative(v: Value, k: int, other_name: str = "b") -> tuple[str, floa
         return other_name, float(v.parents[1 - k].data)
     if v.op.startswith("^"):
         n = float(v.op[1:])
-        return f"{n:g}·a^{n - 1:g}", n * p.data ** (n - 1)
+        return f"{n:g}·a^{n - 1:g}", n * _power(p.data, n - 1)
     if v.op == "exp":
         return "e^a", float(v.data)
     if v.op == "log":
@@ -297,7 +297,7 @@ def local_derivative(v: Value, k: int, other_name: str = "b") -> tuple[str, floa
     if v.op == "leaky_relu":
         return "1 if a > 0 else 0.01", 1.0 if p.data > 0 else 0.01
     if v.op == "sin":
-        return "cos(a)", math.cos(p.data)
+        return "cos(a)", math.cos(p.data) if math.isfinite(p.data) else math.nan
     return "?", math.nan
 
 

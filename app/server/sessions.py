@@ -70,6 +70,7 @@ class Session:
         self.graph_key = self.run.graph_key  # what the last `graph` sent described
         self.connections: set[Connection] = set()
         self.lock = asyncio.Lock()
+        self.verify_slot = asyncio.Lock()
         self.version = 0  # bumped by every change; a frame is built for a version at most once
         self.seq = 0
         self._frame: Frame | None = None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from typing import Any
 
-import numpy as np
 import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
@@ -24,6 +24,7 @@ from .sessions import Connection, Session
 from .settings import Settings
 
 router = APIRouter()
+log = logging.getLogger("backprop_lab.ws")
 
 CLOSE_TOO_BIG = 1009
 CLOSE_GONE = 4404
@@ -53,17 +54,19 @@ async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str |
         return
     role = "control" if token is not None and secrets.compare_digest(token, session.token) else "view"
     conn = Connection(role, _text_sender(websocket), websocket.send_bytes, asyncio.Queue(settings.outbox_size))
-    async with session.lock:
-        session.attach(conn)
-        conn.push(("text", wire.encode(wire.hello(session.id, role, hello_limits(settings)))),
-                  ("text", wire.encode(wire.graph(session.run))))
-        session.reply_frame(conn, None)
-        conn.push(("text", wire.encode(wire.config(session.run))), ("text", wire.encode(wire.dataset(session.run))))
-    sender = asyncio.create_task(session.sender(conn))
-    try:
+    sender = None
+    try:  # from attach on, whatever happens the connection is detached again
+        async with session.lock:
+            session.attach(conn)
+            conn.push(("text", wire.encode(wire.hello(session.id, role, hello_limits(settings)))),
+                      ("text", wire.encode(wire.graph(session.run))))
+            session.reply_frame(conn, None)
+            conn.push(("text", wire.encode(wire.config(session.run))), ("text", wire.encode(wire.dataset(session.run))))
+        sender = asyncio.create_task(session.sender(conn))
         await _receive(websocket, session, conn, settings, sender)
     finally:
-        sender.cancel()
+        if sender is not None:
+            sender.cancel()
         session.detach(conn)
 
 
@@ -113,6 +116,10 @@ async def handle_text(session: Session, conn: Connection, text: str, settings: S
         await execute(session, conn, command, re, settings)
     except CommandError as exc:
         conn.push(("text", wire.encode(wire.error(exc.code, exc.message, exc.field, re))))
+    except Exception as exc:  # a bug must cost one answer, not the connection
+        log.exception("command %s failed", raw.get("type") if isinstance(raw, dict) else raw)
+        conn.push(("text", wire.encode(wire.error("internal", f"the server failed on this command: "
+                                                  f"{type(exc).__name__}; it has been logged", None, re))))
 
 
 async def execute(session: Session, conn: Connection, command: Any, re: Any, settings: Settings) -> None:
@@ -201,7 +208,7 @@ async def _answer_question(session: Session, conn: Connection, command: Any, re:
             batch = run.work.batch if run.work and run.position else run.trainer.batch()
             arch, l2, l1 = run.arch, run.config.l2, run.config.l1
     if command.type == "verify":
-        with np.errstate(all="ignore"):
+        async with session.verify_slot:  # one check at a time per session: each costs ~4 forward passes per parameter
             check = await asyncio.to_thread(gradient_check, arch, params, batch.X, batch.T, l2, l1)
         answer = wire.verify(check, iteration, len(batch))
     conn.push(("text", wire.encode({**answer, "re": re} if re is not None else answer)))

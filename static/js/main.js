@@ -18,6 +18,7 @@ let appliedHash = false;
 
 const socket = connect(store, session, token, {
   onMessage(message, origin) {
+    if (message.type === "error" && store.tryIt.waiting?.id === message.re) store.tryIt.waiting = null;
     if (message.type === "error") {
       showFieldError(controls, origin instanceof Element ? origin : null, message.message);
     } else if (message.type === "state" && message.re !== undefined) {
@@ -246,7 +247,8 @@ function afterState(message) {
 /** With "try it yourself" on, a backward op first asks the learner for the gradient it will reveal. */
 function askFirst() {
   const s = store.state;
-  if (!store.tryIt.on || store.tryIt.question || !s?.next || s.next.phase !== "backward" || s.view !== "neuron") return false;
+  if (store.tryIt.on && store.tryIt.question) { $("try-answer").focus(); return true; } // answer (or "Show me") first
+  if (!store.tryIt.on || !s?.next || s.next.phase !== "backward" || s.view !== "neuron") return false;
   store.tryIt.question = s.next.node;
   store.tryIt.verdict = null;
   store.dirty = true;

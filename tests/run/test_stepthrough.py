@@ -276,3 +276,19 @@ def test_the_gate_view_is_refused_for_a_network_too_big_to_draw():
     with pytest.raises(StepError) as refused:
         run.set_view("gate")
     assert refused.value.code == "limit" and refused.value.field == "view" and run.view_name == "neuron"
+
+
+@pytest.mark.parametrize("config", [{"loss": "mse", "lr": 10.0, "activation": "linear"},
+                                    {"loss": "mse", "lr": 10.0, "activation": "linear", "l2": 0.01, "optimizer": "momentum"},
+                                    {"lr": 10.0, "l1": 0.01, "activation": "linear", "loss": "mse"}])
+def test_a_diverging_run_keeps_answering_in_both_views(config):
+    run = make(**config)
+    for _ in range(40):
+        run.run("iteration")
+        for view in ("gate", "neuron"):
+            run.set_view(view)
+            run.view()  # no OverflowError from the scalar gates, no NaN → int in the explain lines
+    assert run.status == "diverged"
+    batch = run.work.batch
+    check = gradient_check(run.arch, run.work.update[0], batch.X, batch.T, run.config.l2, run.config.l1)
+    assert check.max_rel_error == float("inf")  # a non-finite gradient never passes verify
