@@ -239,7 +239,7 @@ def _update_unit(run: Run, l: int, j: int) -> list[str]:
     name = _labels(run)[node_id(l, j, run.arch.depth)]
     lines = [f"Update {name}: every weight into it and its bias take one step against their batch gradient "
              f"({_optimizer_words(run)})."]
-    run._update()
+    run.update_step()
     for i in range(run.arch.sizes[l - 1]):
         lines += _update_lines(run, f"W{l}", (i, j))
     return lines + _update_lines(run, f"b{l}", (j,))
@@ -301,37 +301,35 @@ def local_derivative(v: Value, k: int, other_name: str = "b") -> tuple[str, floa
     return "?", math.nan
 
 
-def _gate_forward(run: Run, node: str) -> list[str]:
+def _gate_at(run: Run, node: str):
+    """The replayed gate graph, the value at `node`, the structure's node for each value, and the names."""
     structure = run.gates()
-    graph, _ = run.gate_graph_values()
-    v = graph.tape.values[[n.id for n in structure.nodes].index(node)]
-    by_serial = dict(zip((x.serial for x in graph.tape.values), structure.nodes))
-    names = _gate_names(run)
-    parent_names = [names[by_serial[p.serial].id] for p in v.parents]
+    graph, done = run.gate_graph_values()
+    info_of = {x.serial: n for x, n in zip(graph.tape.values, structure.nodes)}
+    return graph, done, graph.tape.values[structure.position_of(node)], info_of, _gate_names(run)
+
+
+def _gate_forward(run: Run, node: str) -> list[str]:
+    _, _, v, info_of, names = _gate_at(run, node)
+    parent_names = [names[info_of[p.serial].id] for p in v.parents]
     parent_values = [factor(p.data) for p in v.parents]
     symbolic, numeric = _gate_expression(v, parent_names, parent_values)
-    info = next(n for n in structure.nodes if n.id == node)
-    unit = _labels(run).get(info.of, info.of)
-    part = " of the loss" if info.of == LOSS_ID else f", part of {unit}"
+    of = info_of[v.serial].of
+    part = " of the loss" if of == LOSS_ID else f", part of {_labels(run).get(of, of)}"
     return [f"Forward through gate {node} ({OP_SYMBOLS.get(v.op, v.op)}{part}).",
             f"{names[node]} = {symbolic} = {numeric} = {num(v.data)}"]
 
 
 def _gate_backward(run: Run, node: str) -> list[str]:
-    structure = run.gates()
-    graph, _ = run.gate_graph_values()
-    ids = [n.id for n in structure.nodes]
-    v = graph.tape.values[ids.index(node)]
-    by_serial = {x.serial: n for x, n in zip(graph.tape.values, structure.nodes)}
-    names = _gate_names(run)
+    graph, _, v, info_of, names = _gate_at(run, node)
     consumers = _consumers(graph)
     lines = [f"Backward through gate {node}: {rule_of(v.op)}."]
-    parent_names = [names[by_serial[p.serial].id] for p in v.parents]
+    parent_names = [names[info_of[p.serial].id] for p in v.parents]
     for k, p in enumerate(v.parents):
+        if info_of[p.serial].kind == "const":
+            continue  # a constant's gradient is computed but feeds nothing
         symbol, d = local_derivative(v, k, parent_names[1 - k] if v.op == "*" else "")
         pname = parent_names[k]
-        if by_serial[p.serial].kind == "const":
-            continue  # a constant's gradient is computed but feeds nothing
         shown = f"({symbol})" if " " in symbol else symbol
         lines.append(f"dL/d{pname} += {shown}·dL/d{names[node]} = {factor(d)}·{factor(v.grad)} = {num(d * v.grad)}")
         feeds = len(consumers.get(p.serial, ()))
@@ -351,19 +349,14 @@ def _consumers(graph) -> dict[int, list[tuple[Value, int]]]:
 
 def _gate_gradient_sum(run: Run, node: str) -> list[str]:
     """A value's gradient as the sum of what each gate it feeds has passed back so far."""
-    structure = run.gates()
-    graph, done = run.gate_graph_values()
-    ids = [n.id for n in structure.nodes]
-    v = graph.tape.values[ids.index(node)]
-    names = _gate_names(run)
-    by_serial = {x.serial: n for x, n in zip(graph.tape.values, structure.nodes)}
+    graph, done, v, info_of, names = _gate_at(run, node)
     gates = graph.tape.gates
     finished = {id(g) for g in gates[len(gates) - done:]}
     parts = [(c, k) for c, k in _consumers(graph).get(v.serial, []) if id(c) in finished]
     if not parts:
         return []
     terms = [f"{factor(local_derivative(c, k)[1])}·{factor(c.grad)}" for c, k in parts]
-    symbols = [f"∂{names[by_serial[c.serial].id]}/∂{names[node]}·dL/d{names[by_serial[c.serial].id]}" for c, _ in parts]
+    symbols = [f"∂{names[info_of[c.serial].id]}/∂{names[node]}·dL/d{names[info_of[c.serial].id]}" for c, _ in parts]
     return [f"dL/d{names[node]} = {signed_sum(symbols)} = {signed_sum(terms)} = {num(v.grad)}"
             + (f"   ({len(parts)} contributions add)" if len(parts) > 1 else "")]
 
@@ -379,7 +372,7 @@ def explain_op(run: Run, op: Op) -> dict:
             elif op.phase == "backward":
                 lines = _gate_backward(run, op.node)
             else:
-                run._update()
+                run.update_step()
                 lines = [f"Update {op.node} ({_optimizer_words(run)})."] + _update_lines(run, *op.param)
             return {"node": op.node, "phase": op.phase, "lines": lines}
         depth = run.arch.depth
@@ -410,10 +403,9 @@ def explain_node(run: Run, node: str) -> dict:
     terms = None
     with np.errstate(all="ignore"):
         if run.view_name == "gate" and run.position:
-            info = next(n for n in run.gates().nodes if n.id == node)
+            _, _, value, info_of, _ = _gate_at(run, node)
+            info = info_of[value.serial]
             if info.kind != "gate":
-                graph, _ = run.gate_graph_values()
-                value = graph.tape.values[[n.id for n in run.gates().nodes].index(node)]
                 kind = {"input": "an input", "param": "a parameter, as the forward pass used it"}.get(info.kind, "a constant")
                 lines.append(f"{node} = {num(value.data)}   ({kind})")
             lines += _gate_gradient_sum(run, node)

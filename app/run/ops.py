@@ -97,11 +97,12 @@ class GateStructure:
         """Equal for two examples exactly when their graphs are drawn the same."""
         return tuple(n.id for n in self.nodes), tuple(e[0] for e in self.edges)
 
-    def value(self, node: str) -> Value:
-        return self._by_id[node]
+    def position_of(self, node: str) -> int:
+        """The node's index in `nodes`, which is also its value's index in any build's tape."""
+        return self._positions[node]
 
     def __post_init__(self) -> None:
-        self._by_id = {self.ids[v.serial]: v for v in self.example.tape.values}
+        self._positions = {n.id: k for k, n in enumerate(self.nodes)}
 
 
 def _node_ids(example: ExampleGraph) -> dict[int, str]:

@@ -127,7 +127,7 @@ class Run:
         self._example_cache: tuple[int, int, Example] | None = None
         self._gates_cache: dict[int, GateStructure] = {}
         self._labels: dict[str, str] | None = None
-        self._gate_values_cache: tuple[int, int, GateStructure] | None = None
+        self._gate_values_cache: tuple | None = None  # (params id, example, ExampleGraph, backward ops replayed)
         if self.view_name == "gate" and self.gate_count() > self.max_gates:
             self.view_name = "neuron"  # the new network is too big to draw gate by gate
 
@@ -182,7 +182,8 @@ class Run:
             fwd, bwd = self.trainer.gradients(start.params, batch)
         return Work(batch, fwd, bwd)
 
-    def _update(self) -> tuple[Params, OptimizerState]:
+    def update_step(self) -> tuple[Params, OptimizerState]:
+        """This iteration's optimiser step (computed once, when first needed)."""
         if self.work.update is None:
             cfg, start = self.config, self.start
             with np.errstate(all="ignore"):
@@ -205,7 +206,7 @@ class Run:
             return
         self.status, self.diverged_at = start.status, start.diverged_at
         if done == len(ops):
-            t.params, t.opt_state = self._update()
+            t.params, t.opt_state = self.update_step()
             t.iteration = start.iteration + 1
             self._check_divergence()
             return
@@ -215,7 +216,7 @@ class Run:
         if not updated:
             t.params = start.params
             return
-        new, _ = self._update()
+        new, _ = self.update_step()
         live = {k: v.copy() for k, v in start.params.items()}
         for op in updated:
             if op.param is not None:  # gate view: one entry
@@ -461,14 +462,16 @@ class Run:
         params = self.forward_params
         key = (id(params), self.example)
         if self._gate_values_cache is None or self._gate_values_cache[:2] != key:
-            self._gate_values_cache = (*key, self._example_graph(params))
-        graph = self._gate_values_cache[2]
+            self._gate_values_cache = (*key, self._example_graph(params), None)
+        graph, replayed = self._gate_values_cache[2:]
         n_forward, n_backward = phase_counts(self.ops)
         done_backward = max(0, min(self.position - n_forward, n_backward))
-        tape = graph.tape
-        tape.backward_done = 0
-        for _ in range(done_backward):
-            tape.step_backward()
+        if replayed != done_backward:  # one frame asks several times (values, explain): replay once
+            tape = graph.tape
+            tape.backward_done = 0
+            for _ in range(done_backward):
+                tape.step_backward()
+            self._gate_values_cache = (*key, graph, done_backward)
         return graph, done_backward
 
     # --- what the state reports ----------------------------------------------------------
@@ -532,6 +535,10 @@ class Run:
             values[node.id] = v
         return values
 
+    def _next_op(self) -> dict:
+        op = self.ops[self.position % len(self.ops)]
+        return {"phase": op.phase, "node": op.node}
+
     def view(self) -> RunView:
         from .explain import explain_op  # explain reads the run; the run only hands it over
 
@@ -547,7 +554,7 @@ class Run:
             nodes=self.node_values(), params=self.trainer.params,
             grads=self.work.backward.grads if backward_over and self.work else None,
             view=self.view_name, can_back=self.can_back(),
-            next={"phase": self.ops[self.position % len(self.ops)].phase, "node": self.ops[self.position % len(self.ops)].node},
+            next=self._next_op(),
             explain=explain_op(self, self.current_op) if self.current_op else None,
         )
 

@@ -2,13 +2,8 @@
 // `explain` lines say it. A small formatter instead of a TeX engine: each line is split at
 // its " = " signs so the symbols, the numbers put in, and the result read left to right.
 // Reads the store; writes only into its own DOM elements.
+import { el } from "./dom.js";
 
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-};
 
 const fmt = (v) => (v === null || v === undefined ? "—" : Number(v).toPrecision(4).replace(/\.?0+(e|$)/, "$1").replace("-", "−"));
 

@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 const store = createStore();
 const { session, token } = document.body.dataset;
 const controls = document.querySelector(".controls");
-let layout = null, layoutKey = "", layoutGraph_ = null;
+let layout = null, layoutKey = "", laidOut = null;
 let appliedHash = false;
 
 const socket = connect(store, session, token, {
@@ -331,10 +331,10 @@ function paint() {
   if (store.dirty) {
     store.dirty = false;
     const key = `${graphCanvas.clientWidth}x${graphCanvas.clientHeight}`;
-    if (store.graph && (key !== layoutKey || store.graph !== layoutGraph_)) {
+    if (store.graph && (key !== layoutKey || store.graph !== laidOut)) {
       layout = layoutGraph(store.graph, graphCanvas.clientWidth, graphCanvas.clientHeight);
       layoutKey = key;
-      layoutGraph_ = store.graph;
+      laidOut = store.graph;
     }
     const start = performance.now();
     drawGraph(graphCanvas, store, layout, start);

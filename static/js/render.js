@@ -126,9 +126,15 @@ export function flowOf(edge, state, view) {
   return 0;
 }
 
-function strokeFlow(ctx, flow, now) {
+/** One edge's curve, dashed and marching when something flows along it. */
+function strokeEdge(ctx, a, b, half, flow, now) {
   ctx.setLineDash(flow ? [7, 5] : []);
   ctx.lineDashOffset = flow ? -flow * ((now / 40) % 12) : 0;
+  const [x0, y0, c1x, c1y, c2x, c2y, x1, y1] = edgeCurve(a, b, half);
+  ctx.beginPath();
+  ctx.moveTo(x0, y0);
+  ctx.bezierCurveTo(c1x, c1y, c2x, c2y, x1, y1);
+  ctx.stroke();
 }
 
 const GATE_SYMBOLS = { "+": "+", "*": "×", exp: "exp", log: "log", tanh: "tanh", sigmoid: "σ", relu: "relu", leaky_relu: "lrelu", sin: "sin" };
@@ -145,12 +151,7 @@ function drawGateGraph(ctx, store, layout, now) {
     const flow = flowOf(edge, state, "gate");
     ctx.strokeStyle = flow ? (flow > 0 ? "rgba(31, 111, 178, 1)" : "rgba(200, 100, 10, 1)") : "rgba(150, 158, 170, 0.7)";
     ctx.lineWidth = flow ? 3 : 1.1;
-    strokeFlow(ctx, flow, now);
-    const [x0, y0, c1x, c1y, c2x, c2y, x1, y1] = edgeCurve(a, b, half);
-    ctx.beginPath();
-    ctx.moveTo(x0, y0);
-    ctx.bezierCurveTo(c1x, c1y, c2x, c2y, x1, y1);
-    ctx.stroke();
+    strokeEdge(ctx, a, b, half, flow, now);
   }
   ctx.setLineDash([]);
   ctx.textAlign = "center";
@@ -221,12 +222,7 @@ export function drawGraph(canvas, store, layout, now = 0) {
     const flow = flowOf(edge, state, "neuron");
     ctx.strokeStyle = css(color, flow ? 1 : 0.85);
     ctx.lineWidth = flow ? width + 2 : width;
-    strokeFlow(ctx, flow, now);
-    const [x0, y0, c1x, c1y, c2x, c2y, x1, y1] = edgeCurve(a, b, half);
-    ctx.beginPath();
-    ctx.moveTo(x0, y0);
-    ctx.bezierCurveTo(c1x, c1y, c2x, c2y, x1, y1);
-    ctx.stroke();
+    strokeEdge(ctx, a, b, half, flow, now);
   }
   ctx.setLineDash([]);
 

@@ -44,15 +44,16 @@ class Peer:
     def send(self, **command) -> None:
         self.ws.send_text(json.dumps(command))  # the standard library can write integers beyond 64 bits
 
-    def call(self, **command) -> tuple[dict, list]:
-        """Send a command with a fresh id; return its answer (state or error) and what came before."""
+    def call(self, answers: tuple[str, ...] = ("state", "error"), **command) -> tuple[dict, list]:
+        """Send a command with a fresh id; return its answer (by default a state or an error)
+        and what came before it."""
         self.next_id += 1
         rid = f"c{self.next_id}"
         self.send(id=rid, **command)
         before = []
         while True:
             item = self.recv()
-            if isinstance(item, dict) and item.get("re") == rid and item["type"] in ("state", "error"):
+            if isinstance(item, dict) and item.get("re") == rid and item["type"] in answers:
                 return item, before
             before.append(item)
 

@@ -10,16 +10,8 @@ CONFIG = {"hidden": [2], "dataset": {"n": 20}, "batch_size": 5, "init": "integer
 
 
 def ask(peer, answer_type: str, **command) -> tuple[dict, list]:
-    """Send a command and return the first message of `answer_type` (or error) carrying its id."""
-    peer.next_id += 1
-    rid = f"q{peer.next_id}"
-    peer.send(id=rid, **command)
-    before = []
-    while True:
-        item = peer.recv()
-        if isinstance(item, dict) and item.get("re") == rid and item["type"] in (answer_type, "error"):
-            return item, before
-        before.append(item)
+    """A command answered by a message of `answer_type` (or an error)."""
+    return peer.call(answers=(answer_type, "error"), **command)
 
 
 @pytest.fixture
