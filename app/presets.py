@@ -1,11 +1,20 @@
 """Ready-made configurations a learner can start from, each with what to watch for.
 
 Plain data: the server lists them at GET /api/presets and the page offers them in a menu.
+`iterations` is the budget within which the preset shows what it is about, and `shows` names
+the diagnostics (docs/protocol.md) that are present by then; the tests hold every preset to
+both, so a change to the engine that quietly cures or moves a failure is caught.
 """
 
 from __future__ import annotations
 
 from app.engine import parse_config
+
+_XOR_THREE_RELUS = {
+    "dataset": {"name": "xor", "n": 200, "noise": 0.1, "seed": 0, "test_fraction": 0.5},
+    "features": ["x1", "x2"], "hidden": [3], "activation": "relu", "loss": "bce",
+    "optimizer": "sgd", "lr": 0.1, "batch_size": 10, "init": "xavier",
+}
 
 PRESETS: list[dict] = [
     {
@@ -21,6 +30,90 @@ PRESETS: list[dict] = [
             "optimizer": "sgd", "lr": 0.1, "batch_size": 1, "l2": 0.0, "l1": 0.0,
             "init": "integers", "weight_seed": 0,
         },
+        "iterations": None, "shows": [],
+    },
+    {
+        "id": "dead-relus",
+        "title": "Dead ReLUs: too large a step",
+        "description": "A learning rate of 3 pushes most ReLUs so far negative in the first few steps that they never "
+                       "fire again on any point: watch the units turn grey and the boundary freeze. A dead ReLU gets "
+                       "no gradient, so nothing can revive it; with a learning rate of 0.03 the same start lives.",
+        "config": {
+            "dataset": {"name": "circle", "n": 200, "noise": 0.1, "seed": 0, "test_fraction": 0.5},
+            "features": ["x1", "x2"], "hidden": [8, 8], "activation": "relu", "loss": "bce",
+            "optimizer": "sgd", "lr": 3.0, "batch_size": 10, "init": "he", "weight_seed": 0,
+        },
+        "iterations": 300, "shows": ["dead", "plateau"],
+    },
+    {
+        "id": "vanishing-sigmoid",
+        "title": "Six sigmoid layers: the gradient vanishes",
+        "description": "Each sigmoid scales the gradient by at most 0.25, so after six layers almost nothing reaches "
+                       "the first: watch the gradient-norm chart spread over several powers of ten while the loss "
+                       "sits near 0.69. Switch the activation to tanh or relu and the same network learns.",
+        "config": {
+            "dataset": {"name": "circle", "n": 200, "noise": 0.1, "seed": 0, "test_fraction": 0.5},
+            "features": ["x1", "x2"], "hidden": [8, 8, 8, 8, 8, 8], "activation": "sigmoid", "loss": "bce",
+            "optimizer": "sgd", "lr": 0.1, "batch_size": 10, "init": "xavier", "weight_seed": 0,
+        },
+        "iterations": 600, "shows": ["vanishing", "plateau"],
+    },
+    {
+        "id": "zero-init",
+        "title": "All-zero start: every neuron the same",
+        "description": "With every weight 0, all units of a layer compute the same value and receive the same "
+                       "gradient, so they move in lockstep and the network is no wider than one unit: watch the "
+                       "hidden units' maps stay identical. Choose xavier as the init and the tie is broken.",
+        "config": {
+            "dataset": {"name": "xor", "n": 200, "noise": 0.1, "seed": 0, "test_fraction": 0.5},
+            "features": ["x1", "x2"], "hidden": [4, 4], "activation": "sigmoid", "loss": "bce",
+            "optimizer": "sgd", "lr": 0.3, "batch_size": 10, "init": "zeros", "weight_seed": 0,
+        },
+        "iterations": 600, "shows": ["symmetric", "plateau"],
+    },
+    {
+        "id": "diverging-lr",
+        "title": "A learning rate that diverges",
+        "description": "With squared error and a learning rate of 3, each step overshoots the minimum by more than "
+                       "the one before: watch the loss climb until the numbers overflow, around iteration 150. "
+                       "Lower the learning rate to 0.3 and the same start converges.",
+        "config": {
+            "dataset": {"name": "circle", "n": 200, "noise": 0.1, "seed": 0, "test_fraction": 0.5},
+            "features": ["x1", "x2"], "hidden": [4, 4], "activation": "tanh", "loss": "mse",
+            "optimizer": "sgd", "lr": 3.0, "batch_size": 10, "init": "xavier", "weight_seed": 0,
+        },
+        "iterations": 200, "shows": ["diverged"],
+    },
+    {
+        "id": "spiral-too-small",
+        "title": "Two neurons for a spiral",
+        "description": "Two tanh units can draw a boundary with only a bend or two, and the spiral needs many: the "
+                       "loss flattens out with about 70% of the points right, however long it trains. Add units and "
+                       "a layer and the boundary can wind its way round.",
+        "config": {
+            "dataset": {"name": "spiral", "n": 200, "noise": 0.0, "seed": 0, "test_fraction": 0.5},
+            "features": ["x1", "x2"], "hidden": [2], "activation": "tanh", "loss": "bce",
+            "optimizer": "adam", "lr": 0.03, "batch_size": 10, "init": "xavier", "weight_seed": 0,
+        },
+        "iterations": 800, "shows": ["plateau"],
+    },
+    {
+        "id": "xor-lucky",
+        "title": "XOR, a lucky seed",
+        "description": "Three ReLUs are just enough for XOR, and from weight seed 0 they find all four quadrants "
+                       "within a few hundred steps. Compare it with the unlucky seed: the very same config, "
+                       "another start.",
+        "config": {**_XOR_THREE_RELUS, "weight_seed": 0},
+        "iterations": 1000, "shows": [],
+    },
+    {
+        "id": "xor-unlucky",
+        "title": "XOR, an unlucky seed",
+        "description": "The same three ReLUs as the lucky seed, started from weight seed 8: they settle on a boundary "
+                       "that gets about three points in four right and stay there. Read the diagnosis, then sweep "
+                       "16 seeds to see how often this happens.",
+        "config": {**_XOR_THREE_RELUS, "weight_seed": 8},
+        "iterations": 1000, "shows": ["plateau"],
     },
 ]
 

@@ -26,9 +26,10 @@ import numpy as np
 from app.engine import (LOSS_ID, Backward, Config, ConfigError, OptimizerState, Params, Trainer, backward, forward,
                         merge_config, neuron_graph, node_id, optimizer_step)
 from app.engine.config import MAX_SEED
+from app.engine.diagnostics import CHECKPOINT_EVERY, PLATEAU_WINDOW, Diagnostics, diagnose, plateau_checkpoint
 from app.engine.gates import build_example_graph
 from app.engine.mlp import Forward
-from app.engine.training import Split
+from app.engine.training import Split, evaluate
 
 from .ops import (VIEWS, GateStructure, Op, gate_position, gate_structure, neuron_ops, neuron_position,
                   phase_counts)
@@ -96,6 +97,7 @@ class RunView:
     can_back: int = 0
     next: dict | None = None  # the op a step of one op would do: {"phase", "node"}
     explain: dict | None = None
+    diagnostics: Diagnostics | None = None
 
 
 class StepError(ValueError):
@@ -128,6 +130,8 @@ class Run:
         self._gates_cache: dict[int, GateStructure] = {}
         self._labels: dict[str, str] | None = None
         self._gate_values_cache: tuple | None = None  # (params id, example, ExampleGraph, backward ops replayed)
+        # the parameters (later: their training loss) every CHECKPOINT_EVERY iterations, for the plateau test
+        self._checkpoints: dict[int, Params | float] = {0: self.trainer.params}
         if self.view_name == "gate" and self.gate_count() > self.max_gates:
             self.view_name = "neuron"  # the new network is too big to draw gate by gate
 
@@ -209,6 +213,7 @@ class Run:
             t.params, t.opt_state = self.update_step()
             t.iteration = start.iteration + 1
             self._check_divergence()
+            self._checkpoint()
             return
         t.opt_state, t.iteration = start.opt_state, start.iteration
         n_forward, n_backward = phase_counts(ops)
@@ -232,10 +237,37 @@ class Run:
         if self.status == "diverged":
             return
         finite = all(np.isfinite(v).all() for v in self.trainer.params.values())
-        if self.work is not None:
-            finite = finite and all(np.isfinite(g).all() for g in self.work.backward.grads.values())
+        if finite and self.work is not None:
+            # the batch loss too: squared errors overflow long before the weights or gradients do
+            work, loss_fn = self.work, self.arch.loss_fn
+            with np.errstate(all="ignore"):
+                finite = (all(np.isfinite(g).all() for g in work.backward.grads.values())
+                          and np.isfinite(loss_fn.per_example(work.forward.Z[-1], work.batch.T)).all())
         if not finite:
             self.status, self.diverged_at = "diverged", self.trainer.iteration - 1
+
+    def _checkpoint(self) -> None:
+        k = self.trainer.iteration
+        if k % CHECKPOINT_EVERY == 0:
+            self._checkpoints[k] = self.trainer.params  # never changed in place: a reference is a copy
+            for old in [i for i in self._checkpoints if i < k - PLATEAU_WINDOW - CHECKPOINT_EVERY]:
+                del self._checkpoints[old]
+
+    def _loss_at(self, iteration: int | None) -> float | None:
+        """The training loss at a checkpointed iteration (computed once, then kept instead of the weights)."""
+        kept = self._checkpoints.get(iteration) if iteration is not None else None
+        if kept is None or isinstance(kept, float):
+            return kept
+        with np.errstate(all="ignore"):
+            loss = evaluate(self.arch, kept, self.trainer.train).loss
+        self._checkpoints[iteration] = loss
+        return loss
+
+    def diagnostics(self, loss: float | None, accuracy: float | None) -> Diagnostics:
+        """Why the run might be stuck, on the whole training set at the live parameters."""
+        train = self.trainer.train
+        return diagnose(self.arch, self.trainer.params, train.X, train.T, accuracy=accuracy, loss=loss,
+                        loss_then=self._loss_at(plateau_checkpoint(self.iteration)), diverged_at=self.diverged_at)
 
     # --- stepping ------------------------------------------------------------------------
 
@@ -546,16 +578,18 @@ class Run:
             train, test = self.trainer.evaluate()
         n_forward, n_backward = phase_counts(self.ops)
         backward_over = self.position >= n_forward + n_backward
+        loss, accuracy = _finite(train.loss), _finite(train.accuracy)
         return RunView(
             iteration=self.iteration, epoch=self.trainer.epoch, phase=self.phase, cursor=self.cursor,
             status=self.status, diverged_at=self.diverged_at, example=self.example,
-            loss=_finite(train.loss), accuracy=_finite(train.accuracy),
+            loss=loss, accuracy=accuracy,
             test_loss=_finite(test.loss) if test else None, test_accuracy=_finite(test.accuracy) if test else None,
             nodes=self.node_values(), params=self.trainer.params,
             grads=self.work.backward.grads if backward_over and self.work else None,
             view=self.view_name, can_back=self.can_back(),
             next=self._next_op(),
             explain=explain_op(self, self.current_op) if self.current_op else None,
+            diagnostics=self.diagnostics(loss, accuracy),
         )
 
 

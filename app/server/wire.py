@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from app.engine import config_to_dict, neuron_graph
+from app.engine.diagnostics import Diagnostics
 from app.engine.gradcheck import EPSILON, GradCheck
 from app.engine.heatmaps import heatmaps
 from app.run import Run, RunView
@@ -92,9 +93,21 @@ def state(view: RunView, seq: int, extra: dict | None = None) -> dict:
     }
     if view.explain is not None:
         message["explain"] = _explain_json(view.explain)
+    if view.diagnostics is not None:
+        message["diagnostics"] = diagnostics(view.diagnostics)
     if extra:
         message.update(extra)
     return message
+
+
+def diagnostics(d: Diagnostics) -> dict:
+    return {
+        "dead": d.dead, "saturated": d.saturated, "symmetric": d.symmetric,
+        "grad_norms": {name: finite(v) for name, v in d.grad_norms.items()},
+        "layer_norms": [finite(v) for v in d.layer_norms], "ratio": finite(d.ratio),
+        "vanishing": d.vanishing, "exploding": d.exploding, "plateau": d.plateau, "gain": finite(d.gain),
+        "diverged_at": d.diverged_at, "findings": d.findings,
+    }
 
 
 def config(run: Run) -> dict:

@@ -87,3 +87,12 @@ def test_idle_sessions_expire_but_watched_ones_do_not(make_client):
         assert registry.get(watched) is not None
     assert registry.expire(now=registry.get(watched).last_seen + 30) == []
     assert registry.expire(now=registry.get(watched).last_seen + 61) == [watched]
+
+
+def test_presets_are_listed_with_what_each_is_about(client):
+    presets = client.get("/api/presets").json()
+    assert len(presets) >= 8
+    for preset in presets:
+        assert {"id", "title", "description", "config"} <= set(preset)
+        # each one starts a session as it stands
+        assert client.post("/api/sessions", json={"config": preset["config"]}).status_code == 201

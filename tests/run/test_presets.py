@@ -1,0 +1,60 @@
+"""Every preset does what it says, within its budget, every time."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app.engine import parse_config
+from app.presets import PRESETS
+from app.run import Run
+
+FAILURES = [p for p in PRESETS if p["iterations"]]
+
+
+def train(preset: dict, iterations: int) -> Run:
+    run = Run(parse_config(preset["config"]))
+    run.run("iteration", iterations)
+    return run
+
+
+def test_the_menu_has_the_failures_the_lesson_needs():
+    ids = {p["id"] for p in PRESETS}
+    assert {"whiteboard", "dead-relus", "vanishing-sigmoid", "zero-init", "diverging-lr", "spiral-too-small",
+            "xor-lucky", "xor-unlucky"} <= ids
+    assert len(ids) == len(PRESETS)
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p["id"])
+def test_each_description_says_what_to_watch_for_in_two_sentences(preset):
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", preset["description"].strip()) if s]
+    assert len(sentences) == 2, sentences
+    assert set(preset) == {"id", "title", "description", "config", "iterations", "shows"}
+
+
+@pytest.mark.parametrize("preset", FAILURES, ids=lambda p: p["id"])
+def test_each_preset_shows_its_failure_within_its_budget(preset):
+    view = train(preset, preset["iterations"]).view()
+    found = {f["kind"] for f in view.diagnostics.findings}
+    assert set(preset["shows"]) <= found, f"{preset['id']}: expected {preset['shows']}, diagnostics found {found}"
+    if not preset["shows"]:  # the lucky seed: the contrast has to actually learn
+        assert found == set() and view.accuracy >= 0.9
+    elif "diverged" not in preset["shows"]:
+        assert view.accuracy < 0.9
+
+
+@pytest.mark.parametrize("preset", [p for p in FAILURES if p["shows"]], ids=lambda p: p["id"])
+def test_each_failure_is_the_same_every_time_and_absent_at_the_start(preset):
+    first, second = (train(preset, preset["iterations"]).view() for _ in range(2))
+    assert first.loss == second.loss and repr(first.diagnostics) == repr(second.diagnostics)  # nan != nan
+    start = Run(parse_config(preset["config"])).view().diagnostics
+    developing = {"dead", "plateau", "diverged"} & set(preset["shows"])
+    assert not developing & {f["kind"] for f in start.findings}, "the failure should develop while it trains"
+
+
+def test_the_lucky_and_unlucky_xor_seeds_differ_only_in_the_seed():
+    lucky, unlucky = (next(p for p in PRESETS if p["id"] == i)["config"] for i in ("xor-lucky", "xor-unlucky"))
+    assert {k: v for k, v in lucky.items() if k != "weight_seed"} == \
+        {k: v for k, v in unlucky.items() if k != "weight_seed"}
+    assert lucky["weight_seed"] != unlucky["weight_seed"]
