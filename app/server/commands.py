@@ -83,6 +83,17 @@ class Batch(_Command):
     type: Literal["batch"]
 
 
+class Sweep(_Command):
+    type: Literal["sweep"]
+    count: int | None = None
+    seeds: list[int] | None = None
+    iterations: int = 500
+
+
+class SweepCancel(_Command):
+    type: Literal["sweep_cancel"]
+
+
 class Ack(_Command):
     type: Literal["ack"]
     seq: int
@@ -92,6 +103,7 @@ _MODELS: dict[str, type[_Command]] = {
     "configure": Configure, "randomize": Randomize, "set_params": SetParams, "step": Step, "play": Play,
     "pause": Pause, "select": Select, "snapshot": Snapshot, "ack": Ack,
     "back": Back, "view": View, "verify": Verify, "explain": Explain, "batch": Batch,
+    "sweep": Sweep, "sweep_cancel": SweepCancel,
 }
 COMMAND_TYPES = tuple(_MODELS)
 # what a viewer (no token) may send: questions about the run, nothing that changes it

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from . import http, ws
 from .sessions import Registry
+from .sweeps import SweepPool
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,10 +33,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         sweeper.cancel()
         app.state.registry.close_all()
+        app.state.sweeps.shutdown()
 
     app = FastAPI(title="Backprop Lab", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.registry = Registry(settings)
+    app.state.sweeps = SweepPool(settings.sweep_workers)
+    app.state.registry = Registry(settings, app.state.sweeps)
     app.state.templates = Jinja2Templates(directory=ROOT / "templates")
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.include_router(http.router)

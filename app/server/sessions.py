@@ -23,6 +23,7 @@ from app.run import Run
 
 from . import wire
 from .settings import Settings
+from .sweeps import SweepJob, SweepPool
 
 
 @dataclass
@@ -64,8 +65,9 @@ class Connection:
 
 
 class Session:
-    def __init__(self, session_id: str, token: str, config: Config, settings: Settings):
+    def __init__(self, session_id: str, token: str, config: Config, settings: Settings, pool: SweepPool | None = None):
         self.id, self.token, self.settings = session_id, token, settings
+        self.pool = pool  # where this session's seed sweeps run
         self.run = Run(config, max_gates=settings.max_gates)
         self.graph_key = self.run.graph_key  # what the last `graph` sent described
         self.connections: set[Connection] = set()
@@ -77,6 +79,7 @@ class Session:
         self.playing = False
         self.speed = 0.0
         self._play_task: asyncio.Task | None = None
+        self.sweep: SweepJob | None = None  # running, or the last one
         self.last_seen = time.monotonic()
 
     # --- frames --------------------------------------------------------------------------
@@ -121,6 +124,14 @@ class Session:
         for conn in self.connections:
             conn.push(("text", tagged if conn is origin else plain))
 
+    def broadcast_bytes(self, data: bytes) -> None:
+        for conn in self.connections:
+            conn.push(("bytes", data))
+
+    def stop_sweeping(self) -> None:
+        if self.sweep is not None and self.sweep.task is not None:
+            self.sweep.task.cancel()  # the task stops its workers on the way out
+
     # --- connections ---------------------------------------------------------------------
 
     def attach(self, conn: Connection) -> None:
@@ -133,6 +144,7 @@ class Session:
         self.last_seen = time.monotonic()
         if not self.connections:
             self.stop_playing()  # nobody watching: no reason to burn a core
+            self.stop_sweeping()
         else:
             self.changed()
 
@@ -217,8 +229,8 @@ class SessionLimit(Exception):
 class Registry:
     """Every live session of this process, with the cap and idle expiry."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings, pool: SweepPool | None = None):
+        self.settings, self.pool = settings, pool
         self.sessions: dict[str, Session] = {}
 
     def create(self, config: Config) -> Session:
@@ -226,7 +238,7 @@ class Registry:
             raise SessionLimit(f"the server already holds its maximum of {self.settings.max_sessions} sessions; "
                                "try again when one has expired")
         session_id = secrets.token_urlsafe(16)  # 128 random bits
-        session = Session(session_id, secrets.token_urlsafe(24), config, self.settings)
+        session = Session(session_id, secrets.token_urlsafe(24), config, self.settings, self.pool)
         self.sessions[session_id] = session
         return session
 
@@ -237,6 +249,7 @@ class Registry:
         session = self.sessions.pop(session_id, None)
         if session is not None:
             session.stop_playing()
+            session.stop_sweeping()
         return session
 
     def expire(self, now: float | None = None) -> list[str]:

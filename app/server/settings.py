@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,4 +26,9 @@ class Settings(BaseSettings):
     neuron_resolution: int = Field(32, ge=8, le=256)
     outbox_size: int = Field(64, ge=4, description="messages queued for a client that must not be dropped")
     max_gates: int = Field(1200, ge=10, description="largest network, in gates, the gate view will draw")
+    sweep_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64,
+                               description="worker processes that train seed sweeps")
+    max_sweep_seeds: int = Field(64, ge=1, le=1024)
+    max_sweep_iterations: int = Field(5000, ge=1, description="iterations each seed of a sweep may train")
+    sweep_thumbnail: int = Field(32, ge=8, le=128, description="pixels a side of each sweep result's boundary")
     chunk_seconds: float = Field(0.004, gt=0, description="longest stretch of training between yields")

@@ -21,10 +21,12 @@ from app.engine.diagnostics import Diagnostics
 from app.engine.gradcheck import EPSILON, GradCheck
 from app.engine.heatmaps import heatmaps
 from app.run import Run, RunView
+from app.run.sweep import SeedResult
 
 PROTOCOL_VERSION = 1
 GRID_MAGIC = b"BPG1"
 GRID_HEADER = struct.Struct("<4sIHHHHfI")  # magic, seq, R, C, Rn, M, extent, reserved: 24 bytes
+THUMBS_MAGIC = b"BPS1"  # sweep thumbnails: the same header, with (sweep, R, C, count, 0) in the middle
 
 
 def encode(message: dict) -> bytes:
@@ -140,6 +142,46 @@ def batch(view: dict) -> dict:
 
     layers = [{k: matrix(v) for k, v in layer.items()} for layer in view["layers"]]
     return {"type": "batch", **{k: v for k, v in view.items() if k != "layers"}, "layers": layers}
+
+
+def sweep_result(result: SeedResult) -> dict:
+    return {"weight_seed": result.weight_seed, "loss": finite(result.loss), "accuracy": finite(result.accuracy),
+            "test_accuracy": finite(result.test_accuracy), "verdict": result.verdict, "reason": result.reason,
+            "diverged_at": result.diverged_at, "findings": result.kinds}
+
+
+def sweep_started(job) -> dict:
+    return {"type": "sweep_progress", "sweep": job.id, "done": 0, "total": len(job.seeds), "seeds": job.seeds,
+            "iterations": job.iterations}
+
+
+def sweep_cancelling(job) -> dict:
+    return {"type": "sweep_progress", "sweep": job.id, "done": len(job.results), "total": len(job.seeds),
+            "cancelling": True}
+
+
+def sweep_progress(job, result: SeedResult) -> dict:
+    return {"type": "sweep_progress", "sweep": job.id, "done": len(job.results), "total": len(job.seeds),
+            "result": sweep_result(result)}
+
+
+def sweep_results(job) -> dict:
+    """The whole sweep, in the order of its seeds; a cancelled one lists the seeds that finished."""
+    finished = [job.results[i] for i in sorted(job.results)]
+    planes = finished[0].boundary.shape[0] if finished else 0
+    return {"type": "sweep", "sweep": job.id, "iterations": job.iterations, "total": len(job.seeds),
+            "cancelled": job.cancelled, "config": config_to_dict(job.config),
+            "results": [sweep_result(r) for r in finished],
+            "thumbnails": {"resolution": job.resolution, "planes": planes, "count": len(finished)}}
+
+
+def sweep_thumbnails(job, extent: float = 6.0) -> bytes:
+    """Each finished seed's final boundary, as the grid frame's boundary planes, one after another."""
+    finished = [job.results[i] for i in sorted(job.results)]
+    planes = finished[0].boundary.shape[0] if finished else 0
+    header = GRID_HEADER.pack(THUMBS_MAGIC, job.id & 0xFFFFFFFF, job.resolution, planes, len(finished), 0, extent, 0)
+    flat = [_quantise(np.nan_to_num(r.boundary, nan=0.5), np.zeros(planes), np.ones(planes)) for r in finished]
+    return b"".join([header, *flat])
 
 
 def error(code: str, message: str, field: str | None = None, re: Any = None) -> dict:

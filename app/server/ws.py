@@ -12,6 +12,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from app.engine import ConfigError, limits
+from app.engine.config import MAX_SEED
 from app.engine.gradcheck import gradient_check
 from app.run import StepError
 from app.run.stepper import BACK_ITERATIONS
@@ -22,6 +23,7 @@ from . import wire
 from .commands import VIEWER_COMMANDS, CommandError, message_id, parse_command
 from .sessions import Connection, Session
 from .settings import Settings
+from .sweeps import SweepJob, cancel, run_sweep
 
 router = APIRouter()
 log = logging.getLogger("backprop_lab.ws")
@@ -35,7 +37,8 @@ def hello_limits(settings: Settings) -> dict:
     return {**limits(), "message_bytes": settings.max_message_bytes, "speed": settings.max_speed,
             "step_count": settings.max_step_count, "step_iterations": settings.max_step_iterations,
             "fps": settings.max_fps, "unacked_frames": settings.max_unacked, "gates": settings.max_gates,
-            "back_iterations": BACK_ITERATIONS}
+            "back_iterations": BACK_ITERATIONS, "sweep_seeds": settings.max_sweep_seeds,
+            "sweep_iterations": settings.max_sweep_iterations}
 
 
 @router.websocket("/ws/{session_id}")
@@ -149,6 +152,17 @@ async def execute(session: Session, conn: Connection, command: Any, re: Any, set
     if kind in ("verify", "explain", "batch"):
         await _answer_question(session, conn, command, re)
         return
+    if kind == "sweep":
+        _start_sweep(session, conn, command, re, settings)
+        return
+    if kind == "sweep_cancel":
+        job = session.sweep
+        if job is None or not job.running:
+            raise CommandError("not_found", "sweep_cancel: no sweep is running in this session")
+        cancel(session.pool, job)
+        conn.push(("text", wire.encode({**wire.sweep_cancelling(job), "re": re} if re is not None
+                                       else wire.sweep_cancelling(job))))
+        return
     async with session.lock:
         try:
             if kind == "step":
@@ -182,6 +196,41 @@ async def execute(session: Session, conn: Connection, command: Any, re: Any, set
         session.sync_graph(re, conn)  # a new seed or example can change the gate graph
         session.changed()
         session.reply_frame(conn, re)
+
+
+def _start_sweep(session: Session, conn: Connection, command: Any, re: Any, settings: Settings) -> None:
+    """Check the request, then train the seeds in the background; progress and results follow."""
+    if session.sweep is not None and session.sweep.running:
+        raise CommandError("busy", "sweep: a sweep is already running in this session; cancel it first "
+                           "(sweep_cancel) or wait for its results")
+    most = settings.max_sweep_seeds
+    if command.count is not None and command.seeds is not None:
+        raise CommandError("invalid_message", "sweep: give count or seeds, not both", "seeds")
+    if command.seeds is not None:
+        if not 1 <= len(command.seeds) <= most:
+            raise CommandError("limit", f"sweep: seeds must list 1 to {most} weight seeds, got {len(command.seeds)}",
+                               "seeds")
+        for k, seed in enumerate(command.seeds):
+            if not 0 <= seed <= MAX_SEED:
+                raise CommandError("invalid_message", f"sweep: seeds[{k}] must be a whole number from 0 to {MAX_SEED}, "
+                                   f"got {seed}", f"seeds[{k}]")
+        seeds = list(command.seeds)
+    else:
+        count = 16 if command.count is None else command.count
+        if not 1 <= count <= most:
+            raise CommandError("limit", f"sweep: count must be between 1 and {most}, got {count}", "count")
+        seeds = [secrets.randbelow(MAX_SEED + 1) for _ in range(count)]
+    if not 1 <= command.iterations <= settings.max_sweep_iterations:
+        raise CommandError("limit", f"sweep: iterations must be between 1 and {settings.max_sweep_iterations}, "
+                           f"got {command.iterations}", "iterations")
+    pool = session.pool
+    slot = pool.claim()
+    if slot is None:
+        raise CommandError("busy", "sweep: the server is running as many sweeps as it can; try again shortly")
+    job = SweepJob(pool.next_id(), session.run.config, seeds, command.iterations, settings.sweep_thumbnail, slot)
+    session.sweep = job
+    session.broadcast(wire.sweep_started(job), re, conn)
+    job.task = asyncio.create_task(run_sweep(pool, session, job, re, conn))
 
 
 def _refuse_while_playing(session: Session, kind: str) -> None:

@@ -1,0 +1,93 @@
+"""One seed of a seed sweep: the current config from another weight seed, trained and judged.
+
+Each seed is trained by the very same `Run` a session uses, so a sweep's numbers are those of
+single runs by construction, not by care. The server runs `train_in_worker` in a pool of
+worker processes; `init_worker` hands each process the shared cancel flags, one byte per
+sweep slot, which a worker reads every few iterations so that cancelling stops the work
+within a few milliseconds rather than at the end of a seed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from app.engine import Config
+from app.engine.diagnostics import PLATEAU_ACCURACY, PLATEAU_WINDOW
+from app.engine.heatmaps import heatmaps
+
+from .stepper import Run, RunView
+
+THUMBNAIL = 32  # pixels a side: enough to tell a boundary that found the pattern from one that did not
+CHECK_EVERY = 16  # iterations between looks at the cancel flag
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    weight_seed: int
+    loss: float | None
+    accuracy: float | None
+    test_accuracy: float | None
+    verdict: str  # ok | stuck | diverged
+    reason: str
+    diverged_at: int | None
+    kinds: list[str]  # the diagnostics' findings present at the end
+    boundary: np.ndarray  # (C, R, R) float32: the final decision boundary, as the grid frame has it
+
+
+def verdict(view: RunView, iterations: int) -> tuple[str, str]:
+    """ok, stuck or diverged, with the reason in a few words (the most telling diagnostic first)."""
+    d = view.diagnostics
+    if view.status == "diverged":
+        return "diverged", f"the numbers overflowed at iteration {view.diverged_at}"
+    if view.accuracy is not None and view.accuracy >= PLATEAU_ACCURACY:
+        return "ok", f"{view.accuracy:.0%} of training points right"
+    accuracy = f"{view.accuracy:.0%}" if view.accuracy is not None else "no accuracy"
+    if d.dead:
+        return "stuck", f"{len(d.dead)} dead ReLU{'s' if len(d.dead) > 1 else ''}, {accuracy} right"
+    if d.symmetric:
+        return "stuck", f"units that are exact copies, {accuracy} right"
+    if d.vanishing:
+        return "stuck", f"vanishing gradient, {accuracy} right"
+    if d.saturated:
+        return "stuck", f"{len(d.saturated)} saturated unit{'s' if len(d.saturated) > 1 else ''}, {accuracy} right"
+    if d.plateau:
+        moved = f"fell only {d.gain:.1%}" if d.gain >= 0 else f"rose {-d.gain:.1%}"
+        return "stuck", f"stalled at {accuracy}: the loss {moved} in {PLATEAU_WINDOW} iterations"
+    return "stuck", f"still learning slowly: {accuracy} right after {iterations} iterations"
+
+
+def train_seed(config: Config, weight_seed: int, iterations: int, resolution: int = THUMBNAIL,
+               should_stop: Callable[[], bool] = lambda: False) -> SeedResult | None:
+    """`iterations` whole iterations from `weight_seed`; None if told to stop on the way."""
+    run = Run(config.model_copy(update={"weight_seed": weight_seed}))
+    for done, _ in enumerate(run.step("iteration", iterations), 1):
+        if done % CHECK_EVERY == 0 and should_stop():
+            return None
+    view = run.view()
+    what, why = verdict(view, iterations)
+    boundary, _ = heatmaps(run.arch, run.trainer.params, list(config.features), resolution)
+    return SeedResult(weight_seed, view.loss, view.accuracy, view.test_accuracy, what, why, view.diverged_at,
+                      [f["kind"] for f in view.diagnostics.findings], boundary.astype(np.float32))
+
+
+# --- in a worker process ---------------------------------------------------------------------
+
+_cancel_flags = None
+
+
+def init_worker(flags) -> None:
+    """Runs once in each worker: keep the shared flags, and yield the CPU to the server's loop."""
+    global _cancel_flags
+    _cancel_flags = flags
+    try:
+        os.nice(5)  # a sweep uses spare cores; the sessions being watched come first
+    except OSError:
+        pass
+
+
+def train_in_worker(config: Config, weight_seed: int, iterations: int, resolution: int, slot: int) -> SeedResult | None:
+    return train_seed(config, weight_seed, iterations, resolution, lambda: bool(_cancel_flags[slot]))
