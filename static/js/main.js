@@ -2,12 +2,14 @@
 // paints only when the store changed and acknowledges each frame after painting it.
 import { renderBatch } from "./batch.js";
 import { bindControls, showConfig, showFieldError } from "./controls.js";
+import { drawGradChart, renderDiagnosis } from "./diagnosis.js";
 import { judge, renderInspector, renderVerify } from "./inspector.js";
 import { hitTest, layoutGraph } from "./layout.js";
 import { drawBoundary, drawChart, drawGraph, drawLegend } from "./render.js";
 import { currentPoints, customConfig, nearest, parseCsv, toCsv } from "./points.js";
 import { connect } from "./socket.js";
 import { createStore } from "./store.js";
+import { renderGallery, renderSeedHistory } from "./sweep.js";
 
 const $ = (id) => document.getElementById(id);
 const store = createStore();
@@ -285,13 +287,79 @@ function paintTryIt() {
     : `Not quite: you wrote ${v.typed}, but dL/dz at ${label(v.node)} is ${truth} (within 1% counts). The working is below.`;
 }
 
+// --- seeds: the history of this page, sweeps and their gallery ------------------------------
+const seedKey = `backprop-lab:seeds:${session}`;
+try { store.seeds = JSON.parse(sessionStorage.getItem(seedKey)) || []; } catch { store.seeds = []; }
+function loadSeed(seed, origin) {
+  const final = store.sweep?.final;
+  // a sweep's seed is loaded with the config it was swept with, which may since have changed
+  if (final && final.results.some((r) => r.weight_seed === seed)) {
+    socket.send({ type: "configure", config: { ...final.config, weight_seed: seed } }, origin);
+  } else {
+    socket.send({ type: "randomize", weight_seed: seed }, origin);
+  }
+}
+$("seed-history").addEventListener("click", (e) => {
+  const chip = e.target.closest("button[data-seed]");
+  if (chip && token) socket.send({ type: "randomize", weight_seed: +chip.dataset.seed }, chip);
+});
+$("sweep").addEventListener("click", () => {
+  const iterations = parseInt($("sweep-iterations").value, 10);
+  if (!Number.isFinite(iterations)) { showFieldError(controls, $("sweep-iterations"), "iterations each needs a whole number"); return; }
+  socket.send({ type: "sweep", count: +$("sweep-count").value, iterations }, $("sweep"));
+});
+$("sweep-cancel").addEventListener("click", () => socket.send({ type: "sweep_cancel" }, $("sweep-cancel")));
+$("gallery-toggle").addEventListener("change", (e) => { store.galleryOpen = e.target.checked; store.dirty = true; });
+$("gallery").addEventListener("click", (e) => {
+  if (e.target.closest(".gallery-close")) { store.galleryOpen = false; store.dirty = true; return; }
+  const picked = e.target.closest("button[data-seed]");
+  if (!picked || !token) return;
+  loadSeed(+picked.dataset.seed, picked);
+  store.galleryOpen = false;
+  store.dirty = true;
+});
+
+/** Panels that are DOM, not canvas: rebuilt only when what they show has changed. */
+const drawn = { diagnosis: "", seeds: "", gallery: null };
+function paintStuckRuns() {
+  const s = store.state;
+  const accuracy = s?.accuracy ?? null;
+  const findings = JSON.stringify([s?.diagnostics?.findings ?? null, accuracy !== null && accuracy < 0.9]);
+  if (findings !== drawn.diagnosis) {
+    drawn.diagnosis = findings;
+    renderDiagnosis($("diagnosis"), s?.diagnostics, accuracy);
+  }
+  const current = store.config?.weight_seed;
+  const seeds = JSON.stringify([store.seeds, current]);
+  if (seeds !== drawn.seeds) {
+    drawn.seeds = seeds;
+    renderSeedHistory($("seed-history"), store.seeds, current, !token);
+    $("seed-history-hint").hidden = store.seeds.length < 2;
+    sessionStorage.setItem(seedKey, JSON.stringify(store.seeds));
+  }
+  const sweep = store.sweep;
+  const running = Boolean(sweep && !sweep.final);
+  $("sweep-status").hidden = !running;
+  $("sweep").disabled = !token || running;
+  if (running) $("sweep-progress").value = sweep.total ? sweep.done / sweep.total : 0;
+  $("sweep-cancel").disabled = !token || Boolean(sweep?.cancelling);
+  $("gallery-toggle").checked = store.galleryOpen;
+  $("gallery").hidden = !store.galleryOpen;
+  const key = [sweep, current, store.galleryOpen];
+  if (store.galleryOpen && (drawn.gallery === null || key.some((v, k) => v !== drawn.gallery[k]))) {
+    drawn.gallery = key;
+    renderGallery($("gallery"), sweep, current, !token);
+  }
+}
+
 // --- presets ------------------------------------------------------------------------------------
 fetch("/api/presets").then((r) => r.json()).then((presets) => {
   for (const p of presets) $("preset").append(new Option(p.title, p.id));
   $("preset").addEventListener("change", (e) => {
     const chosen = presets.find((p) => p.id === e.target.value);
     $("preset-description").hidden = !chosen;
-    $("preset-description").textContent = chosen?.description || "";
+    $("preset-description").textContent = !chosen ? "" : chosen.description
+      + (chosen.iterations ? ` It shows within ${chosen.iterations} iterations: press play.` : "");
     if (chosen && token) socket.send({ type: "configure", config: chosen.config }, e.target);
   });
 }).catch(() => {}); // the menu simply stays empty if the list cannot be read
@@ -341,7 +409,9 @@ function paint() {
     drawLegend($("legend"), store);
     drawBoundary($("boundary"), store);
     drawChart($("chart"), store);
+    drawGradChart($("grad-chart"), store);
     paintText();
+    paintStuckRuns();
     renderInspector($("inspector"), store);
     renderVerify($("verify-result"), store.verify);
     paintTryIt();

@@ -13,14 +13,14 @@ export function fitCanvas(canvas) {
   return { ctx, width: canvas.clientWidth, height: canvas.clientHeight };
 }
 
+// A new graph can arrive a frame before the state of the new shape: an entry the state does
+// not have yet is simply not there.
 function param(state, name, i, j) {
-  const p = state?.params?.[name];
-  return p ? p[i][j] : null;
+  return state?.params?.[name]?.[i]?.[j] ?? null;
 }
 
 function grad(state, name, i, j) {
-  const g = state?.grads?.[name];
-  return g ? g[i][j] : null;
+  return state?.grads?.[name]?.[i]?.[j] ?? null;
 }
 
 function maxAbs(values) {
@@ -157,20 +157,25 @@ function drawGateGraph(ctx, store, layout, now) {
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
   const font = Math.max(9, Math.min(13, layout.size * 0.34));
+  const marks = unitMarks(state);
   for (const node of graph.nodes) {
     const p = layout.positions.get(node.id);
     const v = state?.nodes?.[node.id];
     const shown = gradientMode ? v?.grad_a : v?.a;
     const scale = gradientMode ? scales.nodeGrad : scales.value;
-    const fill = shown === null || shown === undefined ? "#f1f3f6" : css(diverging(signedUnit(shown, scale * 0.5)));
+    const dead = node.kind === "gate" && marks.dead.has(node.of);
+    const fill = dead ? css(DEAD_GREY, 0.55)
+      : shown === null || shown === undefined ? "#f1f3f6" : css(diverging(signedUnit(shown, scale * 0.5)));
     ctx.beginPath();
     if (node.kind === "gate") ctx.arc(p.x, p.y, half, 0, 2 * Math.PI);
     else ctx.rect(p.x - half, p.y - half * 0.7, layout.size, layout.size * 0.7);
     ctx.fillStyle = fill;
     ctx.fill();
     const isCursor = node.id === cursor;
-    ctx.lineWidth = isCursor ? 4 : 1.2;
-    ctx.strokeStyle = isCursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330" : "#8a93a3";
+    const saturated = node.kind === "gate" && marks.saturated.has(node.of);
+    ctx.lineWidth = isCursor ? 4 : saturated ? 3 : 1.2;
+    ctx.strokeStyle = isCursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330"
+      : saturated ? css(SATURATED) : "#8a93a3";
     ctx.stroke();
     ctx.fillStyle = "#1d2330";
     ctx.font = `${node.kind === "gate" ? "600 " : ""}${font}px system-ui, sans-serif`;
@@ -227,6 +232,7 @@ export function drawGraph(canvas, store, layout, now = 0) {
   ctx.setLineDash([]);
 
   let neuronIndex = 0;
+  const marks = unitMarks(state);
   ctx.textAlign = "center";
   for (const node of graph.nodes) {
     const p = layout.positions.get(node.id);
@@ -253,6 +259,7 @@ export function drawGraph(canvas, store, layout, now = 0) {
       ctx.fillStyle = css(diverging(signedUnit(shown, scale * 0.5)));
       ctx.fillRect(x, y + layout.size * 0.78, layout.size, layout.size * 0.22);
     }
+    drawUnitMarks(ctx, marks, node.id, x, y, layout.size);
     ctx.lineWidth = node.id === cursor ? 4 : 1.2;
     ctx.strokeStyle = node.id === cursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330" : "#8a93a3";
     ctx.strokeRect(x, y, layout.size, layout.size);
@@ -265,6 +272,54 @@ export function drawGraph(canvas, store, layout, now = 0) {
       ctx.fillStyle = "#4a5262";
       ctx.fillText(format(shown), p.x, y + layout.size + 14);
     }
+  }
+}
+
+export const DEAD_GREY = [118, 123, 133];
+export const SATURATED = [123, 63, 178];
+
+/** Which units the diagnostics single out: dead, saturated, and each group of exact copies. */
+export function unitMarks(state) {
+  const d = state?.diagnostics;
+  const copies = new Map();
+  (d?.symmetric || []).forEach((group, k) => group.forEach((id) => copies.set(id, k + 1)));
+  return { dead: new Set(d?.dead || []), saturated: new Set(d?.saturated || []), copies };
+}
+
+/** Dead: washed grey and hatched (nothing gets through); saturated: a thick purple frame; copies: a tag. */
+function drawUnitMarks(ctx, marks, id, x, y, size) {
+  if (marks.dead.has(id)) {
+    ctx.fillStyle = css(DEAD_GREY, 0.78);
+    ctx.fillRect(x, y, size, size);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(x, y, size, size);
+    ctx.clip();
+    ctx.strokeStyle = "rgba(255, 255, 255, 0.35)";
+    ctx.lineWidth = 2;
+    for (let d = -size; d < size; d += 8) {
+      ctx.beginPath(); ctx.moveTo(x + d, y + size); ctx.lineTo(x + d + size, y); ctx.stroke();
+    }
+    ctx.restore();
+    ctx.fillStyle = "#fff";
+    ctx.font = `600 ${Math.max(10, size * 0.26)}px system-ui, sans-serif`;
+    ctx.fillText("dead", x + size / 2, y + size * 0.58);
+  }
+  if (marks.saturated.has(id)) {
+    ctx.strokeStyle = css(SATURATED);
+    ctx.lineWidth = 4;
+    ctx.setLineDash([6, 3]);
+    ctx.strokeRect(x - 4, y - 4, size + 8, size + 8);
+    ctx.setLineDash([]);
+  }
+  const group = marks.copies.get(id);
+  if (group) {
+    const r = Math.max(7, size * 0.16);
+    ctx.fillStyle = "#1d2330";
+    ctx.beginPath(); ctx.arc(x + size, y, r, 0, 2 * Math.PI); ctx.fill();
+    ctx.fillStyle = "#fff";
+    ctx.font = `600 ${r * 1.2}px system-ui, sans-serif`;
+    ctx.fillText(`=${group}`, x + size, y + r * 0.42);
   }
 }
 
@@ -294,10 +349,11 @@ export function drawLegend(canvas, store) {
 
 const boundaryCanvas = document.createElement("canvas");
 
-function paintBoundary(grid) {
+/** A boundary (a grid's, or a sweep thumbnail's) as pixels on `target`, one per grid cell. */
+export function paintBoundary(grid, target = boundaryCanvas) {
   const r = grid.resolution;
-  if (boundaryCanvas.width !== r) boundaryCanvas.width = boundaryCanvas.height = r;
-  const ctx = boundaryCanvas.getContext("2d");
+  if (target.width !== r) target.width = target.height = r;
+  const ctx = target.getContext("2d");
   const image = ctx.createImageData(r, r);
   const n = r * r, data = image.data, b = grid.boundary;
   for (let k = 0; k < n; k++) {

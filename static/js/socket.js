@@ -1,7 +1,7 @@
 // The websocket: JSON commands out, messages and grids into the store, acks after painting,
 // and reconnection with backoff when the server goes away.
-import { applyGrid, applyMessage } from "./store.js";
-import { parseGrid } from "./grid.js";
+import { applyGrid, applyMessage, applyThumbnails } from "./store.js";
+import { frameKind, parseGrid, parseThumbnails } from "./grid.js";
 
 export function connect(store, sessionId, token, { onMessage, onGone } = {}) {
   let ws = null;
@@ -23,8 +23,10 @@ export function connect(store, sessionId, token, { onMessage, onGone } = {}) {
         if (message.type === "error" && message.code === "not_found" && message.re === undefined) gone = true;
         onMessage?.(message, message.re !== undefined ? pending.get(message.re) : undefined);
         if (message.re !== undefined && message.type !== "graph" && message.type !== "config") pending.delete(message.re);
-      } else {
+      } else if (frameKind(event.data) === "grid") {
         applyGrid(store, parseGrid(event.data));
+      } else {
+        applyThumbnails(store, parseThumbnails(event.data));
       }
     };
     ws.onclose = () => {

@@ -1,6 +1,7 @@
 // The one state store. The socket writes into it; renderers only read it. `dirty` tells the
 // animation loop that something changed since the last paint.
 const HISTORY_LIMIT = 1500;
+const SEED_LIMIT = 12;
 
 export function createStore() {
   return {
@@ -10,6 +11,8 @@ export function createStore() {
     // the step-through: a clicked node's explanation, the last verify and batch answers
     pinned: null, explained: null, verify: null, batch: null, batchOpen: false,
     tryIt: { on: false, waiting: null, verdict: null }, animateUntil: 0,
+    // stuck runs: each layer's gradient norm over iterations, the seeds tried, the last sweep
+    gradHistory: [], seeds: [], sweep: null, galleryOpen: false,
   };
 }
 
@@ -18,10 +21,51 @@ function remember(store, state) {
   if (h.length && state.iteration < h[h.length - 1].iteration) h.length = 0; // the run was reset
   if (h.length && h[h.length - 1].iteration === state.iteration) return;
   h.push({ iteration: state.iteration, loss: state.loss, test: state.test_loss });
-  if (h.length > HISTORY_LIMIT) {
-    // keep the whole run's shape: drop every other point of the older half
-    const half = h.length >> 1;
-    store.history = h.filter((_, i) => i >= half || i % 2 === 0);
+  store.history = thinned(h);
+  const g = store.gradHistory;
+  if (g.length && state.iteration < g[g.length - 1].iteration) g.length = 0;
+  if (state.diagnostics && !(g.length && g[g.length - 1].iteration === state.iteration)) {
+    g.push({ iteration: state.iteration, norms: state.diagnostics.layer_norms });
+    store.gradHistory = thinned(g);
+  }
+}
+
+/** Keep the whole run's shape within the limit: drop every other point of the older half. */
+function thinned(h) {
+  if (h.length <= HISTORY_LIMIT) return h;
+  const half = h.length >> 1;
+  return h.filter((_, i) => i >= half || i % 2 === 0);
+}
+
+/** The weight seeds this page has run, newest first, each with the best it reached. */
+function rememberSeed(store, config, state) {
+  if (!config) return;
+  const seed = config.weight_seed;
+  let entry = store.seeds.find((e) => e.seed === seed);
+  if (!entry) {
+    entry = { seed, accuracy: null, iteration: 0, status: "ok" };
+    store.seeds = [entry, ...store.seeds].slice(0, SEED_LIMIT);
+  }
+  if (state && state.weight_seed === seed) {
+    entry.iteration = Math.max(entry.iteration, state.iteration);
+    if (state.accuracy !== null) entry.accuracy = state.accuracy;
+    entry.status = state.status;
+  }
+}
+
+function applySweep(store, message) {
+  if (message.type === "sweep_progress") {
+    const mine = store.sweep?.id === message.sweep ? store.sweep : null;
+    const sweep = mine || { id: message.sweep, total: message.total, seeds: message.seeds || [], results: [],
+      final: null, thumbnails: null, cancelling: false };
+    if (message.result) sweep.results = [...sweep.results, message.result];
+    if (message.cancelling) sweep.cancelling = true;
+    sweep.done = message.done;
+    store.sweep = sweep;
+    if (!mine) store.galleryOpen = true;
+  } else {
+    store.sweep = { ...(store.sweep?.id === message.sweep ? store.sweep : {}), id: message.sweep, total: message.total,
+      done: message.results.length, results: message.results, final: message, thumbnails: null };
   }
 }
 
@@ -35,8 +79,10 @@ export function applyMessage(store, message) {
       store.state = message;
       store.lastSeq = message.seq;
       remember(store, message);
+      rememberSeed(store, store.config, message);
       break;
-    case "config": store.config = message.config; break;
+    case "config": store.config = message.config; rememberSeed(store, message.config, null); break;
+    case "sweep_progress": case "sweep": applySweep(store, message); break;
     case "dataset": store.dataset = message; break;
     case "error": store.error = message; break;
     case "explain": store.explained = message; break;
@@ -49,5 +95,12 @@ export function applyMessage(store, message) {
 
 export function applyGrid(store, grid) {
   store.grid = grid;
+  store.dirty = true;
+}
+
+/** A sweep's thumbnails frame belongs to the sweep message just before it. */
+export function applyThumbnails(store, thumbnails) {
+  if (store.sweep?.id !== thumbnails.sweep) return;
+  store.sweep = { ...store.sweep, thumbnails };
   store.dirty = true;
 }
