@@ -14,9 +14,10 @@ export function renderDiagnosis(box, diagnostics, accuracy) {
   if (!diagnostics) return;
   if (!diagnostics.findings.length) {
     const healthy = "every unit fires somewhere, none is saturated, and the gradient reaches the first layer";
+    const falling = diagnostics.gain === null ? "it is too early to tell whether the loss has stopped falling"
+      : `the loss fell ${(diagnostics.gain * 100).toPrecision(2)}% over the last 200 iterations`;
     box.append(el("p", "finding clear", accuracy !== null && accuracy < 0.9
-      ? `Not stuck yet: ${healthy}, and the loss is still falling. It may only need more iterations (or a better start).`
-      : `Nothing looks stuck: ${healthy}.`));
+      ? `Not stuck yet: ${healthy}; ${falling}.` : `Nothing looks stuck: ${healthy}.`));
     return;
   }
   for (const f of diagnostics.findings) {
