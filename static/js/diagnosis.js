@@ -48,7 +48,7 @@ export function drawGradChart(canvas, store) {
   if (!Number.isFinite(lo)) { lo = -1; hi = 0; }
   lo = Math.floor(lo);
   hi = Math.max(Math.ceil(hi), lo + 1);
-  const floor = lo - 0.5; // where "no gradient at all" is drawn
+  const floor = lo - Math.max(0.5, (hi - lo) * 0.15); // where "no gradient at all" is drawn
   const pad = { l: 40, r: 30, t: 16, b: 16 };
   const first = h[0].iteration, last = h[h.length - 1].iteration;
   const X = (it) => pad.l + ((it - first) / Math.max(1, last - first)) * (width - pad.l - pad.r);

@@ -381,7 +381,8 @@ function paintText() {
   $("epoch").textContent = s.epoch;
   $("phase").textContent = s.phase;
   $("phase").className = `phase ${s.phase}`;
-  const show = (v, pct) => (v === null || v === undefined ? "–" : pct ? `${(v * 100).toFixed(1)}%` : v.toFixed(3));
+  const show = (v, pct) => (v === null || v === undefined ? "–" : pct ? `${(v * 100).toFixed(1)}%`
+    : Math.abs(v) >= 1e4 ? v.toExponential(2).replace("e+", "e") : v.toFixed(3)); // a diverging loss stays in its box
   $("loss").textContent = show(s.loss); $("test-loss").textContent = show(s.test_loss);
   $("accuracy").textContent = show(s.accuracy, true); $("test-accuracy").textContent = show(s.test_accuracy, true);
   $("back").disabled = !token || !s.can_back || s.playing;

@@ -106,7 +106,7 @@ function format(v) {
   if (v === null || v === undefined) return "";
   if (!Number.isFinite(v)) return "∞";
   const a = Math.abs(v);
-  return a !== 0 && (a < 1e-3 || a >= 1e4) ? v.toExponential(1) : v.toFixed(a < 1 ? 3 : 2);
+  return a !== 0 && (a < 1e-3 || a >= 1e4) ? v.toExponential(1).replace("e+", "e") : v.toFixed(a < 1 ? 3 : 2);
 }
 
 /** Edges the value (forward) or the gradient (backward) is travelling along at this step, and
