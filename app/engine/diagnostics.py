@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .activations import LEAKY_SLOPE
-from .mlp import Architecture, Params, backward, forward
+from .mlp import Architecture, Forward, Params, backward, forward
 from .topology import node_id
 
 # tanh' = 1 − a² is below 0.01 past |z| = 3; sigmoid' = a(1 − a) is below 0.007 past |z| = 5.
@@ -53,19 +53,21 @@ def plateau_checkpoint(iteration: int) -> int | None:
 
 
 def diagnose(arch: Architecture, params: Params, X: np.ndarray, T: np.ndarray, *, accuracy: float | None,
-             loss: float | None, loss_then: float | None, diverged_at: int | None) -> Diagnostics:
+             loss: float | None, loss_then: float | None, diverged_at: int | None,
+             fwd: Forward | None = None) -> Diagnostics:
     """Everything on the training set (X, T) at `params`. `loss` and `accuracy` are the data loss
-    and accuracy there now, `loss_then` the data loss at `plateau_checkpoint(iteration)`."""
+    and accuracy there now, `loss_then` the data loss at `plateau_checkpoint(iteration)`; `fwd`
+    the forward pass over X if it has been computed already."""
     with np.errstate(all="ignore"):
-        fwd = forward(arch, params, X)
+        fwd = forward(arch, params, X) if fwd is None else fwd
         # the data loss's gradient over every training point: it does not depend on which
         # minibatch is next, and a regulariser cannot hide a gradient that never arrives
         grads = backward(arch, params, fwd, T).grads
+        grad_norms = {name: _norm(grads[name]) for name in arch.param_names()}
     hidden = range(1, arch.depth)
     dead = [node_id(l, j, arch.depth) for l in hidden for j in _dead_units(arch.activation, fwd.Z[l])]
     saturated = [node_id(l, j, arch.depth) for l in hidden for j in _saturated_units(arch.activation, fwd.Z[l])]
     symmetric = [[node_id(l, j, arch.depth) for j in group] for l in hidden for group in _copies(params, l)]
-    grad_norms = {name: _norm(grads[name]) for name in arch.param_names()}
     layer_norms = [math.hypot(grad_norms[f"W{l}"], grad_norms[f"b{l}"]) for l in range(1, arch.depth + 1)]
     ratio = None
     if arch.depth >= 2 and all(map(math.isfinite, layer_norms)) and layer_norms[-1] > 0:
@@ -89,8 +91,8 @@ def _dead_units(activation: str, z: np.ndarray) -> list[int]:
 def _saturated_units(activation: str, z: np.ndarray) -> list[int]:
     if activation not in SATURATION_Z:
         return []
-    flat = np.abs(z) > SATURATION_Z[activation]
-    return np.flatnonzero(flat.mean(axis=0) >= SATURATED_SHARE).tolist()
+    flat = np.count_nonzero(np.abs(z) > SATURATION_Z[activation], axis=0)
+    return np.flatnonzero(flat >= SATURATED_SHARE * len(z)).tolist()
 
 
 def _copies(params: Params, layer: int) -> list[list[int]]:
@@ -99,17 +101,18 @@ def _copies(params: Params, layer: int) -> list[list[int]]:
     Such units compute the same value for every input and receive the same gradient, and
     every optimiser here updates each entry by its own gradient: they stay copies forever."""
     W_in, b, W_out = params[f"W{layer}"], params[f"b{layer}"], params[f"W{layer + 1}"]
+    rows = np.concatenate([W_in.T, b[:, None], W_out], axis=1)  # one row per unit: all it is
     groups: dict[bytes, list[int]] = {}
-    for j in range(len(b)):
-        weights = np.concatenate([W_in[:, j], b[j:j + 1], W_out[j, :]])
-        if np.isfinite(weights).all():
-            groups.setdefault(weights.tobytes(), []).append(j)
+    finite = np.isfinite(rows).all(axis=1)
+    for j, row in enumerate(rows):
+        if finite[j]:
+            groups.setdefault(row.tobytes(), []).append(j)
     return [units for units in groups.values() if len(units) > 1]
 
 
 def _norm(g: np.ndarray) -> float:
-    with np.errstate(all="ignore"):  # a diverging run's gradient squares to inf: reported as such
-        return float(np.sqrt(np.sum(g * g)))
+    flat = g.ravel()
+    return float(np.sqrt(flat @ flat))  # a diverging run's gradient squares to inf: reported as such
 
 
 # --- in plain words --------------------------------------------------------------------------

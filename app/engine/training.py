@@ -47,11 +47,12 @@ def make_split(config: Config, arch: Architecture, dataset: Dataset, index: np.n
     return Split(X, labels, arch.loss_fn.targets(labels, arch.sizes[-1]), points)
 
 
-def evaluate(arch: Architecture, params: Params, split: Split) -> Evaluation | None:
-    """Data loss (no regularisation) and accuracy over a whole split; None if it is empty."""
+def evaluate(arch: Architecture, params: Params, split: Split, fwd: Forward | None = None) -> Evaluation | None:
+    """Data loss (no regularisation) and accuracy over a whole split; None if it is empty.
+    `fwd`, if given, is the forward pass of `params` over the split, already computed."""
     if not len(split):
         return None
-    fwd = forward(arch, params, split.X)
+    fwd = forward(arch, params, split.X) if fwd is None else fwd
     loss = float(arch.loss_fn.per_example(fwd.Z[-1], split.T).mean())
     accuracy = float((arch.loss_fn.predict(fwd.output) == split.labels).mean())
     return Evaluation(loss, accuracy)

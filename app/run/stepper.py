@@ -132,6 +132,7 @@ class Run:
         self._gate_values_cache: tuple | None = None  # (params id, example, ExampleGraph, backward ops replayed)
         # the parameters (later: their training loss) every CHECKPOINT_EVERY iterations, for the plateau test
         self._checkpoints: dict[int, Params | float] = {0: self.trainer.params}
+        self._diagnostics_cache: tuple | None = None
         if self.view_name == "gate" and self.gate_count() > self.max_gates:
             self.view_name = "neuron"  # the new network is too big to draw gate by gate
 
@@ -263,11 +264,19 @@ class Run:
         self._checkpoints[iteration] = loss
         return loss
 
-    def diagnostics(self, loss: float | None, accuracy: float | None) -> Diagnostics:
-        """Why the run might be stuck, on the whole training set at the live parameters."""
-        train = self.trainer.train
-        return diagnose(self.arch, self.trainer.params, train.X, train.T, accuracy=accuracy, loss=loss,
-                        loss_then=self._loss_at(plateau_checkpoint(self.iteration)), diverged_at=self.diverged_at)
+    def diagnostics(self, loss: float | None, accuracy: float | None, fwd: Forward | None = None) -> Diagnostics:
+        """Why the run might be stuck, on the whole training set at the live parameters (whose
+        forward pass over it, `fwd`, the caller may already have)."""
+        params, train = self.trainer.params, self.trainer.train
+        key = (self.iteration, self.diverged_at, loss, accuracy)
+        cached = self._diagnostics_cache
+        if cached is not None and cached[0] is params and cached[1] == key:  # the cursor moved, the weights did not
+            return cached[2]
+        result = diagnose(self.arch, params, train.X, train.T, accuracy=accuracy, loss=loss,
+                          loss_then=self._loss_at(plateau_checkpoint(self.iteration)), diverged_at=self.diverged_at,
+                          fwd=fwd)
+        self._diagnostics_cache = (params, key, result)  # holding params keeps the identity test sound
+        return result
 
     # --- stepping ------------------------------------------------------------------------
 
@@ -574,8 +583,11 @@ class Run:
     def view(self) -> RunView:
         from .explain import explain_op  # explain reads the run; the run only hands it over
 
-        with np.errstate(all="ignore"):
-            train, test = self.trainer.evaluate()
+        trainer = self.trainer
+        with np.errstate(all="ignore"):  # one forward pass over the training set serves both
+            train_forward = forward(self.arch, trainer.params, trainer.train.X)
+            train = evaluate(self.arch, trainer.params, trainer.train, train_forward)
+            test = evaluate(self.arch, trainer.params, trainer.test)
         n_forward, n_backward = phase_counts(self.ops)
         backward_over = self.position >= n_forward + n_backward
         loss, accuracy = _finite(train.loss), _finite(train.accuracy)
@@ -589,7 +601,7 @@ class Run:
             view=self.view_name, can_back=self.can_back(),
             next=self._next_op(),
             explain=explain_op(self, self.current_op) if self.current_op else None,
-            diagnostics=self.diagnostics(loss, accuracy),
+            diagnostics=self.diagnostics(loss, accuracy, train_forward),
         )
 
 
