@@ -320,7 +320,7 @@ $("gallery").addEventListener("click", (e) => {
 });
 
 /** Panels that are DOM, not canvas: rebuilt only when what they show has changed. */
-const drawn = { diagnosis: "", seeds: "", gallery: null };
+const drawn = { diagnosis: "", seeds: "", gallery: null, gradChart: "" };
 function paintStuckRuns() {
   const s = store.state;
   const accuracy = s?.accuracy ?? null;
@@ -410,7 +410,9 @@ function paint() {
     drawLegend($("legend"), store);
     drawBoundary($("boundary"), store);
     drawChart($("chart"), store);
-    drawGradChart($("grad-chart"), store);
+    // the gradient chart only changes with a new point or a new size: most frames skip it
+    const g = store.gradHistory, gradKey = `${g.length}:${g.at(-1)?.iteration}:${g.at(-1)?.norms}:${$("grad-chart").clientWidth}x${$("grad-chart").clientHeight}`;
+    if (gradKey !== drawn.gradChart) { drawn.gradChart = gradKey; drawGradChart($("grad-chart"), store); }
     paintText();
     paintStuckRuns();
     renderInspector($("inspector"), store);
