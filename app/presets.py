@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from app.engine import parse_config
 
-_XOR_THREE_RELUS = {
-    "dataset": {"name": "xor", "n": 200, "noise": 0.1, "seed": 0, "test_fraction": 0.5},
-    "features": ["x1", "x2"], "hidden": [3], "activation": "relu", "loss": "bce",
-    "optimizer": "sgd", "lr": 0.1, "batch_size": 10, "init": "xavier",
-}
+_BASE = {"features": ["x1", "x2"], "loss": "bce", "optimizer": "sgd", "batch_size": 10, "init": "xavier",
+         "weight_seed": 0}
+
+
+def _config(dataset: str, noise: float = 0.1, **fields) -> dict:
+    """A failure preset's whole config: what it is about, laid over one plain base."""
+    return {"dataset": {"name": dataset, "n": 200, "noise": noise, "seed": 0, "test_fraction": 0.5}, **_BASE, **fields}
+
+
+_XOR_THREE_RELUS = {"hidden": [3], "activation": "relu", "lr": 0.1}
 
 PRESETS: list[dict] = [
     {
@@ -38,11 +43,7 @@ PRESETS: list[dict] = [
         "description": "A learning rate of 3 pushes most ReLUs so far negative in the first few steps that they never "
                        "fire again on any point: watch the units turn grey and the boundary freeze. A dead ReLU gets "
                        "no gradient, so nothing can revive it; with a learning rate of 0.03 the same start lives.",
-        "config": {
-            "dataset": {"name": "circle", "n": 200, "noise": 0.1, "seed": 0, "test_fraction": 0.5},
-            "features": ["x1", "x2"], "hidden": [8, 8], "activation": "relu", "loss": "bce",
-            "optimizer": "sgd", "lr": 3.0, "batch_size": 10, "init": "he", "weight_seed": 0,
-        },
+        "config": _config("circle", hidden=[8, 8], activation="relu", lr=3.0, init="he"),
         "iterations": 300, "shows": ["dead", "plateau"],
     },
     {
@@ -51,11 +52,7 @@ PRESETS: list[dict] = [
         "description": "Each sigmoid scales the gradient by at most 0.25, so after six layers almost nothing reaches "
                        "the first: watch the gradient-norm chart spread over several powers of ten while the loss "
                        "sits near 0.69. Switch the activation to tanh or relu and the same network learns.",
-        "config": {
-            "dataset": {"name": "circle", "n": 200, "noise": 0.1, "seed": 0, "test_fraction": 0.5},
-            "features": ["x1", "x2"], "hidden": [8, 8, 8, 8, 8, 8], "activation": "sigmoid", "loss": "bce",
-            "optimizer": "sgd", "lr": 0.1, "batch_size": 10, "init": "xavier", "weight_seed": 0,
-        },
+        "config": _config("circle", hidden=[8, 8, 8, 8, 8, 8], activation="sigmoid", lr=0.1),
         "iterations": 600, "shows": ["vanishing", "plateau"],
     },
     {
@@ -64,11 +61,7 @@ PRESETS: list[dict] = [
         "description": "With every weight 0, all units of a layer compute the same value and receive the same "
                        "gradient, so they move in lockstep and the network is no wider than one unit: watch the "
                        "hidden units' maps stay identical. Choose xavier as the init and the tie is broken.",
-        "config": {
-            "dataset": {"name": "xor", "n": 200, "noise": 0.1, "seed": 0, "test_fraction": 0.5},
-            "features": ["x1", "x2"], "hidden": [4, 4], "activation": "sigmoid", "loss": "bce",
-            "optimizer": "sgd", "lr": 0.3, "batch_size": 10, "init": "zeros", "weight_seed": 0,
-        },
+        "config": _config("xor", hidden=[4, 4], activation="sigmoid", lr=0.3, init="zeros"),
         "iterations": 600, "shows": ["symmetric", "plateau"],
     },
     {
@@ -77,11 +70,7 @@ PRESETS: list[dict] = [
         "description": "With squared error and a learning rate of 3, each step overshoots the minimum by more than "
                        "the one before: watch the loss climb until the numbers overflow, around iteration 150. "
                        "Lower the learning rate to 0.3 and the same start converges.",
-        "config": {
-            "dataset": {"name": "circle", "n": 200, "noise": 0.1, "seed": 0, "test_fraction": 0.5},
-            "features": ["x1", "x2"], "hidden": [4, 4], "activation": "tanh", "loss": "mse",
-            "optimizer": "sgd", "lr": 3.0, "batch_size": 10, "init": "xavier", "weight_seed": 0,
-        },
+        "config": _config("circle", hidden=[4, 4], activation="tanh", loss="mse", lr=3.0),
         "iterations": 200, "shows": ["diverged"],
     },
     {
@@ -90,11 +79,7 @@ PRESETS: list[dict] = [
         "description": "Two tanh units can draw a boundary with only a bend or two, and the spiral needs many: the "
                        "loss flattens out with about 70% of the points right, however long it trains. Add units and "
                        "a layer and the boundary can wind its way round.",
-        "config": {
-            "dataset": {"name": "spiral", "n": 200, "noise": 0.0, "seed": 0, "test_fraction": 0.5},
-            "features": ["x1", "x2"], "hidden": [2], "activation": "tanh", "loss": "bce",
-            "optimizer": "adam", "lr": 0.03, "batch_size": 10, "init": "xavier", "weight_seed": 0,
-        },
+        "config": _config("spiral", noise=0.0, hidden=[2], activation="tanh", optimizer="adam", lr=0.03),
         "iterations": 800, "shows": ["plateau"],
     },
     {
@@ -103,7 +88,7 @@ PRESETS: list[dict] = [
         "description": "Three ReLUs are just enough for XOR, and from weight seed 0 they find all four quadrants "
                        "within a few hundred steps. Compare it with the unlucky seed: the very same config, "
                        "another start.",
-        "config": {**_XOR_THREE_RELUS, "weight_seed": 0},
+        "config": _config("xor", **_XOR_THREE_RELUS, weight_seed=0),
         "iterations": 1000, "shows": [],
     },
     {
@@ -112,7 +97,7 @@ PRESETS: list[dict] = [
         "description": "The same three ReLUs as the lucky seed, started from weight seed 8: they settle on a boundary "
                        "that gets about three points in four right and stay there. Read the diagnosis, then sweep "
                        "16 seeds to see how often this happens.",
-        "config": {**_XOR_THREE_RELUS, "weight_seed": 8},
+        "config": _config("xor", **_XOR_THREE_RELUS, weight_seed=8),
         "iterations": 1000, "shows": ["plateau"],
     },
 ]

@@ -8,13 +8,13 @@ here, named, and repeated in docs/protocol.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .activations import LEAKY_SLOPE
 from .mlp import Architecture, Forward, Params, backward, forward
-from .topology import node_id
+from .topology import hidden_label, hidden_unit, node_id
 
 # tanh' = 1 − a² is below 0.01 past |z| = 3; sigmoid' = a(1 − a) is below 0.007 past |z| = 5.
 SATURATION_Z = {"tanh": 3.0, "sigmoid": 5.0}
@@ -79,7 +79,7 @@ def diagnose(arch: Architecture, params: Params, X: np.ndarray, T: np.ndarray, *
     result = Diagnostics(dead, saturated, symmetric, grad_norms, layer_norms, ratio,
                          ratio is not None and ratio < VANISHING_RATIO, ratio is not None and ratio > EXPLODING_RATIO,
                          plateau, gain, diverged_at)
-    return Diagnostics(**{**result.__dict__, "findings": findings(arch, result, accuracy)})
+    return replace(result, findings=findings(arch, result, accuracy))
 
 
 def _dead_units(activation: str, z: np.ndarray) -> list[int]:
@@ -124,7 +124,7 @@ def _times(x: float) -> str:
 def _by_layer(ids: list[str]) -> dict[int, int]:
     counts: dict[int, int] = {}
     for nid in ids:
-        layer = int(nid[1:].split("_")[0])
+        layer, _ = hidden_unit(nid)
         counts[layer] = counts.get(layer, 0) + 1
     return counts
 
@@ -187,12 +187,7 @@ def findings(arch: Architecture, d: Diagnostics, accuracy: float | None) -> list
 
 
 def _group_words(arch: Architecture, group: list[str]) -> str:
-    layer = int(group[0][1:].split("_")[0])
+    layer, _ = hidden_unit(group[0])
     if len(group) == arch.sizes[layer]:
         return f"all {len(group)} units of layer {layer}"
-    return f"{len(group)} units of layer {layer} ({', '.join(_label(g) for g in group)})"
-
-
-def _label(nid: str) -> str:
-    layer, index = nid[1:].split("_")
-    return f"h{layer}.{int(index) + 1}"
+    return f"{len(group)} units of layer {layer} ({', '.join(hidden_label(*hidden_unit(g)) for g in group)})"

@@ -19,6 +19,17 @@ def node_id(layer: int, index: int, depth: int) -> str:
     return f"h{layer}_{index}"
 
 
+def hidden_label(layer: int, index: int) -> str:
+    """How a learner reads hidden unit `index` of `layer`: h1.1 is the first unit of layer 1."""
+    return f"h{layer}.{index + 1}"
+
+
+def hidden_unit(nid: str) -> tuple[int, int]:
+    """(layer, index) of a hidden unit's node id `h{l}_{j}`."""
+    layer, index = nid[1:].split("_")
+    return int(layer), int(index)
+
+
 def edge_id(layer: int, i: int, j: int) -> str:
     return f"W{layer}[{i}][{j}]"
 
@@ -59,7 +70,7 @@ def neuron_graph(sizes: tuple[int, ...] | list[int], features: list[str], loss: 
             elif layer == depth:
                 kind, label = "output", output_label(loss, j, width)
             else:
-                kind, label = "neuron", f"h{layer}.{j + 1}"
+                kind, label = "neuron", hidden_label(layer, j)
             nodes.append(Node(node_id(layer, j, depth), kind, layer, j, label))
     nodes.append(Node(LOSS_ID, "loss", depth + 1, 0, "L"))
     edges = [Edge(edge_id(l, i, j), node_id(l - 1, i, depth), node_id(l, j, depth), f"W{l}", i, j)

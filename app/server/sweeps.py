@@ -74,6 +74,11 @@ class SweepJob:
     task: asyncio.Task | None = None
 
     @property
+    def finished(self) -> list[SeedResult]:
+        """The results so far, in the order of the seeds."""
+        return [self.results[i] for i in sorted(self.results)]
+
+    @property
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
 

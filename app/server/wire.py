@@ -167,7 +167,7 @@ def sweep_progress(job, result: SeedResult) -> dict:
 
 def sweep_results(job) -> dict:
     """The whole sweep, in the order of its seeds; a cancelled one lists the seeds that finished."""
-    finished = [job.results[i] for i in sorted(job.results)]
+    finished = job.finished
     planes = finished[0].boundary.shape[0] if finished else 0
     return {"type": "sweep", "sweep": job.id, "iterations": job.iterations, "total": len(job.seeds),
             "cancelled": job.cancelled, "config": config_to_dict(job.config),
@@ -177,7 +177,7 @@ def sweep_results(job) -> dict:
 
 def sweep_thumbnails(job, extent: float = 6.0) -> bytes:
     """Each finished seed's final boundary, as the grid frame's boundary planes, one after another."""
-    finished = [job.results[i] for i in sorted(job.results)]
+    finished = job.finished
     planes = finished[0].boundary.shape[0] if finished else 0
     header = GRID_HEADER.pack(THUMBS_MAGIC, job.id & 0xFFFFFFFF, job.resolution, planes, len(finished), 0, extent, 0)
     flat = [_quantise(np.nan_to_num(r.boundary, nan=0.5), np.zeros(planes), np.ones(planes)) for r in finished]
