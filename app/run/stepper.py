@@ -15,10 +15,11 @@ Synchronous and deterministic; it knows nothing of the wire.
 
 from __future__ import annotations
 
+import copy
 import math
 import secrets
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -100,6 +101,22 @@ class RunView:
     diagnostics: Diagnostics | None = None
 
 
+@dataclass(frozen=True)
+class SavedRun:
+    """A run's whole trajectory state as plain values: with its config, view and example it
+    is everything the next iteration's numbers follow from. `params`, `opt_state`,
+    `iteration` and the status are those of the iteration the cursor is in (its Start), and
+    `position` ops of it have been done; `losses` are the plateau checkpoints' training losses."""
+
+    iteration: int
+    position: int
+    params: Params
+    opt_state: OptimizerState
+    status: str
+    diverged_at: int | None
+    losses: dict[int, float]
+
+
 class StepError(ValueError):
     """A command the run cannot carry out; the run is untouched."""
 
@@ -116,6 +133,70 @@ class Run:
         self._build(config)
 
     # --- building ------------------------------------------------------------------------
+
+    def fork(self) -> "Run":
+        """An independent run at exactly this point, cursor and `back` history included.
+
+        Arrays are never changed in place (every step makes new ones), so the copy may share
+        them; the containers that do change are copied, and the caches start empty."""
+        twin = copy.copy(self)
+        twin.trainer = copy.copy(self.trainer)
+        twin.history = deque(self.history, maxlen=BACK_ITERATIONS)
+        twin.work = replace(self.work) if self.work is not None else None
+        twin._checkpoints = dict(self._checkpoints)
+        twin._example_cache = twin._gate_values_cache = twin._diagnostics_cache = None
+        twin._gates_cache = {}
+        return twin
+
+    def saved(self) -> SavedRun:
+        """What `resume` needs to carry on from here, bit for bit (not the `back` history)."""
+        at_start = self.start is not None and self.position > 0
+        t = self.trainer
+        params, opt_state, iteration = ((self.start.params, self.start.opt_state, self.start.iteration) if at_start
+                                        else (t.params, t.opt_state, t.iteration))
+        status, diverged_at = (self.start.status, self.start.diverged_at) if at_start else (self.status, self.diverged_at)
+        losses = {k: self._loss_at(k) for k in sorted(self._checkpoints)}
+        return SavedRun(iteration, self.position if at_start else 0, params, opt_state, status, diverged_at,
+                        {k: v for k, v in losses.items() if v is not None and math.isfinite(v)})
+
+    @classmethod
+    def resume(cls, config: Config, saved: SavedRun | None, *, view: str = "neuron", example: int = 0,
+               max_gates: int = DEFAULT_MAX_GATES) -> "Run":
+        """A run of `config` put back where `saved` was (or at its start), on `example` in `view`.
+        Raises StepError naming the field if the saved state does not fit the config."""
+        run = cls(config, max_gates=max_gates)
+        run.select(example)
+        run.set_view(view)
+        if saved is None:
+            return run
+        arch, t = run.arch, run.trainer
+        for name in arch.param_names():
+            for where, values in (("params", saved.params), ("optimizer.velocity", saved.opt_state.velocity),
+                                  ("optimizer.second", saved.opt_state.second)):
+                if name not in values:
+                    if where == "params":
+                        raise StepError(f"run.params.{name}", "is missing; every parameter of the network is needed")
+                    continue
+                if values[name].shape != arch.param_shape(name):
+                    raise StepError(f"run.{where}.{name}", f"must have shape {list(arch.param_shape(name))}, "
+                                    f"got {list(values[name].shape)}")
+        for where, values in (("params", saved.params), ("optimizer.velocity", saved.opt_state.velocity),
+                              ("optimizer.second", saved.opt_state.second)):
+            extra = sorted(set(values) - set(arch.param_names()))
+            if extra:
+                raise StepError(f"run.{where}.{extra[0]}", f"is not a parameter of this network; it has "
+                                f"{', '.join(arch.param_names())}")
+        if not 0 <= saved.position <= len(run.ops):
+            raise StepError("run.position", f"must be from 0 to {len(run.ops)} (the ops of one iteration in the "
+                            f"{view} view), got {saved.position}")
+        t.params, t.opt_state, t.iteration = dict(saved.params), saved.opt_state, saved.iteration
+        run.status, run.diverged_at = saved.status, saved.diverged_at
+        run._checkpoints = dict(saved.losses)
+        if saved.iteration % CHECKPOINT_EVERY == 0:
+            run._checkpoints[saved.iteration] = t.params
+        for _ in range(saved.position):
+            run._advance_op()
+        return run
 
     def _build(self, config: Config) -> None:
         self.trainer = Trainer(config)

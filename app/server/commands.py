@@ -94,6 +94,22 @@ class SweepCancel(_Command):
     type: Literal["sweep_cancel"]
 
 
+class Load(_Command):
+    """Put the session on a saved scenario, or on one step of a lesson."""
+
+    type: Literal["load"]
+    scenario: Annotated[str, Field(max_length=64)] | None = None
+    lesson: Annotated[str, Field(max_length=64)] | None = None
+    step: int = 0
+
+
+class Hide(_Command):
+    """The panels every page of the session hides (the presenter's choice, mirrored to viewers)."""
+
+    type: Literal["hide"]
+    panels: Annotated[list[str], Field(max_length=32)]
+
+
 class Ack(_Command):
     type: Literal["ack"]
     seq: int
@@ -103,7 +119,7 @@ _MODELS: dict[str, type[_Command]] = {
     "configure": Configure, "randomize": Randomize, "set_params": SetParams, "step": Step, "play": Play,
     "pause": Pause, "select": Select, "snapshot": Snapshot, "ack": Ack,
     "back": Back, "view": View, "verify": Verify, "explain": Explain, "batch": Batch,
-    "sweep": Sweep, "sweep_cancel": SweepCancel,
+    "sweep": Sweep, "sweep_cancel": SweepCancel, "load": Load, "hide": Hide,
 }
 COMMAND_TYPES = tuple(_MODELS)
 # what a viewer (no token) may send: questions about the run, nothing that changes it

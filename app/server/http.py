@@ -10,27 +10,15 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.engine import ConfigError, config_to_dict, parse_config
 from app.presets import PRESETS
+from app.scenario import ScenarioError
 
 from . import wire
+from .classroom import read_scenario, scenario_presentation
 from .errors import error_response, not_found
+from .pages import message_page, page, registry
 from .sessions import Registry, SessionLimit
 
 router = APIRouter()
-
-
-def registry(request: Request) -> Registry:
-    return request.app.state.registry
-
-
-def _page(request: Request, session_id: str, token: str | None, status: int = 200) -> HTMLResponse:
-    templates = request.app.state.templates
-    return templates.TemplateResponse(request, "index.html", {"session_id": session_id, "token": token or ""},
-                                      status_code=status)
-
-
-def _message_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(
-        request, "message.html", {"title": title, "message": message}, status_code=status)
 
 
 @router.get("/healthz")
@@ -43,17 +31,17 @@ def new_private_session(request: Request):
     try:
         session = registry(request).create(parse_config())
     except SessionLimit as exc:
-        return _message_page(request, 429, "The server is full", str(exc))
-    return _page(request, session.id, session.token)
+        return message_page(request, 429, "The server is full", str(exc))
+    return page(request, session.id, session.token)
 
 
 @router.get("/s/{session_id}", response_class=HTMLResponse)
 def join_session(request: Request, session_id: str, token: str | None = None):
     session = registry(request).get(session_id)
     if session is None:
-        return _message_page(request, 404, "No such session", f"There is no session {session_id!r}; it may have expired.")
+        return message_page(request, 404, "No such session", f"There is no session {session_id!r}; it may have expired.")
     control = token is not None and secrets.compare_digest(token, session.token)
-    return _page(request, session.id, session.token if control else None)
+    return page(request, session.id, session.token if control else None)
 
 
 @router.get("/api/presets")
@@ -70,10 +58,12 @@ async def create_session(request: Request):
         return error_response(422, "invalid_message", f"the body is not valid JSON: {exc}")
     if not isinstance(body, dict):
         return error_response(422, "invalid_message", "the body must be a JSON object like {\"config\": {...}}")
-    unknown = sorted(set(body) - {"config"})
+    unknown = sorted(set(body) - {"config", "scenario"})
     if unknown:
-        return error_response(422, "invalid_message", f"{unknown[0]} is not a known field; known fields here: config",
-                              unknown[0])
+        return error_response(422, "invalid_message", f"{unknown[0]} is not a known field; known fields here: "
+                              "config, scenario", unknown[0])
+    if "scenario" in body:
+        return await _session_from_scenario(request, body)
     try:
         config = parse_config(body.get("config") or {})
     except ConfigError as exc:
@@ -109,3 +99,22 @@ async def delete_session(request: Request, session_id: str):
         conn.closing = True  # ends its sender, which closes the socket
         conn.wake.set()
     return Response(status_code=204)
+
+
+async def _session_from_scenario(request: Request, body: dict):
+    scenario_id = body["scenario"]
+    if "config" in body:
+        return error_response(422, "invalid_message", "give config or scenario, not both", "scenario")
+    if not isinstance(scenario_id, str) or not 1 <= len(scenario_id) <= 64:
+        return error_response(422, "invalid_message", "scenario must be the id of a saved scenario (text)", "scenario")
+    try:
+        scenario = await read_scenario(request, scenario_id)
+        if scenario is None:
+            return error_response(404, "not_found", f"no saved scenario {scenario_id!r}", "scenario")
+        run = scenario.build_run(request.app.state.settings.max_gates)
+        session = registry(request).create(scenario.config, run, scenario_presentation(scenario, scenario_id))
+    except ScenarioError as exc:
+        return error_response(422, "invalid_scenario", str(exc), exc.field)
+    except SessionLimit as exc:
+        return error_response(429, "limit", str(exc))
+    return JSONResponse({"id": session.id, "token": session.token}, status_code=201)

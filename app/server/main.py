@@ -10,12 +10,23 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from . import http, ws
+from app.storage import ScenarioStore
+
+from . import classroom, http, ws
 from .sessions import Registry
 from .sweeps import SweepPool
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+# Nothing external, ever: classrooms are often offline, and a page that can load nothing from
+# elsewhere cannot be made to run someone else's script. 'self' covers ws:// to this host.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                           "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+                           "form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {"content-security-policy": CONTENT_SECURITY_POLICY, "x-content-type-options": "nosniff",
+                    "referrer-policy": "no-referrer"}
 
 
 async def _expire_forever(registry: Registry, every: float) -> None:
@@ -39,8 +50,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sweeps = SweepPool(settings.sweep_workers)
     app.state.registry = Registry(settings, app.state.sweeps)
+    app.state.scenarios = ScenarioStore(settings.scenario_db)
     app.state.templates = Jinja2Templates(directory=ROOT / "templates")
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.include_router(http.router)
+    app.include_router(classroom.router)
     app.include_router(ws.router)
+
+    @app.middleware("http")
+    async def security_headers(request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
     return app

@@ -65,10 +65,11 @@ class Connection:
 
 
 class Session:
-    def __init__(self, session_id: str, token: str, config: Config, settings: Settings, pool: SweepPool | None = None):
+    def __init__(self, session_id: str, token: str, config: Config, settings: Settings, pool: SweepPool | None = None,
+                 run: Run | None = None):
         self.id, self.token, self.settings = session_id, token, settings
         self.pool = pool  # where this session's seed sweeps run
-        self.run = Run(config, max_gates=settings.max_gates)
+        self.run = run if run is not None else Run(config, max_gates=settings.max_gates)
         self.graph_key = self.run.graph_key  # what the last `graph` sent described
         self.connections: set[Connection] = set()
         self.lock = asyncio.Lock()
@@ -80,6 +81,7 @@ class Session:
         self.speed = 0.0
         self._play_task: asyncio.Task | None = None
         self.sweep: SweepJob | None = None  # running, or the last one
+        self.presentation = blank_presentation()
         self.last_seen = time.monotonic()
 
     # --- frames --------------------------------------------------------------------------
@@ -127,6 +129,16 @@ class Session:
     def broadcast_bytes(self, data: bytes) -> None:
         for conn in self.connections:
             conn.push(("bytes", data))
+
+    def show(self, run: Run, presentation: dict, re: Any = None, origin: Connection | None = None) -> None:
+        """Replace the run (a scenario or lesson step loaded) and tell everyone all of it."""
+        self.stop_playing()
+        self.run = run
+        self.presentation = presentation
+        self.sync_graph(re, origin, force=True)
+        for message in (wire.config(run), wire.dataset(run), wire.presentation(presentation)):
+            self.broadcast(message, re, origin)
+        self.changed()
 
     def stop_sweeping(self) -> None:
         if self.sweep is not None and self.sweep.task is not None:
@@ -222,6 +234,10 @@ class Session:
         self._play_task = None
 
 
+def blank_presentation() -> dict:
+    return {"title": "", "notes": "", "hidden": [], "scenario": None, "lesson": None}
+
+
 class SessionLimit(Exception):
     pass
 
@@ -233,12 +249,15 @@ class Registry:
         self.settings, self.pool = settings, pool
         self.sessions: dict[str, Session] = {}
 
-    def create(self, config: Config) -> Session:
+    def create(self, config: Config, run: Run | None = None, presentation: dict | None = None) -> Session:
+        """A new session of `config`, or of an already built `run` (a fork, a scenario)."""
         if len(self.sessions) >= self.settings.max_sessions:
             raise SessionLimit(f"the server already holds its maximum of {self.settings.max_sessions} sessions; "
                                "try again when one has expired")
         session_id = secrets.token_urlsafe(16)  # 128 random bits
-        session = Session(session_id, secrets.token_urlsafe(24), config, self.settings, self.pool)
+        session = Session(session_id, secrets.token_urlsafe(24), config, self.settings, self.pool, run)
+        if presentation is not None:
+            session.presentation = presentation
         self.sessions[session_id] = session
         return session
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,3 +34,10 @@ class Settings(BaseSettings):
     max_sweep_iterations: int = Field(5000, ge=1, description="iterations each seed of a sweep may train")
     sweep_thumbnail: int = Field(32, ge=8, le=128, description="pixels a side of each sweep result's boundary")
     chunk_seconds: float = Field(0.004, gt=0, description="longest stretch of training between yields")
+    max_scenario_bytes: int = Field(2_097_152, ge=1024, description="largest scenario document accepted")
+    scenario_db: Path = Field(default_factory=lambda: platformdirs.user_data_path("backprop-lab") / "scenarios.sqlite3",
+                              description="the SQLite file saved scenarios live in (created on first save)")
+    allowed_origins: list[str] = Field(default_factory=list, description=(
+        "origins besides the served host whose pages may open websockets, e.g. [\"https://lab.school.example\"]"))
+    public_url: str | None = Field(None, description="the address viewers should use to join (default: worked out "
+                                   "from the request, with the LAN address when serving on 0.0.0.0)")

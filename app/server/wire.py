@@ -184,6 +184,12 @@ def sweep_thumbnails(job, extent: float = 6.0) -> bytes:
     return b"".join([header, *flat])
 
 
+def presentation(p: dict) -> dict:
+    """How the session is being shown: title, notes, hidden panels, and the lesson step if any.
+    Titles and notes are plain text; every page inserts them as text, never as markup."""
+    return {"type": "presentation", **p}
+
+
 def error(code: str, message: str, field: str | None = None, re: Any = None) -> dict:
     out: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if field is not None:

@@ -19,7 +19,12 @@ from app.run.stepper import BACK_ITERATIONS
 from app.run.batchview import batch_view
 from app.run.explain import explain_node
 
+from app.scenario import PANELS, ScenarioError, from_document
+from app.storage import ScenarioStore
+
 from . import wire
+from .classroom import lesson_scenario, scenario_presentation
+from .network import origin_allowed
 from .commands import VIEWER_COMMANDS, CommandError, message_id, parse_command
 from .sessions import Connection, Session
 from .settings import Settings
@@ -31,6 +36,7 @@ log = logging.getLogger("backprop_lab.ws")
 CLOSE_TOO_BIG = 1009
 CLOSE_GONE = 4404
 CLOSE_TOO_SLOW = 4408
+CLOSE_FORBIDDEN = 4403
 
 
 def hello_limits(settings: Settings) -> dict:
@@ -45,6 +51,13 @@ def hello_limits(settings: Settings) -> dict:
 async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str | None = None):
     settings: Settings = websocket.app.state.settings
     await websocket.accept()
+    origin = websocket.headers.get("origin")
+    if not origin_allowed(origin, websocket.headers.get("host"), settings.allowed_origins):
+        await websocket.send_text(wire.encode(wire.error(
+            "forbidden", f"pages from {origin[:100]} may not open this server's sessions; the server allows its own "
+                         "pages and the origins in its allowed_origins setting")).decode())
+        await websocket.close(CLOSE_FORBIDDEN)
+        return
     session = websocket.app.state.registry.get(session_id)
     if session is None:
         await websocket.send_text(wire.encode(wire.error("not_found", f"no session {session_id!r}: it may have expired")).decode())
@@ -64,9 +77,10 @@ async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str |
             conn.push(("text", wire.encode(wire.hello(session.id, role, hello_limits(settings)))),
                       ("text", wire.encode(wire.graph(session.run))))
             session.reply_frame(conn, None)
-            conn.push(("text", wire.encode(wire.config(session.run))), ("text", wire.encode(wire.dataset(session.run))))
+            conn.push(("text", wire.encode(wire.config(session.run))), ("text", wire.encode(wire.dataset(session.run))),
+                      ("text", wire.encode(wire.presentation(session.presentation))))
         sender = asyncio.create_task(session.sender(conn))
-        await _receive(websocket, session, conn, settings, sender)
+        await _receive(websocket, session, conn, settings, sender, websocket.app.state.scenarios)
     finally:
         if sender is not None:
             sender.cancel()
@@ -80,7 +94,7 @@ def _text_sender(websocket: WebSocket):
 
 
 async def _receive(websocket: WebSocket, session: Session, conn: Connection, settings: Settings,
-                   sender: asyncio.Task) -> None:
+                   sender: asyncio.Task, scenarios: ScenarioStore) -> None:
     while True:
         receive = asyncio.ensure_future(websocket.receive())
         done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
@@ -98,13 +112,14 @@ async def _receive(websocket: WebSocket, session: Session, conn: Connection, set
         if len(text) > settings.max_message_bytes or len(text.encode()) > settings.max_message_bytes:
             await websocket.close(CLOSE_TOO_BIG, f"message larger than {settings.max_message_bytes} bytes")
             return
-        await handle_text(session, conn, text, settings)
+        await handle_text(session, conn, text, settings, scenarios)
         # the outbox is bounded: a client that sends without reading waits here, not in memory
         while conn.outbox.full() and not conn.closing:
             await asyncio.sleep(0.01)
 
 
-async def handle_text(session: Session, conn: Connection, text: str, settings: Settings) -> None:
+async def handle_text(session: Session, conn: Connection, text: str, settings: Settings,
+                      scenarios: ScenarioStore) -> None:
     try:
         raw = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -116,7 +131,7 @@ async def handle_text(session: Session, conn: Connection, text: str, settings: S
         if conn.role != "control" and command.type not in VIEWER_COMMANDS:
             raise CommandError("forbidden", f"{command.type} needs control of the session; "
                                "this connection is view-only (join with the session's token to control it)")
-        await execute(session, conn, command, re, settings)
+        await execute(session, conn, command, re, settings, scenarios)
     except CommandError as exc:
         conn.push(("text", wire.encode(wire.error(exc.code, exc.message, exc.field, re))))
     except Exception as exc:  # a bug must cost one answer, not the connection
@@ -125,7 +140,8 @@ async def handle_text(session: Session, conn: Connection, text: str, settings: S
                                                   f"{type(exc).__name__}; it has been logged", None, re))))
 
 
-async def execute(session: Session, conn: Connection, command: Any, re: Any, settings: Settings) -> None:
+async def execute(session: Session, conn: Connection, command: Any, re: Any, settings: Settings,
+                  scenarios: ScenarioStore) -> None:
     kind, run = command.type, session.run
     if kind == "ack":
         conn.ack(command.seq)
@@ -154,6 +170,17 @@ async def execute(session: Session, conn: Connection, command: Any, re: Any, set
         return
     if kind == "sweep":
         _start_sweep(session, conn, command, re, settings)
+        return
+    if kind == "load":
+        await _load(session, conn, command, re, settings, scenarios)
+        return
+    if kind == "hide":
+        for k, name in enumerate(command.panels):
+            if name not in PANELS:
+                raise CommandError("invalid_message", f"hide: panels[{k}] must be one of {', '.join(PANELS)}, "
+                                   f"got {name[:40]!r}", f"panels[{k}]")
+        session.presentation = {**session.presentation, "hidden": list(dict.fromkeys(command.panels))}
+        session.broadcast(wire.presentation(session.presentation), re, conn)
         return
     if kind == "sweep_cancel":
         job = session.sweep
@@ -231,6 +258,31 @@ def _start_sweep(session: Session, conn: Connection, command: Any, re: Any, sett
     session.sweep = job
     session.broadcast(wire.sweep_started(job), re, conn)
     job.task = asyncio.create_task(run_sweep(pool, session, job, re, conn))
+
+
+async def _load(session: Session, conn: Connection, command: Any, re: Any, settings: Settings,
+                scenarios: ScenarioStore) -> None:
+    """Put the session on a saved scenario or a lesson step; everyone watching follows."""
+    if (command.scenario is None) == (command.lesson is None):
+        raise CommandError("invalid_message", "load: give scenario (a saved scenario's id) or lesson (with step), "
+                           "one of them", "scenario")
+    try:
+        if command.lesson is not None:
+            scenario, step = lesson_scenario(command.lesson, command.step)
+            presentation = scenario_presentation(scenario, None, step)
+        else:
+            doc = await asyncio.to_thread(scenarios.get, command.scenario)
+            if doc is None:
+                raise CommandError("not_found", f"load: no saved scenario {command.scenario!r}", "scenario")
+            scenario = from_document(doc)
+            presentation = scenario_presentation(scenario, command.scenario)
+        run = scenario.build_run(settings.max_gates)
+    except ScenarioError as exc:
+        raise CommandError("invalid_scenario" if command.lesson is None else "not_found", f"load: {exc}",
+                           exc.field) from None
+    async with session.lock:
+        session.show(run, presentation, re, conn)
+        session.reply_frame(conn, re)
 
 
 def _refuse_while_playing(session: Session, kind: str) -> None:

@@ -64,7 +64,7 @@ class Peer:
     def handshake(self) -> dict:
         """The messages a new connection gets, by type (the grid under "grid")."""
         got = {}
-        for _ in range(6):
+        for _ in range(7):
             item = self.recv()
             got["grid" if isinstance(item, bytes) else item["type"]] = item
         return got

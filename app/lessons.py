@@ -1,0 +1,84 @@
+"""Lessons: ordered scenarios with what to say at each, stepped with PageDown and PageUp.
+
+Each step is a scenario document (app/scenario.py) built from a preset, so a lesson needs no
+saved file and changes with the presets it is made of. The tests load every step.
+"""
+
+from __future__ import annotations
+
+from app.presets import PRESETS
+from app.scenario import FORMAT, VERSION
+
+_BY_ID = {preset["id"]: preset for preset in PRESETS}
+
+
+def _step(preset: str, title: str, notes: str, *, view: str = "neuron", hidden: tuple[str, ...] = (),
+          example: int = 0, **config_changes) -> dict:
+    config = {**_BY_ID[preset]["config"], **config_changes}
+    return {"format": FORMAT, "version": VERSION, "title": title, "notes": notes, "hidden": list(hidden),
+            "view": view, "example": example, "config": config, "run": None}
+
+
+_QUIET = ("diagnosis", "charts")  # the first steps are about one example, not about training
+
+LESSONS: list[dict] = [
+    {
+        "id": "backprop-in-10",
+        "title": "Backprop in 10 minutes",
+        "description": "From one example's numbers to why some runs get stuck: two whiteboard steps, "
+                       "a run that learns, and four that do not.",
+        "steps": [
+            _step("whiteboard", "1 · One example goes forward",
+                  "Four points and two relu units with whole-number weights. Press → to compute one node at a "
+                  "time: each unit adds up its weighted inputs (z) and passes the sum through relu (a). "
+                  "Stop at the loss: that one number says how wrong the network is on this example.",
+                  hidden=_QUIET),
+            _step("whiteboard", "2 · The gradient comes back",
+                  "Keep pressing →. Backward, every node gets dL/d(its value): the gradient from above times "
+                  "its own local slope. That product is the chain rule, and the inspector writes it out with "
+                  "the real numbers. Press ← to go back and look again.",
+                  hidden=_QUIET),
+            _step("whiteboard", "3 · The same thing gate by gate",
+                  "Each multiply, add and relu is now its own node. An add passes the gradient on unchanged, a "
+                  "multiply swaps in the other input, relu lets it through only where it fired; where a value "
+                  "fans out, the gradients coming back add up.",
+                  view="gate", hidden=_QUIET),
+            _step("xor-lucky", "4 · Many steps: the network learns",
+                  "Space plays. Each iteration is the same forward, backward and update on a batch of 10 points. "
+                  "Watch the boundary bend into four quadrants while the loss falls.",
+                  hidden=("inspector",)),
+            _step("xor-unlucky", "5 · Same network, unlucky start",
+                  "Only the weight seed differs. Play: the loss stalls with three points in four right. Press r "
+                  "to re-randomize and play again; some starts learn and some do not.",
+                  hidden=("inspector",)),
+            _step("dead-relus", "6 · Dead ReLUs",
+                  "A learning rate of 3 throws most ReLUs below zero on every point in a few steps. A dead unit "
+                  "passes back no gradient, so nothing can revive it: watch the units turn grey.",
+                  hidden=("inspector",)),
+            _step("vanishing-sigmoid", "7 · The gradient vanishes",
+                  "Each sigmoid scales the gradient by a quarter at most; six of them leave almost nothing for the "
+                  "first layer. Watch the gradient-norm chart fan out over powers of ten.",
+                  hidden=("inspector",)),
+            _step("diverging-lr", "8 · Too large a step",
+                  "Each update overshoots by more than the one before, until the numbers overflow. A learning rate "
+                  "is a step size along the gradient, not a speed-up.",
+                  hidden=("inspector",)),
+            _step("zero-init", "9 · Every neuron the same",
+                  "Starting from all zeros, the units of a layer get the same gradient and stay copies of each "
+                  "other forever. Random starting weights are what break the tie.",
+                  hidden=("inspector",)),
+        ],
+    },
+]
+
+_LESSONS_BY_ID = {lesson["id"]: lesson for lesson in LESSONS}
+
+
+def lesson(lesson_id: str) -> dict | None:
+    return _LESSONS_BY_ID.get(lesson_id)
+
+
+def lesson_summary(item: dict) -> dict:
+    """What the lesson menu shows: the lesson and its steps' titles and notes."""
+    return {"id": item["id"], "title": item["title"], "description": item["description"],
+            "steps": [{"title": s["title"], "notes": s["notes"]} for s in item["steps"]]}

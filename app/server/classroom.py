@@ -1,0 +1,225 @@
+"""Classroom routes: the presenter page, joining, forks, saved scenarios and lessons."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import secrets
+
+import orjson
+import segno
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from app import __version__
+from app.engine import parse_config
+from app.lessons import LESSONS, lesson, lesson_summary
+from app.scenario import PANELS, Scenario, ScenarioError, capture, from_document, to_document
+from app.storage import ScenarioStore
+
+from . import wire
+from .errors import error_response, not_found
+from .pages import message_page, page, registry
+from .network import join_base
+from .sessions import SessionLimit, blank_presentation
+
+router = APIRouter()
+
+
+def store(request: Request) -> ScenarioStore:
+    return request.app.state.scenarios
+
+
+def scenario_presentation(scenario: Scenario, scenario_id: str | None = None, lesson_step: dict | None = None) -> dict:
+    return {**blank_presentation(), "title": scenario.title, "notes": scenario.notes, "hidden": list(scenario.hidden),
+            "scenario": scenario_id, "lesson": lesson_step}
+
+
+def lesson_scenario(lesson_id: str, step: int) -> tuple[Scenario, dict]:
+    """One step of a lesson and the presentation that says where in the lesson it is.
+    Raises ScenarioError naming the field when there is no such lesson or step."""
+    item = lesson(lesson_id)
+    if item is None:
+        raise ScenarioError("lesson", f"must be one of {', '.join(l['id'] for l in LESSONS)}, got {lesson_id!r}")
+    steps = item["steps"]
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(steps):
+        raise ScenarioError("step", f"must be from 0 to {len(steps) - 1} (the lesson has {len(steps)} steps), got {step!r}")
+    return from_document(steps[step]), {"id": item["id"], "title": item["title"], "step": step, "steps": len(steps)}
+
+
+async def read_scenario(request: Request, scenario_id: str) -> Scenario | None:
+    doc = await asyncio.to_thread(store(request).get, scenario_id)
+    return None if doc is None else from_document(doc)
+
+
+def parse_hidden(value: str | None) -> list[str]:
+    """`?hide=controls,charts` → ["controls", "charts"], refusing unknown names."""
+    names = [n for n in (value or "").split(",") if n]
+    for k, name in enumerate(names):
+        if name not in PANELS:
+            raise ScenarioError(f"hide[{k}]", f"must be one of {', '.join(PANELS)}, got {name[:40]!r}")
+    return list(dict.fromkeys(names))
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+@router.get("/present", response_class=HTMLResponse)
+def new_presentation(request: Request):
+    """A new session to present; the page is reached with its token, which the page then hides."""
+    try:
+        session = registry(request).create(parse_config())
+    except SessionLimit as exc:
+        return message_page(request, 429, "The server is full", str(exc))
+    query = request.url.query
+    return RedirectResponse(f"/present/{session.id}?token={session.token}" + (f"&{query}" if query else ""), 303)
+
+
+@router.get("/present/{session_id}", response_class=HTMLResponse)
+def present_session(request: Request, session_id: str, token: str | None = None, hide: str | None = None,
+                    lesson: str | None = None, step: int = 0):
+    session = registry(request).get(session_id)
+    if session is None:
+        return message_page(request, 404, "No such session", f"There is no session {session_id!r}; it may have expired.")
+    try:
+        hidden = parse_hidden(hide)
+        if lesson is not None:
+            lesson_scenario(lesson, step)
+    except ScenarioError as exc:
+        return message_page(request, 422, "That link is not right", str(exc))
+    control = token is not None and secrets.compare_digest(token, session.token)
+    return page(request, session.id, session.token if control else None, present=True, hidden=hidden,
+                lesson=lesson, step=step)
+
+
+@router.get("/scenario/{scenario_id}", response_class=HTMLResponse)
+async def open_scenario(request: Request, scenario_id: str):
+    """A share link: a new private session at exactly the saved state."""
+    try:
+        scenario = await read_scenario(request, scenario_id)
+        if scenario is None:
+            return message_page(request, 404, "No such scenario", f"There is no saved scenario {scenario_id!r}.")
+        run = scenario.build_run(request.app.state.settings.max_gates)
+        session = registry(request).create(scenario.config, run, scenario_presentation(scenario, scenario_id))
+    except ScenarioError as exc:
+        return message_page(request, 422, "This scenario cannot be loaded", str(exc))
+    except SessionLimit as exc:
+        return message_page(request, 429, "The server is full", str(exc))
+    return page(request, session.id, session.token)
+
+
+# --- sessions: fork and join -------------------------------------------------------------
+
+@router.post("/api/sessions/{session_id}/fork", status_code=201)
+async def fork_session(request: Request, session_id: str):
+    """A private copy at exactly the current state (cursor and `back` history too), for anyone
+    watching; the copy's token goes to whoever asked, the original is untouched."""
+    session = registry(request).get(session_id)
+    if session is None:
+        return not_found(session_id)
+    async with session.lock:
+        run = session.run.fork()
+        presentation = {**session.presentation, "lesson": None}
+    try:
+        copy = registry(request).create(run.config, run, presentation)
+    except SessionLimit as exc:
+        return error_response(429, "limit", str(exc))
+    return JSONResponse({"id": copy.id, "token": copy.token, "forked_from": session_id}, status_code=201)
+
+
+def _join_url(request: Request, session_id: str) -> str:
+    settings = request.app.state.settings
+    base = join_base(str(request.base_url), settings.host, settings.port, settings.public_url)
+    return f"{base}/s/{session_id}"  # never the token: whoever scans this only watches
+
+
+@router.get("/api/sessions/{session_id}/join")
+def join_link(request: Request, session_id: str):
+    session = registry(request).get(session_id)
+    if session is None:
+        return not_found(session_id)
+    return {"url": _join_url(request, session_id), "qr": f"/api/sessions/{session_id}/qr.svg",
+            "viewers": len(session.connections)}
+
+
+@router.get("/api/sessions/{session_id}/qr.svg")
+def join_qr(request: Request, session_id: str):
+    if registry(request).get(session_id) is None:
+        return not_found(session_id)
+    out = io.BytesIO()
+    # error level M survives a smudged projector; a 4-module quiet zone is what scanners expect
+    segno.make(_join_url(request, session_id), error="m", micro=False).save(
+        out, kind="svg", scale=8, border=4, dark="#000", light="#fff", xmldecl=False, svgns=True)
+    return Response(out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+# --- scenarios ---------------------------------------------------------------------------
+
+def _scenario_error(exc: ScenarioError) -> JSONResponse:
+    return error_response(422, "invalid_scenario", str(exc), exc.field)
+
+
+@router.post("/api/scenarios", status_code=201)
+async def save_scenario(request: Request):
+    """Save a live session's state (`{"session", "title", "notes", "hidden"}`), or import a
+    scenario document (an exported file). Either way the stored document is checked first."""
+    raw = await request.body()
+    settings = request.app.state.settings
+    if len(raw) > settings.max_scenario_bytes:
+        return error_response(413, "limit", f"a scenario may be at most {settings.max_scenario_bytes} bytes, "
+                              f"got {len(raw)}")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return error_response(422, "invalid_message", f"the body is not valid JSON: {exc}")
+    try:
+        if isinstance(body, dict) and "session" in body:
+            scenario = await _capture(request, body)
+            if isinstance(scenario, Response):
+                return scenario
+        else:
+            scenario = from_document(body)
+            scenario.build_run(settings.max_gates)  # proves the saved run fits its config
+        document = to_document(scenario, __version__)
+    except ScenarioError as exc:
+        return _scenario_error(exc)
+    scenario_id = await asyncio.to_thread(store(request).save, document)
+    return JSONResponse({"id": scenario_id, "url": f"/scenario/{scenario_id}"}, status_code=201)
+
+
+CAPTURE_FIELDS = ("session", "title", "notes", "hidden")
+
+
+async def _capture(request: Request, body: dict) -> Scenario | Response:
+    unknown = sorted(set(body) - set(CAPTURE_FIELDS))
+    if unknown:
+        raise ScenarioError(unknown[0], f"is not a known field here; saving a session takes {', '.join(CAPTURE_FIELDS)}")
+    session_id = body["session"]
+    session = registry(request).get(session_id) if isinstance(session_id, str) else None
+    if session is None:
+        return not_found(str(session_id)[:64])
+    async with session.lock:
+        live = to_document(capture(session.run), __version__)
+    # title, notes and hidden go through the same checks an imported file gets
+    return from_document({**live, "title": body.get("title", ""), "notes": body.get("notes", ""),
+                          "hidden": body.get("hidden", [])})
+
+
+@router.get("/api/scenarios")
+async def list_scenarios(request: Request):
+    return await asyncio.to_thread(store(request).list)
+
+
+@router.get("/api/scenarios/{scenario_id}")
+async def get_scenario(request: Request, scenario_id: str, download: bool = False):
+    doc = await asyncio.to_thread(store(request).get, scenario_id)
+    if doc is None:
+        return error_response(404, "not_found", f"no saved scenario {scenario_id!r}")
+    headers = {"Content-Disposition": f'attachment; filename="scenario-{scenario_id}.json"'} if download else {}
+    return Response(wire.encode(doc), media_type="application/json", headers=headers)
+
+
+# --- lessons -----------------------------------------------------------------------------
+
+@router.get("/api/lessons")
+def list_lessons() -> list[dict]:
+    return [lesson_summary(item) for item in LESSONS]
