@@ -3,7 +3,7 @@
 // powers of ten). Reads the store; writes only into its own elements.
 import { css, NEG, POS } from "./colors.js";
 import { el } from "./dom.js";
-import { fitCanvas } from "./render.js";
+import { fitCanvas, ink } from "./render.js";
 
 const LABELS = { diverged: "diverged", dead: "dead units", saturated: "saturated", symmetric: "copies",
   vanishing: "vanishing gradient", exploding: "exploding gradient", plateau: "plateau" };
@@ -49,14 +49,15 @@ export function drawGradChart(canvas, store) {
   lo = Math.floor(lo);
   hi = Math.max(Math.ceil(hi), lo + 1);
   const floor = lo - Math.max(0.5, (hi - lo) * 0.15); // where "no gradient at all" is drawn
-  const pad = { l: 40, r: 30, t: 16, b: 16 };
+  const k = ink(store);
+  const pad = { l: 40 * k, r: 30 * k, t: 16 * k, b: 16 };
   const first = h[0].iteration, last = h[h.length - 1].iteration;
   const X = (it) => pad.l + ((it - first) / Math.max(1, last - first)) * (width - pad.l - pad.r);
   const Y = (logv) => pad.t + (1 - (logv - floor) / (hi - floor)) * (height - pad.t - pad.b);
-  ctx.font = "11px system-ui, sans-serif";
-  ctx.fillStyle = "#5b6475";
+  ctx.font = `${11 * k}px system-ui, sans-serif`;
+  ctx.fillStyle = store.presenting ? "#000" : "#5b6475";
   ctx.textAlign = "left";
-  ctx.fillText("gradient norm per layer (log scale)", pad.l, 11);
+  ctx.fillText("gradient norm per layer (log scale)", pad.l, 11 * k);
   ctx.textAlign = "right";
   ctx.strokeStyle = "#eef0f4";
   ctx.lineWidth = 1;
@@ -70,7 +71,7 @@ export function drawGradChart(canvas, store) {
   for (let l = 0; l < layers; l++) {
     const color = css(layerColor(l, layers));
     ctx.strokeStyle = color;
-    ctx.lineWidth = 2;
+    ctx.lineWidth = 2 * k;
     ctx.beginPath();
     let started = false, y = null;
     for (const p of h) {
@@ -88,7 +89,7 @@ export function drawGradChart(canvas, store) {
   ctx.textAlign = "left";
   let below = -Infinity;
   for (const end of ends) {
-    const y = Math.max(end.y, below + 11);
+    const y = Math.max(end.y, below + 11 * k);
     below = y;
     ctx.fillStyle = end.color;
     ctx.fillText(end.text, width - pad.r + 4, y + 4);

@@ -1,6 +1,7 @@
 // Boots the page: one store, one socket, renderers on one requestAnimationFrame loop that
 // paints only when the store changed and acknowledges each frame after painting it.
 import { renderBatch } from "./batch.js";
+import { bindClassroom, renderScene } from "./classroom.js";
 import { bindControls, showConfig, showFieldError } from "./controls.js";
 import { drawGradChart, renderDiagnosis } from "./diagnosis.js";
 import { judge, renderInspector, renderVerify } from "./inspector.js";
@@ -13,10 +14,29 @@ import { renderGallery, renderSeedHistory } from "./sweep.js";
 
 const $ = (id) => document.getElementById(id);
 const store = createStore();
-const { session, token } = document.body.dataset;
+const { session } = document.body.dataset;
+const present = document.body.dataset.present === "1";
+const token = presenterToken();
 const controls = document.querySelector(".controls");
 let layout = null, layoutKey = "", laidOut = null;
-let appliedHash = false;
+store.presenting = present;
+document.body.classList.toggle("present", present);
+
+/** A projector shows its address bar to the room: the presenter page keeps its token in this
+ * tab's sessionStorage and takes it out of the address, so a reload still controls. */
+function presenterToken() {
+  const key = `backprop-lab:token:${session}`;
+  const given = document.body.dataset.token;
+  if (!present) return given;
+  if (given) {
+    sessionStorage.setItem(key, given);
+    const query = new URLSearchParams(location.search);
+    query.delete("token");
+    const search = query.toString() ? `?${query}` : "";
+    history.replaceState(null, "", `${location.pathname}${search}${location.hash}`);
+  }
+  return given || sessionStorage.getItem(key) || "";
+}
 
 const socket = connect(store, session, token, {
   onMessage(message, origin) {
@@ -36,14 +56,17 @@ const socket = connect(store, session, token, {
       offerClasses(message.config.dataset.classes);
       writeHash(message.config);
     }
-    if (message.type === "hello" && message.role === "control" && !appliedHash) {
-      appliedHash = true;
-      const config = readHash();
-      if (config) socket.send({ type: "configure", config });
+    if (message.type === "presentation") {
+      classroom.onPresentation(message, () => {
+        const config = readHash();
+        if (config) socket.send({ type: "configure", config });
+      });
     }
   },
   onGone() { showBanner("This session no longer exists. Reload the page to start a new one."); },
 });
+
+const classroom = bindClassroom({ store, socket, session, token, present });
 
 bindControls(controls, {
   send: (command, origin) => socket.send(command, origin),
@@ -111,13 +134,22 @@ for (const radio of document.querySelectorAll('input[name="mode"]')) {
 }
 document.addEventListener("keydown", (e) => {
   // typing goes to the field; a focused radio or checkbox must not swallow the run's keys
-  const typing = e.target.closest("input:not([type=radio]):not([type=checkbox]), select, textarea");
-  if (typing || e.ctrlKey || e.metaKey || e.altKey || !token) return;
+  const typing = e.target.closest("input:not([type=radio]):not([type=checkbox]), select, textarea, dialog");
+  if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === "f") { classroom.toggleFullscreen(); return; }
+  if (!token) return;
   if (e.key === " ") { e.preventDefault(); togglePlay(); }
   else if (e.key === "ArrowRight") { e.preventDefault(); step(e.shiftKey ? "layer" : "op"); }
   else if (e.key === "ArrowLeft") { e.preventDefault(); back(); }
   else if (e.key === "r") randomize();
+  else if (e.key === "g") toggleView();
+  else if (e.key === "PageDown") { e.preventDefault(); classroom.moveLesson(1); }
+  else if (e.key === "PageUp") { e.preventDefault(); classroom.moveLesson(-1); }
 });
+function toggleView() {
+  const view = store.graph?.view === "gate" ? "neuron" : "gate";
+  socket.send({ type: "view", view }, document.querySelector(`input[name="view"][value="${view}"]`));
+}
 
 // --- hover: live numbers for any node or edge; click an edge to type a new weight -----------
 const graphCanvas = $("graph");
@@ -320,7 +352,17 @@ $("gallery").addEventListener("click", (e) => {
 });
 
 /** Panels that are DOM, not canvas: rebuilt only when what they show has changed. */
-const drawn = { diagnosis: "", seeds: "", gallery: null, gradChart: "" };
+const drawn = { diagnosis: "", seeds: "", gallery: null, gradChart: "", scene: null };
+
+function paintScene() {
+  // this page is one of the connections: "watching" counts the others
+  const viewers = Math.max(0, (store.state?.viewers ?? 1) - 1);
+  const key = [store.presentation, viewers];
+  if (drawn.scene && key.every((v, k) => v === drawn.scene[k])) return;
+  drawn.scene = key;
+  renderScene(store.presentation, { present, viewers, control: Boolean(token) });
+  store.dirty = true; // a panel shown or hidden resizes the canvases
+}
 function paintStuckRuns() {
   const s = store.state;
   const accuracy = s?.accuracy ?? null;
@@ -415,6 +457,7 @@ function paint() {
     if (gradKey !== drawn.gradChart) { drawn.gradChart = gradKey; drawGradChart($("grad-chart"), store); }
     paintText();
     paintStuckRuns();
+    paintScene();
     renderInspector($("inspector"), store);
     renderVerify($("verify-result"), store.verify);
     paintTryIt();

@@ -3,6 +3,11 @@
 import { CLASS_COLORS, css, diverging, signedUnit } from "./colors.js";
 import { edgeCurve } from "./layout.js";
 
+/** How much heavier lines and larger labels are drawn: a projector's room reads from afar. */
+export function ink(store) {
+  return store.presenting ? 1.8 : 1;
+}
+
 export function fitCanvas(canvas) {
   const ratio = window.devicePixelRatio || 1;
   const w = Math.max(1, Math.round(canvas.clientWidth * ratio));
@@ -145,18 +150,19 @@ function drawGateGraph(ctx, store, layout, now) {
   const gradientMode = store.mode === "gradient";
   const scales = graphScales(store);
   const cursor = state?.cursor;
+  const k = ink(store);
   for (const edge of graph.edges) {
     const a = layout.positions.get(edge.src), b = layout.positions.get(edge.dst);
     if (!a || !b) continue;
     const flow = flowOf(edge, state, "gate");
     ctx.strokeStyle = flow ? (flow > 0 ? "rgba(31, 111, 178, 1)" : "rgba(200, 100, 10, 1)") : "rgba(150, 158, 170, 0.7)";
-    ctx.lineWidth = flow ? 3 : 1.1;
+    ctx.lineWidth = (flow ? 3 : 1.1) * k;
     strokeEdge(ctx, a, b, half, flow, now);
   }
   ctx.setLineDash([]);
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
-  const font = Math.max(9, Math.min(13, layout.size * 0.34));
+  const font = Math.max(9, Math.min(13 * k, layout.size * 0.34 * k));
   const marks = unitMarks(state);
   for (const node of graph.nodes) {
     const p = layout.positions.get(node.id);
@@ -173,9 +179,9 @@ function drawGateGraph(ctx, store, layout, now) {
     ctx.fill();
     const isCursor = node.id === cursor;
     const saturated = node.kind === "gate" && marks.saturated.has(node.of);
-    ctx.lineWidth = isCursor ? 4 : saturated ? 3 : 1.2;
+    ctx.lineWidth = (isCursor ? 4 : saturated ? 3 : 1.2) * k;
     ctx.strokeStyle = isCursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330"
-      : saturated ? css(SATURATED) : "#8a93a3";
+      : saturated ? css(SATURATED) : store.presenting ? "#2a303c" : "#8a93a3";
     ctx.stroke();
     ctx.fillStyle = "#1d2330";
     ctx.font = `${node.kind === "gate" ? "600 " : ""}${font}px system-ui, sans-serif`;
@@ -208,6 +214,7 @@ export function drawGraph(canvas, store, layout, now = 0) {
   const half = layout.size / 2;
   const gradientMode = store.mode === "gradient";
   const cursor = state?.cursor;
+  const k = ink(store);
 
   // edges first, under the nodes
   for (const edge of graph.edges) {
@@ -226,7 +233,7 @@ export function drawGraph(canvas, store, layout, now = 0) {
     }
     const flow = flowOf(edge, state, "neuron");
     ctx.strokeStyle = css(color, flow ? 1 : 0.85);
-    ctx.lineWidth = flow ? width + 2 : width;
+    ctx.lineWidth = (flow ? width + 2 : width) * k;
     strokeEdge(ctx, a, b, half, flow, now);
   }
   ctx.setLineDash([]);
@@ -260,17 +267,19 @@ export function drawGraph(canvas, store, layout, now = 0) {
       ctx.fillRect(x, y + layout.size * 0.78, layout.size, layout.size * 0.22);
     }
     drawUnitMarks(ctx, marks, node.id, x, y, layout.size);
-    ctx.lineWidth = node.id === cursor ? 4 : 1.2;
-    ctx.strokeStyle = node.id === cursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330" : "#8a93a3";
+    ctx.lineWidth = (node.id === cursor ? 4 : 1.2) * k;
+    ctx.strokeStyle = node.id === cursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330"
+      : store.presenting ? "#2a303c" : "#8a93a3";
     ctx.strokeRect(x, y, layout.size, layout.size);
     ctx.fillStyle = "#1d2330";
-    ctx.font = `${Math.max(11, Math.min(14, layout.size * 0.3))}px system-ui, sans-serif`;
+    const font = Math.max(11, Math.min(14, layout.size * 0.3)) * k;
+    ctx.font = `${store.presenting ? "600 " : ""}${font}px system-ui, sans-serif`;
     if (node.kind === "input" || node.kind === "output" || node.kind === "loss") {
       ctx.fillText(node.label, p.x, y - 6);
     }
     if (shown !== null && shown !== undefined) {
-      ctx.fillStyle = "#4a5262";
-      ctx.fillText(format(shown), p.x, y + layout.size + 14);
+      ctx.fillStyle = store.presenting ? "#000" : "#4a5262";
+      ctx.fillText(format(shown), p.x, y + layout.size + font);
     }
   }
 }
@@ -332,18 +341,19 @@ export function drawLegend(canvas, store) {
   const items = gradientMode
     ? [["dL/dw (edges)", scales.grad], ["dL/dz (nodes)", scales.nodeGrad]]
     : [["weight w (edges)", scales.weight], ["activation a (nodes)", scales.value]];
-  const w = Math.min(220, (width - 20) / 2);
+  const w = Math.min(220 * ink(store), (width - 20) / 2);
   items.forEach(([label, scale], k) => {
     const x0 = 10 + k * (w + 20);
     for (let i = 0; i < w; i++) {
       ctx.fillStyle = css(diverging(((i / (w - 1)) * 2 - 1)));
       ctx.fillRect(x0 + i, 4, 1, 10);
     }
-    ctx.fillStyle = "#5b6475";
-    ctx.font = "11px system-ui, sans-serif";
-    ctx.textAlign = "left"; ctx.fillText(`−${format(scale)}`, x0, 28);
-    ctx.textAlign = "center"; ctx.fillText(label, x0 + w / 2, 28);
-    ctx.textAlign = "right"; ctx.fillText(`+${format(scale)}`, x0 + w, 28);
+    ctx.fillStyle = store.presenting ? "#000" : "#5b6475";
+    ctx.font = `${11 * ink(store)}px system-ui, sans-serif`;
+    const y = 18 + 10 * ink(store);
+    ctx.textAlign = "left"; ctx.fillText(`−${format(scale)}`, x0, y);
+    ctx.textAlign = "center"; ctx.fillText(label, x0 + w / 2, y);
+    ctx.textAlign = "right"; ctx.fillText(`+${format(scale)}`, x0 + w, y);
   });
 }
 
@@ -387,7 +397,7 @@ export function drawBoundary(canvas, store) {
   const extent = grid?.extent || 6;
   const toX = (x1) => ((x1 + extent) / (2 * extent)) * width;
   const toY = (x2) => ((extent - x2) / (2 * extent)) * height;
-  const radius = Math.max(3, width / 110);
+  const radius = Math.max(3, width / 110) * (store.presenting ? 1.3 : 1);
   const drawPoint = ([x1, x2, label], test) => {
     // test points: a dark rim, as TensorFlow Playground marks them; training points: a white one
     ctx.beginPath();
@@ -415,7 +425,8 @@ export function drawChart(canvas, store) {
   ctx.clearRect(0, 0, width, height);
   const h = store.history;
   if (h.length < 2) return;
-  const pad = { l: 34, r: 8, t: 8, b: 18 };
+  const k = ink(store);
+  const pad = { l: 34 * k, r: 8, t: 8 * k, b: 18 * k };
   const first = h[0].iteration, last = h[h.length - 1].iteration || 1;
   let top = 0;
   for (const p of h) top = Math.max(top, p.loss ?? 0, p.test ?? 0);
@@ -424,11 +435,11 @@ export function drawChart(canvas, store) {
   const Y = (v) => pad.t + (1 - v / top) * (height - pad.t - pad.b);
   ctx.strokeStyle = "#dde1e8"; ctx.lineWidth = 1;
   ctx.beginPath(); ctx.moveTo(pad.l, pad.t); ctx.lineTo(pad.l, height - pad.b); ctx.lineTo(width - pad.r, height - pad.b); ctx.stroke();
-  ctx.fillStyle = "#5b6475"; ctx.font = "11px system-ui, sans-serif";
+  ctx.fillStyle = store.presenting ? "#000" : "#5b6475"; ctx.font = `${11 * k}px system-ui, sans-serif`;
   ctx.textAlign = "right"; ctx.fillText(format(top), pad.l - 4, pad.t + 8); ctx.fillText("0", pad.l - 4, height - pad.b);
   ctx.textAlign = "left"; ctx.fillText(`iteration ${last}`, pad.l + 4, height - 4);
   for (const [key, color, dash] of [["test", "#1d2330", [4, 3]], ["loss", "#1f6fb2", []]]) {
-    ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.setLineDash(dash);
+    ctx.strokeStyle = color; ctx.lineWidth = 2 * k; ctx.setLineDash(dash);
     ctx.beginPath();
     let started = false;
     for (const p of h) {
@@ -441,5 +452,5 @@ export function drawChart(canvas, store) {
   }
   ctx.setLineDash([]);
   ctx.textAlign = "right"; ctx.fillStyle = "#1f6fb2"; ctx.fillText("train", width - pad.r, pad.t + 8);
-  ctx.fillStyle = "#1d2330"; ctx.fillText("test - -", width - pad.r, pad.t + 22);
+  ctx.fillStyle = "#1d2330"; ctx.fillText("test - -", width - pad.r, pad.t + 8 + 14 * k);
 }

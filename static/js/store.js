@@ -13,6 +13,8 @@ export function createStore() {
     tryIt: { on: false, waiting: null, verdict: null }, animateUntil: 0,
     // stuck runs: each layer's gradient norm over iterations, the seeds tried, the last sweep
     gradHistory: [], seeds: [], sweep: null, galleryOpen: false,
+    // classroom: how the session is shown (title, notes, hidden panels, lesson step); a projector?
+    presentation: null, presenting: false,
   };
 }
 
@@ -84,6 +86,7 @@ export function applyMessage(store, message) {
     case "config": store.config = message.config; rememberSeed(store, message.config, null); break;
     case "sweep_progress": case "sweep": applySweep(store, message); break;
     case "dataset": store.dataset = message; break;
+    case "presentation": store.presentation = message; break;
     case "error": store.error = message; break;
     case "explain": store.explained = message; break;
     case "verify": store.verify = message; break;

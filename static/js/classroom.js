@@ -1,0 +1,185 @@
+// Classroom mode: the lesson and its notes, which panels show, the join link and QR code,
+// "make my own copy", and saving, sharing and importing scenarios.
+// Titles and notes are other people's words: they only ever go in as text.
+
+const $ = (id) => document.getElementById(id);
+
+/** The hideable panels, named by the page itself (`data-panel`), in page order. */
+export const PANELS = [...new Set([...document.querySelectorAll("[data-panel]")].map((el) => el.dataset.panel))];
+
+const PANEL_LABELS = { controls: "settings", inspector: "inspector", legend: "colour scale", metrics: "numbers",
+  diagnosis: "diagnosis", charts: "charts", boundary: "boundary", "custom-data": "point tools" };
+
+/** Show the session's presentation: hidden panels, the lesson step, its title and notes. */
+export function renderScene(presentation, { present, viewers, control }) {
+  const p = presentation || { hidden: [], title: "", notes: "", lesson: null };
+  const hidden = new Set(p.hidden);
+  for (const el of document.querySelectorAll("[data-panel]")) el.hidden = hidden.has(el.dataset.panel);
+  document.body.classList.toggle("no-controls", hidden.has("controls"));
+  for (const box of document.querySelectorAll("#panel-toggles input")) box.checked = !hidden.has(box.value);
+  const lesson = p.lesson;
+  $("scene-where").textContent = lesson ? `${lesson.title} · step ${lesson.step + 1} of ${lesson.steps}` : "";
+  $("scene-title").textContent = p.title || "";
+  $("scene-notes").textContent = p.notes || "";
+  $("scene").hidden = !(present || p.title || p.notes || lesson);
+  $("panel-toggles").hidden = !(present && control);
+  $("join").hidden = !present || !control;
+  $("viewers").textContent = viewers === 1 ? "1 watching" : `${viewers} watching`;
+  $("lesson-prev").hidden = $("lesson-next").hidden = !lesson;
+  $("lesson-prev").disabled = !control || !lesson || lesson.step === 0;
+  $("lesson-next").disabled = !control || !lesson || lesson.step >= lesson.steps - 1;
+  $("fullscreen").hidden = !present;
+  if (lesson && $("lesson").value !== lesson.id) $("lesson").value = lesson.id;
+}
+
+export function bindClassroom({ store, socket, session, token, present }) {
+  const control = Boolean(token);
+
+  for (const name of PANELS) {
+    const label = document.createElement("label");
+    const box = Object.assign(document.createElement("input"), { type: "checkbox", value: name, checked: true });
+    box.setAttribute("aria-label", `Show ${PANEL_LABELS[name] || name}`);
+    label.append(box, ` ${PANEL_LABELS[name] || name}`);
+    $("panel-toggles").append(label);
+  }
+  $("panel-toggles").addEventListener("change", () => {
+    const hidden = [...document.querySelectorAll("#panel-toggles input")].filter((b) => !b.checked).map((b) => b.value);
+    socket.send({ type: "hide", panels: hidden }, $("panel-toggles"));
+  });
+
+  // --- lessons ------------------------------------------------------------------------------
+  fetch("/api/lessons").then((r) => r.json()).then((lessons) => {
+    for (const l of lessons) $("lesson").append(new Option(`${l.title} (${l.steps.length} steps)`, l.id));
+    if (store.presentation?.lesson) $("lesson").value = store.presentation.lesson.id;
+  }).catch(() => {});
+  $("lesson").disabled = !control;
+  $("lesson").addEventListener("change", (e) => {
+    if (e.target.value) socket.send({ type: "load", lesson: e.target.value, step: 0 }, e.target);
+  });
+  function moveLesson(by) {
+    const lesson = store.presentation?.lesson;
+    if (!control || !lesson) return;
+    const step = lesson.step + by;
+    if (step >= 0 && step < lesson.steps) socket.send({ type: "load", lesson: lesson.id, step }, $("lesson"));
+  }
+  $("lesson-prev").addEventListener("click", () => moveLesson(-1));
+  $("lesson-next").addEventListener("click", () => moveLesson(1));
+
+  // --- the presenter's link: which lesson step and panels, never the token ------------------
+  /** Keep the address bar saying where the lesson is, so a reload (or a bookmark) comes back here. */
+  function writeLink(presentation) {
+    if (!present || !control) return;
+    const query = new URLSearchParams();
+    if (presentation.hidden.length) query.set("hide", presentation.hidden.join(","));
+    if (presentation.lesson) { query.set("lesson", presentation.lesson.id); query.set("step", presentation.lesson.step); }
+    const search = query.toString() ? `?${query}` : "";
+    if (location.search !== search) history.replaceState(null, "", `${location.pathname}${search}${location.hash}`);
+  }
+
+  /** On first contact the link wins: its lesson step, then its hidden panels. */
+  let first = true;
+  function applyLink(presentation, applyHash) {
+    const { lesson, step, hidden } = document.body.dataset;
+    if (lesson && !(presentation.lesson?.id === lesson && presentation.lesson.step === +step)) {
+      socket.send({ type: "load", lesson, step: +step || 0 }, $("lesson"));
+    } else {
+      applyHash();
+    }
+    const wanted = hidden ? hidden.split(",") : null;
+    if (wanted && wanted.join(",") !== presentation.hidden.join(",")) socket.send({ type: "hide", panels: wanted }, null);
+  }
+
+  // --- joining ------------------------------------------------------------------------------
+  if (present && control) {
+    fetch(`/api/sessions/${session}/join`).then((r) => r.json()).then((join) => {
+      $("join-url").textContent = join.url.replace(/^https?:\/\//, "");
+      $("join-qr").src = join.qr;
+    }).catch(() => {});
+  }
+  $("fork").hidden = control;
+  $("fork").addEventListener("click", async () => {
+    $("fork").disabled = true;
+    try {
+      const response = await fetch(`/api/sessions/${session}/fork`, { method: "POST" });
+      const body = await response.json();
+      if (!response.ok) throw new Error(body.error?.message || response.statusText);
+      location.assign(`/s/${body.id}?token=${encodeURIComponent(body.token)}`);
+    } catch (error) {
+      $("fork").disabled = false;
+      alert(`Could not make a copy: ${error.message}`);
+    }
+  });
+  const presentLink = $("present-link");
+  presentLink.href = `/present/${session}` + (control ? `?token=${encodeURIComponent(token)}` : "");
+  presentLink.hidden = present;
+
+  // --- saving, sharing, importing -----------------------------------------------------------
+  const dialog = $("save-dialog");
+  function showSaved(id) {
+    $("save-result").hidden = false;
+    $("save-link").href = `/scenario/${id}`;
+    $("save-link").textContent = `${location.origin}/scenario/${id}`;
+    $("save-export").href = `/api/scenarios/${id}?download=1`;
+    $("save-error").hidden = true;
+  }
+  function saveError(text) {
+    $("save-error").hidden = !text;
+    $("save-error").textContent = text || "";
+  }
+  async function refreshSaved() {
+    try {
+      const items = await (await fetch("/api/scenarios")).json();
+      $("saved-list").replaceChildren(new Option("open one…", ""),
+        ...items.map((s) => new Option(`${s.title || "untitled"} · ${s.dataset} · iteration ${s.iteration}`, s.id)));
+    } catch { /* the list simply stays as it was */ }
+  }
+  $("save-open").addEventListener("click", () => {
+    $("save-title").value = store.presentation?.title || "";
+    $("save-notes").value = store.presentation?.notes || "";
+    $("save-result").hidden = true;
+    saveError(null);
+    refreshSaved();
+    dialog.showModal();
+  });
+  $("save-close").addEventListener("click", () => dialog.close());
+  $("save-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { session, title: $("save-title").value, notes: $("save-notes").value,
+      hidden: store.presentation?.hidden || [] };
+    const response = await fetch("/api/scenarios", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify(body) });
+    const answer = await response.json();
+    if (response.ok) { showSaved(answer.id); refreshSaved(); } else saveError(answer.error?.message || response.statusText);
+  });
+  $("scenario-import").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    const response = await fetch("/api/scenarios", { method: "POST", headers: { "content-type": "application/json" },
+      body: await file.text() });
+    const answer = await response.json();
+    if (!response.ok) { saveError(`${file.name}: ${answer.error?.message || response.statusText}`); return; }
+    showSaved(answer.id);
+    refreshSaved();
+    if (control) socket.send({ type: "load", scenario: answer.id }, null);
+  });
+  $("saved-list").addEventListener("change", (e) => {
+    const id = e.target.value;
+    if (!id) return;
+    if (control) { socket.send({ type: "load", scenario: id }, null); dialog.close(); } else location.assign(`/scenario/${id}`);
+  });
+
+  function toggleFullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else document.documentElement.requestFullscreen?.().catch(() => {});
+  }
+  $("fullscreen").addEventListener("click", toggleFullscreen);
+
+  return {
+    moveLesson, toggleFullscreen,
+    onPresentation(presentation, applyHash) {
+      if (first && control) { first = false; applyLink(presentation, applyHash); }
+      writeLink(presentation);
+    },
+  };
+}
