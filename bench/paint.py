@@ -33,7 +33,7 @@ def main() -> None:
     with running_server() as (port, _):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, bypass_csp=True)
             page.goto(f"http://127.0.0.1:{port}/#config=" + urllib.parse.quote(json.dumps(CONFIG)))
             page.wait_for_function("window.__backprop?.config?.hidden?.length === 2 && window.__backprop.grid?.maps === 16")
             page.click("#step")  # one iteration, so every node and edge has values to draw

@@ -82,8 +82,8 @@ export function bindClassroom({ store, socket, session, token, present }) {
     const { lesson, step, hidden } = document.body.dataset;
     if (lesson && !(presentation.lesson?.id === lesson && presentation.lesson.step === +step)) {
       socket.send({ type: "load", lesson, step: +step || 0 }, $("lesson"));
-    } else {
-      applyHash();
+    } else if (!presentation.scenario && !presentation.lesson) {
+      applyHash(); // a scenario or lesson step is exactly what it says: the config in the link must not reset it
     }
     const wanted = hidden ? hidden.split(",") : null;
     if (wanted && wanted.join(",") !== presentation.hidden.join(",")) socket.send({ type: "hide", panels: wanted }, null);

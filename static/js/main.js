@@ -19,6 +19,7 @@ const present = document.body.dataset.present === "1";
 const token = presenterToken();
 const controls = document.querySelector(".controls");
 let layout = null, layoutKey = "", laidOut = null;
+const linkedConfig = readHash(); // read before the session's own config rewrites the link
 store.presenting = present;
 document.body.classList.toggle("present", present);
 
@@ -58,8 +59,7 @@ const socket = connect(store, session, token, {
     }
     if (message.type === "presentation") {
       classroom.onPresentation(message, () => {
-        const config = readHash();
-        if (config) socket.send({ type: "configure", config });
+        if (linkedConfig) socket.send({ type: "configure", config: linkedConfig });
       });
     }
   },

@@ -24,6 +24,13 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # Playwright's wait_for_function evaluates strings, which the app's Content-Security-Policy
+    # rightly forbids; test_classroom.py checks the page under the real policy on its own.
+    return {**browser_context_args, "bypass_csp": True}
+
+
+@pytest.fixture(scope="session")
 def live_server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

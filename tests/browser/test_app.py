@@ -82,7 +82,7 @@ def test_a_copied_link_reproduces_config_and_seeds(app_page, browser, live_serve
     config = app_page.evaluate(f"{STORE}.config")
     params = app_page.evaluate(f"{STORE}.state.params")
     link = live_server + "/#" + app_page.evaluate("location.hash.slice(1)")
-    other = browser.new_page()
+    other = browser.new_page(bypass_csp=True)
     other.goto(link)
     other.wait_for_function(f"{STORE}.config && {STORE}.config.weight_seed === {config['weight_seed']}")
     other.wait_for_function(f"{STORE}.state && {STORE}.state.iteration === 0 && {STORE}.config.dataset.name === 'spiral'")
@@ -168,7 +168,7 @@ def test_the_class_picker_follows_the_number_of_classes(app_page):
 
 def test_a_view_only_page_follows_the_run_and_cannot_drive_it(app_page, browser, live_server):
     session = app_page.evaluate("document.body.dataset.session")
-    viewer = browser.new_page()
+    viewer = browser.new_page(bypass_csp=True)
     viewer.set_viewport_size({"width": 1280, "height": 800})
     errors: list[str] = []
     viewer.on("pageerror", lambda e: errors.append(str(e)))
