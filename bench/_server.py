@@ -1,8 +1,10 @@
-"""Start `backprop-lab serve` in a subprocess on a free port, for the bench scripts."""
+"""Start `backprop-lab serve` in a subprocess on a free port, and read its CPU time and memory
+(from /proc: Linux only), for the bench scripts."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -11,16 +13,37 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 @contextlib.contextmanager
-def running_server():
-    """Yields (port, process) once /healthz answers; stops the server afterwards."""
+def running_server(cpus: set[int] | None = None):
+    """Yields (port, process) once /healthz answers; stops the server afterwards.
+    `cpus` pins the server to those cores (e.g. {0}: "on one core")."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if cpus:
+        os.sched_setaffinity(server.pid, cpus)
     try:
         for _ in range(200):
             try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -22,25 +21,10 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import running_server  # noqa: E402
+from _server import cpu_seconds, percentile, rss_mb, running_server  # noqa: E402
 
 CONFIG = {"dataset": {"name": "xor", "n": 500, "test_fraction": 0}, "hidden": [8, 8], "activation": "tanh",
           "loss": "bce", "batch_size": 250, "lr": 0.1}
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 class Watcher:
     """One websocket that acks every frame after 'drawing' it, counting what arrives."""
 
@@ -97,8 +81,8 @@ async def measure_play(base: str, sid: str, token: str, pid: int, viewers: int, 
 
 async def measure_step_latency(base: str, sid: str, token: str, samples: int) -> list[float]:
     async with connect(f"{base}/ws/{sid}?token={token}", compression=None, max_size=None) as ws:
-        for _ in range(6):
-            await ws.recv()  # hello, graph, state, grid, config, dataset
+        for _ in range(7):
+            await ws.recv()  # hello, graph, state, grid, config, dataset, presentation
         times = []
         for i in range(samples):
             start = time.perf_counter()
@@ -110,11 +94,6 @@ async def measure_step_latency(base: str, sid: str, token: str, samples: int) ->
             times.append((time.perf_counter() - start) * 1e3)
             await ws.recv()  # its grid
         return times
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def main() -> None:

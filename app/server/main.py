@@ -29,6 +29,26 @@ SECURITY_HEADERS = {"content-security-policy": CONTENT_SECURITY_POLICY, "x-conte
                     "referrer-policy": "no-referrer"}
 
 
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP response. Plain ASGI, so websockets pass straight
+    through (a BaseHTTPMiddleware sits in the path of every frame sent)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []),
+                                      *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 async def _expire_forever(registry: Registry, every: float) -> None:
     while True:
         await asyncio.sleep(every)
@@ -57,10 +77,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(classroom.router)
     app.include_router(ws.router)
 
-    @app.middleware("http")
-    async def security_headers(request, call_next):
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        return response
-
+    app.add_middleware(SecurityHeaders)
     return app

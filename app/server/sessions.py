@@ -33,12 +33,14 @@ class Frame:
     state: dict
     state_bytes: bytes
     grid: bytes
+    state_text: str = ""  # state_bytes decoded once: a websocket text frame wants str, for every viewer
+    built_at: float = 0.0
 
 
 @dataclass(eq=False)
 class Connection:
     role: str  # control | view
-    send_text: Callable[[bytes], Awaitable[None]]
+    send_str: Callable[[str], Awaitable[None]]
     send_bytes: Callable[[bytes], Awaitable[None]]
     outbox: asyncio.Queue
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -46,6 +48,7 @@ class Connection:
     acked: int = -1
     in_flight: deque = field(default_factory=deque)  # seqs of play frames not yet acknowledged
     next_frame_at: float = 0.0  # the earliest moment the next play frame may go
+    wants_change: bool = False  # its sender is idle with credit: the next change should wake it
     closing: bool = False
 
     def ack(self, seq: int) -> None:
@@ -89,16 +92,24 @@ class Session:
     def changed(self) -> None:
         self.version += 1
         for conn in self.connections:
-            conn.wake.set()
+            if conn.wants_change:
+                conn.wake.set()
 
-    def frame(self) -> Frame:
-        """The newest frame, built now if the run changed since the last one."""
-        if self._frame is None or self._frame.version != self.version:
+    def frame(self, reuse_for: float = 0.0) -> Frame:
+        """The newest frame, built now if the run changed since the last one, unless the last
+        was built less than `reuse_for` seconds ago. While playing the run changes every few
+        milliseconds and each viewer's sender is ready at its own moment: without reuse a
+        room of 200 would have a frame built for nearly every send."""
+        last = self._frame
+        if last is not None and reuse_for and time.monotonic() - last.built_at < reuse_for:
+            return last
+        if last is None or last.version != self.version:
             self.seq += 1
             view = self.run.view()
             state = wire.state(view, self.seq, self.state_extra())
             grid = wire.grid_frame(self.run, self.seq, self.settings.grid_resolution, self.settings.neuron_resolution)
-            self._frame = Frame(self.version, self.seq, state, wire.encode(state), grid)
+            encoded = wire.encode(state)
+            self._frame = Frame(self.version, self.seq, state, encoded, grid, encoded.decode(), time.monotonic())
         return self._frame
 
     def state_extra(self) -> dict:
@@ -161,35 +172,43 @@ class Session:
             self.changed()
 
     async def sender(self, conn: Connection) -> None:
-        """Send what `conn` must get, then the newest frame whenever it has credit."""
+        """Send what `conn` must get, then the newest frame whenever it has credit.
+
+        A sender sleeps on a timer until its next frame is due and is woken by `changed()`
+        only while it is waiting for something new to send: while playing, the run changes
+        hundreds of times a second, and waking every viewer's sender for each change would
+        cost a room of 200 far more than the frames themselves."""
         interval = 1.0 / self.settings.max_fps
+        loop = asyncio.get_running_loop()
         while not conn.closing:
             while not conn.outbox.empty():
                 kind, data = conn.outbox.get_nowait()
-                await (conn.send_text(data) if kind == "text" else conn.send_bytes(data))
-            if self.version > conn.sent_version and len(conn.in_flight) < self.settings.max_unacked:
+                await (conn.send_str(data.decode()) if kind == "text" else conn.send_bytes(data))
+            credit = len(conn.in_flight) < self.settings.max_unacked
+            if self.version > conn.sent_version and credit:
                 now = time.monotonic()
                 wait = conn.next_frame_at - now
-                if wait > 0:
+                if wait > 0:  # wake early only for an outbox message; frames wait their turn
                     conn.wake.clear()
-                    try:  # wake early only for an outbox message; frames wait their turn
-                        await asyncio.wait_for(conn.wake.wait(), wait)
-                    except TimeoutError:
-                        pass
+                    timer = loop.call_later(wait, conn.wake.set)
+                    await conn.wake.wait()
+                    timer.cancel()
                     continue
-                frame = self.frame()
+                frame = self.frame(reuse_for=interval / 2 if self.playing else 0.0)
                 conn.in_flight.append(frame.seq)
                 conn.sent_version = frame.version
                 # keep a steady cadence (late frames do not push the next one back), but never
                 # bank more than half an interval of debt: on average at most max_fps
                 conn.next_frame_at = max(conn.next_frame_at + interval, now + interval / 2)
-                await conn.send_text(frame.state_bytes)
+                await conn.send_str(frame.state_text)
                 await conn.send_bytes(frame.grid)
                 await asyncio.sleep(0)  # one viewer's sends must not starve the others
                 continue
             conn.wake.clear()
             if conn.outbox.empty():
+                conn.wants_change = credit  # without credit, only an ack (which wakes it) can help
                 await conn.wake.wait()
+                conn.wants_change = False
 
     # --- playing -------------------------------------------------------------------------
 
