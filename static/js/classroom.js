@@ -111,7 +111,7 @@ export function bindClassroom({ store, socket, session, token, present }) {
   });
   const presentLink = $("present-link");
   presentLink.href = `/present/${session}` + (control ? `?token=${encodeURIComponent(token)}` : "");
-  presentLink.hidden = present;
+  presentLink.hidden = present || !control; // a viewer on a phone needs room for "Make my own copy"
 
   // --- saving, sharing, importing -----------------------------------------------------------
   const dialog = $("save-dialog");
