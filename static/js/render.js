@@ -272,7 +272,8 @@ export function drawGraph(canvas, store, layout, now = 0) {
       : store.presenting ? "#2a303c" : "#8a93a3";
     ctx.strokeRect(x, y, layout.size, layout.size);
     ctx.fillStyle = "#1d2330";
-    const font = Math.max(11, Math.min(14, layout.size * 0.3)) * k;
+    // larger on a projector, but never taller than a third of a node: dense layers stay apart
+    const font = Math.max(11, Math.min(14 * k, layout.size * (store.presenting ? 0.34 : 0.3)));
     ctx.font = `${store.presenting ? "600 " : ""}${font}px system-ui, sans-serif`;
     if (node.kind === "input" || node.kind === "output" || node.kind === "loss") {
       ctx.fillText(node.label, p.x, y - 6);
