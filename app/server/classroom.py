@@ -52,6 +52,16 @@ async def read_scenario(request: Request, scenario_id: str) -> Scenario | None:
     return None if doc is None else from_document(doc)
 
 
+async def session_from_scenario(request: Request, scenario_id: str):
+    """A new session at exactly a saved scenario, or None if there is no such scenario.
+    Raises ScenarioError if it no longer loads, SessionLimit if the server is full."""
+    scenario = await read_scenario(request, scenario_id)
+    if scenario is None:
+        return None
+    run = scenario.build_run(request.app.state.settings.max_gates)
+    return registry(request).create(scenario.config, run, scenario_presentation(scenario, scenario_id))
+
+
 def parse_hidden(value: str | None) -> list[str]:
     """`?hide=controls,charts` → ["controls", "charts"], refusing unknown names."""
     names = [n for n in (value or "").split(",") if n]
@@ -95,11 +105,9 @@ def present_session(request: Request, session_id: str, token: str | None = None,
 async def open_scenario(request: Request, scenario_id: str):
     """A share link: a new private session at exactly the saved state."""
     try:
-        scenario = await read_scenario(request, scenario_id)
-        if scenario is None:
+        session = await session_from_scenario(request, scenario_id)
+        if session is None:
             return message_page(request, 404, "No such scenario", f"There is no saved scenario {scenario_id!r}.")
-        run = scenario.build_run(request.app.state.settings.max_gates)
-        session = registry(request).create(scenario.config, run, scenario_presentation(scenario, scenario_id))
     except ScenarioError as exc:
         return message_page(request, 422, "This scenario cannot be loaded", str(exc))
     except SessionLimit as exc:

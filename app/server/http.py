@@ -13,7 +13,7 @@ from app.presets import PRESETS
 from app.scenario import ScenarioError
 
 from . import wire
-from .classroom import read_scenario, scenario_presentation
+from .classroom import session_from_scenario
 from .errors import error_response, not_found
 from .pages import message_page, page, registry
 from .sessions import Registry, SessionLimit
@@ -108,11 +108,9 @@ async def _session_from_scenario(request: Request, body: dict):
     if not isinstance(scenario_id, str) or not 1 <= len(scenario_id) <= 64:
         return error_response(422, "invalid_message", "scenario must be the id of a saved scenario (text)", "scenario")
     try:
-        scenario = await read_scenario(request, scenario_id)
-        if scenario is None:
+        session = await session_from_scenario(request, scenario_id)
+        if session is None:
             return error_response(404, "not_found", f"no saved scenario {scenario_id!r}", "scenario")
-        run = scenario.build_run(request.app.state.settings.max_gates)
-        session = registry(request).create(scenario.config, run, scenario_presentation(scenario, scenario_id))
     except ScenarioError as exc:
         return error_response(422, "invalid_scenario", str(exc), exc.field)
     except SessionLimit as exc:
