@@ -1,0 +1,50 @@
+// Every number the page shows goes through here, so one value reads the same in the graph, the
+// inspector, the tooltip and the matrices. Signs use the true minus sign (−), never colour alone.
+const MINUS = "−";
+
+const missing = (v) => v === null || v === undefined;
+const signed = (text) => text.replace("-", MINUS);
+
+/** Compact, for labels drawn on the canvas: 3 decimals below 1, exponents outside 1e-3…1e4. */
+export function short(v) {
+  if (missing(v)) return "";
+  if (!Number.isFinite(v)) return v > 0 ? "∞" : v < 0 ? `${MINUS}∞` : "NaN";
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e4)) return signed(v.toExponential(1).replace("e+", "e"));
+  return signed(v.toFixed(a < 1 ? 3 : 2));
+}
+
+/** Four significant figures, trailing zeros dropped: the inspector's and tooltip's numbers. */
+export function precise(v) {
+  if (missing(v)) return "—";
+  if (!Number.isFinite(v)) return short(v);
+  return signed(Number(v).toPrecision(4).replace(/\.?0+(e|$)/, "$1").replace("e+", "e"));
+}
+
+/** A metric such as a loss: three decimals, exponents once it is large enough to overflow its box. */
+export function metric(v) {
+  if (missing(v)) return "–";
+  if (!Number.isFinite(v)) return short(v);
+  return signed(Math.abs(v) >= 1e4 ? v.toExponential(2).replace("e+", "e") : v.toFixed(3));
+}
+
+/** A share as a percentage, `digits` after the point. */
+export function percent(v, digits = 1) {
+  return missing(v) ? "–" : `${(v * 100).toFixed(digits)}%`;
+}
+
+/** A matrix entry: three decimals, exponents for the very small and the very large. */
+export function cell(v) {
+  if (missing(v)) return "·";
+  const a = Math.abs(v);
+  return signed(a >= 1e4 || (v !== 0 && a < 1e-3) ? v.toExponential(1) : v.toFixed(3));
+}
+
+/** A tick label for a chart axis: as few digits as the step between ticks needs. */
+export function tick(v, step) {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1e4 || a < 1e-3) return signed(v.toExponential(0).replace("e+", "e"));
+  const decimals = Math.max(0, Math.min(4, -Math.floor(Math.log10(step || 1) + 1e-9)));
+  return signed(v.toFixed(decimals));
+}
