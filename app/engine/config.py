@@ -8,7 +8,7 @@ the server can forward it to a learner word for word.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -25,14 +25,27 @@ MAX_REG = 10.0
 MAX_NOISE = 1.0
 MAX_TEST_FRACTION = 0.9
 MAX_MOMENTUM = 0.999
+MIN_POINTS = 4
+MIN_WIDTH = 1
+MIN_CLASSES = 2
+MIN_BATCH_SIZE = 1
 
-DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "custom")
+# Each choice is written once, as the type the model validates against; the tuples (and
+# `hello.choices`) are read off it, so what the page offers is what a config accepts.
+DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "custom"]
+Feature = Literal["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
+ActivationName = Literal["relu", "tanh", "sigmoid", "linear", "leaky_relu"]
+LossName = Literal["bce", "cross_entropy", "mse"]
+OptimizerName = Literal["sgd", "momentum", "adam"]
+InitName = Literal["xavier", "he", "uniform", "normal", "zeros", "integers"]
+
+DATASETS: tuple[str, ...] = get_args(DatasetName)
 MULTICLASS_DATASETS = ("gauss", "spiral", "custom")
-FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear", "leaky_relu")
-LOSSES = ("bce", "cross_entropy", "mse")
-OPTIMIZERS = ("sgd", "momentum", "adam")
-INITS = ("xavier", "he", "uniform", "normal", "zeros", "integers")
+FEATURES: tuple[str, ...] = get_args(Feature)
+ACTIVATIONS: tuple[str, ...] = get_args(ActivationName)
+LOSSES: tuple[str, ...] = get_args(LossName)
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
+INITS: tuple[str, ...] = get_args(InitName)
 
 
 class ConfigError(ValueError):
@@ -65,7 +78,7 @@ def _between(lo: float, hi: float):
 
 
 Seed = Annotated[int, _between(0, MAX_SEED)]
-Width = Annotated[int, _between(1, MAX_WIDTH)]
+Width = Annotated[int, _between(MIN_WIDTH, MAX_WIDTH)]
 Coord = Annotated[float, _between(-COORD_LIMIT, COORD_LIMIT)]
 
 
@@ -97,10 +110,10 @@ Point = Annotated[Any, AfterValidator(_point)]
 
 
 class DatasetConfig(_Strict):
-    name: Literal["circle", "xor", "gauss", "spiral", "moons", "custom"] = "xor"
-    n: Annotated[int, _between(4, MAX_POINTS)] = 200
+    name: DatasetName = "xor"
+    n: Annotated[int, _between(MIN_POINTS, MAX_POINTS)] = 200
     noise: Annotated[float, _between(0.0, MAX_NOISE)] = 0.1
-    classes: Annotated[int, _between(2, MAX_CLASSES)] = 2
+    classes: Annotated[int, _between(MIN_CLASSES, MAX_CLASSES)] = 2
     seed: Seed = 0
     test_fraction: Annotated[float, _between(0.0, MAX_TEST_FRACTION)] = 0.5
     points: list[Point] | None = None
@@ -108,8 +121,9 @@ class DatasetConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self):
         if self.classes > 2 and self.name not in MULTICLASS_DATASETS:
-            raise _fail("classes", "is {k} but dataset '{name}' has 2 classes; use gauss, spiral or custom for more",
-                        k=self.classes, name=self.name)
+            raise _fail("classes", "is {k} but dataset '{name}' has 2 classes; use {multi} for more",
+                        k=self.classes, name=self.name,
+                        multi=", ".join(MULTICLASS_DATASETS[:-1]) + " or " + MULTICLASS_DATASETS[-1])
         if self.name == "custom":
             if not self.points:
                 raise _fail("points", "are required for the custom dataset (1 to {m} rows of [x1, x2, label])",
@@ -129,17 +143,17 @@ class DatasetConfig(_Strict):
 
 class Config(_Strict):
     dataset: DatasetConfig = DatasetConfig()
-    features: list[Literal["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]] = ["x1", "x2"]
+    features: list[Feature] = ["x1", "x2"]
     hidden: list[Width] = [4, 4]
-    activation: Literal["relu", "tanh", "sigmoid", "linear", "leaky_relu"] = "tanh"
-    loss: Literal["bce", "cross_entropy", "mse"] = "bce"
-    optimizer: Literal["sgd", "momentum", "adam"] = "sgd"
+    activation: ActivationName = "tanh"
+    loss: LossName = "bce"
+    optimizer: OptimizerName = "sgd"
     lr: Annotated[float, _between(0.0, MAX_LR)] = 0.03
     momentum: Annotated[float, _between(0.0, MAX_MOMENTUM)] = 0.9
-    batch_size: Annotated[int, _between(1, MAX_POINTS)] = 10
+    batch_size: Annotated[int, _between(MIN_BATCH_SIZE, MAX_POINTS)] = 10
     l2: Annotated[float, _between(0.0, MAX_REG)] = 0.0
     l1: Annotated[float, _between(0.0, MAX_REG)] = 0.0
-    init: Literal["xavier", "he", "uniform", "normal", "zeros", "integers"] = "xavier"
+    init: InitName = "xavier"
     weight_seed: Seed = 0
 
     @model_validator(mode="after")
@@ -284,4 +298,13 @@ def limits() -> dict:
         "classes": MAX_CLASSES, "coordinate": COORD_LIMIT, "seed": MAX_SEED, "lr": MAX_LR,
         "l1": MAX_REG, "l2": MAX_REG, "noise": MAX_NOISE, "test_fraction": MAX_TEST_FRACTION,
         "momentum": MAX_MOMENTUM, "batch_size": MAX_POINTS,
+        "points_min": MIN_POINTS, "width_min": MIN_WIDTH, "classes_min": MIN_CLASSES, "batch_size_min": MIN_BATCH_SIZE,
+    }
+
+
+def choices() -> dict:
+    """Every value a config's choice fields accept (the `hello` message offers them)."""
+    return {
+        "datasets": list(DATASETS), "multiclass_datasets": list(MULTICLASS_DATASETS), "features": list(FEATURES),
+        "activations": list(ACTIVATIONS), "losses": list(LOSSES), "optimizers": list(OPTIMIZERS), "inits": list(INITS),
     }

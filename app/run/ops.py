@@ -14,12 +14,16 @@ views: a gate position maps to the neuron ops finished before it, and back.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
 from app.engine import LOSS_ID, node_id
 from app.engine.gates import ExampleGraph
 from app.engine.scalar import Value
 
-VIEWS = ("neuron", "gate")
+# Written once, as the `view` command's type, so what `hello.choices` offers and what scenarios
+# may name cannot drift from what the command accepts.
+ViewName = Literal["neuron", "gate"]
+VIEWS: tuple[str, ...] = get_args(ViewName)
 
 
 @dataclass(frozen=True)

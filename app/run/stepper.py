@@ -20,7 +20,7 @@ import math
 import secrets
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Iterator, Literal, get_args
 
 import numpy as np
 
@@ -35,7 +35,10 @@ from app.engine.training import Split, evaluate
 from .ops import (VIEWS, GateStructure, Op, gate_position, gate_structure, neuron_ops, neuron_position,
                   phase_counts)
 
-STEP_UNITS = ("op", "layer", "pass", "iteration", "epoch")
+# Written once, as the type the `step` command validates against, so the units the page is
+# offered (`hello.choices`) cannot drift from the ones accepted.
+StepUnit = Literal["op", "layer", "pass", "iteration", "epoch"]
+STEP_UNITS: tuple[str, ...] = get_args(StepUnit)
 # Fields whose change keeps the weights and the iteration count; any other change rebuilds.
 SOFT_FIELDS = ("lr", "optimizer", "momentum", "l1", "l2", "batch_size")
 # How many finished iterations `back` can return into.
@@ -690,4 +693,4 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-__all__ = ["ConfigError", "Op", "Run", "RunView", "StepError", "STEP_UNITS"]
+__all__ = ["ConfigError", "Op", "Run", "RunView", "StepError", "STEP_UNITS", "StepUnit"]

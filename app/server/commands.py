@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.engine.config import config_error_from
+from app.run import StepUnit, ViewName
 
 MessageId = Union[Annotated[int, Field(strict=True)], str]
 
@@ -38,7 +39,7 @@ class SetParams(_Command):
 
 class Step(_Command):
     type: Literal["step"]
-    unit: Literal["op", "layer", "pass", "iteration", "epoch"] = "iteration"
+    unit: StepUnit = "iteration"
     count: int = 1
 
 
@@ -67,7 +68,7 @@ class Back(_Command):
 
 class View(_Command):
     type: Literal["view"]
-    view: Literal["neuron", "gate"]
+    view: ViewName
 
 
 class Verify(_Command):

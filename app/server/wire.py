@@ -48,8 +48,9 @@ def array_json(a: np.ndarray) -> list:
     return np.where(np.isfinite(a), a, None).tolist()
 
 
-def hello(session_id: str, role: str, limits: dict) -> dict:
-    return {"type": "hello", "protocol": PROTOCOL_VERSION, "session": session_id, "role": role, "limits": limits}
+def hello(session_id: str, role: str, limits: dict, choices: dict) -> dict:
+    return {"type": "hello", "protocol": PROTOCOL_VERSION, "session": session_id, "role": role, "limits": limits,
+            "choices": choices}
 
 
 def graph(run: Run) -> dict:

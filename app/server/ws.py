@@ -11,10 +11,10 @@ import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from app.engine import ConfigError, limits
+from app.engine import ConfigError, choices, limits
 from app.engine.config import MAX_SEED
 from app.engine.gradcheck import gradient_check
-from app.run import StepError
+from app.run import STEP_UNITS, VIEWS, StepError
 from app.run.stepper import BACK_ITERATIONS
 from app.run.batchview import batch_view
 from app.run.explain import explain_node
@@ -47,6 +47,11 @@ def hello_limits(settings: Settings) -> dict:
             "sweep_iterations": settings.max_sweep_iterations}
 
 
+def hello_choices() -> dict:
+    # the page builds its menus from this, so a value added to a model appears there unasked
+    return {**choices(), "step_units": list(STEP_UNITS), "views": list(VIEWS)}
+
+
 @router.websocket("/ws/{session_id}")
 async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str | None = None):
     settings: Settings = websocket.app.state.settings
@@ -74,7 +79,7 @@ async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str |
     try:  # from attach on, whatever happens the connection is detached again
         async with session.lock:
             session.attach(conn)
-            conn.push(("text", wire.encode(wire.hello(session.id, role, hello_limits(settings)))),
+            conn.push(("text", wire.encode(wire.hello(session.id, role, hello_limits(settings), hello_choices()))),
                       ("text", wire.encode(wire.graph(session.run))))
             session.reply_frame(conn, None)
             conn.push(("text", wire.encode(wire.config(session.run))), ("text", wire.encode(wire.dataset(session.run))),
