@@ -126,7 +126,9 @@ async def fork_session(request: Request, session_id: str):
         return not_found(session_id)
     async with session.lock:
         run = session.run.fork()
-        presentation = {**session.presentation, "lesson": None}
+        # the presenter hides panels to pace the class; a student's own copy is for exploring,
+        # so it shows them all (the inspector above all: without it the chain rule is unreadable)
+        presentation = {**session.presentation, "lesson": None, "hidden": []}
     try:
         copy = registry(request).create(run.config, run, presentation)
     except SessionLimit as exc:

@@ -146,6 +146,29 @@ def test_a_fork_starts_exactly_here_and_then_goes_its_own_way(client):
     assert client.post("/api/sessions/nope/fork").status_code == 404
 
 
+def test_a_fork_shows_every_panel_the_presenter_hid(client):
+    sid, token = new_session(client)
+    lesson = LESSONS[0]
+    step = next(k for k, s in enumerate(lesson["steps"]) if "inspector" in s["hidden"])
+    with connect(client, sid, token) as presenter, connect(client, sid) as viewer:
+        presenter.call(type="load", lesson=lesson["id"], step=step)
+        shown, _ = presenter.call(answers=("presentation",), type="hide", panels=["inspector", "controls", "charts"])
+        presenter.call(type="step", unit="iteration", count=3)
+        presenter.call(type="step", unit="op", count=2)
+        here = viewer.state()
+        response = client.post(f"/api/sessions/{sid}/fork")
+        assert response.status_code == 201
+        fork = response.json()
+        with connect(client, fork["id"], fork["token"]) as mine:
+            copied = mine.hello["presentation"]
+            assert copied["hidden"] == []
+            assert (copied["title"], copied["notes"]) == (shown["title"], shown["notes"]) != ("", "")
+            assert numbers(mine.hello["state"]) == numbers(here)
+        # the presenter's room keeps its panels hidden
+        with connect(client, sid) as late:
+            assert late.hello["presentation"]["hidden"] == ["inspector", "controls", "charts"]
+
+
 def test_a_lesson_steps_every_watcher_through_its_scenarios(client):
     sid, token = new_session(client)
     lesson = LESSONS[0]
