@@ -48,3 +48,17 @@ export function tick(v, step) {
   const decimals = Math.max(0, Math.min(4, -Math.floor(Math.log10(step || 1) + 1e-9)));
   return signed(v.toFixed(decimals));
 }
+
+/** An iteration on a chart's axis: whole numbers, and k or M once `tick`'s exponents would round
+ * a nice step away (15000 must not read "2e4"). */
+export function count(v) {
+  const a = Math.abs(v);
+  if (a >= 1e6) return signed(`${+(v / 1e6).toPrecision(4)}M`);
+  if (a >= 1e4) return signed(`${+(v / 1e3).toPrecision(4)}k`);
+  return signed(String(Math.round(v)));
+}
+
+/** 10^e on a log axis: "1" and "10" read faster than exponents; the rest as 1e−4, 1e2. */
+export function decade(e) {
+  return e === 0 ? "1" : e === 1 ? "10" : signed(`1e${e}`);
+}
