@@ -1,9 +1,7 @@
 // The batch view: each layer as one matrix product over the minibatch, with the shapes and
 // the current numbers, forward and backward. Reads a `batch` message; writes only its panel.
 import { el } from "./dom.js";
-
-const cell = (v) => (v === null || v === undefined ? "·" : Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3)
-  ? v.toExponential(1).replace("-", "−") : v.toFixed(3).replace("-", "−"));
+import { cell } from "./format.js";
 const shape = (s) => s.join("×");
 
 function matrix(name, values, dims, note) {

@@ -22,7 +22,7 @@ export function renderScene(presentation, { present, viewers, control }) {
   $("scene-title").textContent = p.title || "";
   $("scene-notes").textContent = p.notes || "";
   $("scene").hidden = !(present || p.title || p.notes || lesson);
-  $("panel-toggles").hidden = !(present && control);
+  $("panels-menu").hidden = !control; // every page that drives a run can choose its panels; viewers follow
   $("join").hidden = !present || !control;
   $("viewers").textContent = viewers === 1 ? "1 watching" : `${viewers} watching`;
   $("lesson-prev").hidden = $("lesson-next").hidden = !lesson;

@@ -1,6 +1,7 @@
 // Config controls: each input names its config field with data-field="dataset.noise". The
 // controls show the server's config; a change sends only that field, as a partial config.
-const FEATURES = ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"];
+// What may be chosen comes from the server's hello: each select's options (data-choices names
+// the list) and each number's bounds (data-limit names the limit), so the page never restates them.
 const NUMBER_FIELDS = new Set(["dataset.classes", "dataset.n", "dataset.seed", "batch_size", "weight_seed"]);
 
 function getPath(config, path) {
@@ -12,10 +13,21 @@ function patchFor(path, value) {
   return tail ? { [head]: { [tail]: value } } : { [head]: value };
 }
 
-export function bindControls(root, { send, getConfig, readOnly }) {
+/** Fill the selects, the feature boxes and the number bounds from `hello`. */
+export function offerChoices(root, { choices, limits }, send) {
+  for (const select of root.querySelectorAll("select[data-choices]")) {
+    const value = select.value;
+    select.replaceChildren(...choices[select.dataset.choices].map((c) => new Option(c, c, false, c === value)));
+  }
+  for (const input of root.querySelectorAll("input[data-limit]")) {
+    const name = input.dataset.limit;
+    if (limits[name] !== undefined) input.max = limits[name];
+    if (limits[`${name}_min`] !== undefined) input.min = limits[`${name}_min`];
+  }
   const featureBox = root.querySelector('[data-field="features"]');
-  featureBox.innerHTML = "";
-  for (const name of FEATURES) {
+  if (featureBox.childElementCount === choices.features.length) return;
+  featureBox.replaceChildren();
+  for (const name of choices.features) {
     const label = document.createElement("label");
     const box = document.createElement("input");
     box.type = "checkbox"; box.value = name; box.setAttribute("aria-label", `Feature ${name}`);
@@ -26,6 +38,10 @@ export function bindControls(root, { send, getConfig, readOnly }) {
       send({ type: "configure", config: { features: chosen } }, box);
     });
   }
+}
+
+export function bindControls(root, { send, getConfig, getLimits, readOnly }) {
+  const featureBox = root.querySelector('[data-field="features"]');
   for (const el of root.querySelectorAll("[data-field]")) {
     if (el === featureBox) continue;
     el.addEventListener("change", () => {
@@ -42,7 +58,7 @@ export function bindControls(root, { send, getConfig, readOnly }) {
   const widths = root.querySelector("#layer-widths");
   const hidden = () => [...(getConfig()?.hidden || [])];
   root.querySelector("#layer-add").addEventListener("click", (e) => {
-    const h = hidden(); if (h.length < 6) send({ type: "configure", config: { hidden: [...h, h.at(-1) || 4] } }, e.currentTarget);
+    const h = hidden(); if (h.length < getLimits().hidden_layers) send({ type: "configure", config: { hidden: [...h, h.at(-1) || 4] } }, e.currentTarget);
   });
   root.querySelector("#layer-remove").addEventListener("click", (e) => {
     const h = hidden(); if (h.length) send({ type: "configure", config: { hidden: h.slice(0, -1) } }, e.currentTarget);
@@ -51,10 +67,16 @@ export function bindControls(root, { send, getConfig, readOnly }) {
     const button = e.target.closest("button[data-layer]");
     if (!button) return;
     const h = hidden(), l = +button.dataset.layer;
-    h[l] = Math.max(1, Math.min(16, h[l] + +button.dataset.delta));
+    const { width, width_min: least = 1 } = getLimits();
+    h[l] = Math.max(least, Math.min(width, h[l] + +button.dataset.delta));
     send({ type: "configure", config: { hidden: h } }, button);
   });
-  if (readOnly) for (const el of root.querySelectorAll("input, select, button")) el.disabled = true;
+  if (readOnly) disableAll(root);
+}
+
+/** A viewer watches: every control that would change the run is switched off (features arrive later). */
+export function disableAll(root) {
+  for (const el of root.querySelectorAll("input, select, button:not(#settings-close)")) el.disabled = true;
 }
 
 /** Show the server's config in the controls (never while the user is typing in one). */

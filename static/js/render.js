@@ -1,22 +1,10 @@
 // Renderers: each reads the store (and a layout) and paints one canvas. None of them
 // changes the store.
+import { fitCanvas, font, ink } from "./canvas.js";
 import { CLASS_COLORS, css, diverging, signedUnit } from "./colors.js";
-import { edgeCurve } from "./layout.js";
-
-/** How much heavier lines and larger labels are drawn: a projector's room reads from afar. */
-export function ink(store) {
-  return store.presenting ? 1.8 : 1;
-}
-
-export function fitCanvas(canvas) {
-  const ratio = window.devicePixelRatio || 1;
-  const w = Math.max(1, Math.round(canvas.clientWidth * ratio));
-  const h = Math.max(1, Math.round(canvas.clientHeight * ratio));
-  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  return { ctx, width: canvas.clientWidth, height: canvas.clientHeight };
-}
+import { short } from "./format.js";
+import { edgeCurve, PRIORITY } from "./layout.js";
+import { colouring } from "./store.js";
 
 // A new graph can arrive a frame before the state of the new shape: an entry the state does
 // not have yet is simply not there.
@@ -107,13 +95,6 @@ function featureThumbnail(name, extent) {
   return canvas;
 }
 
-function format(v) {
-  if (v === null || v === undefined) return "";
-  if (!Number.isFinite(v)) return "∞";
-  const a = Math.abs(v);
-  return a !== 0 && (a < 1e-3 || a >= 1e4) ? v.toExponential(1).replace("e+", "e") : v.toFixed(a < 1 ? 3 : 2);
-}
-
 /** Edges the value (forward) or the gradient (backward) is travelling along at this step, and
  * which way the dashes should march: +1 with the edge, −1 against it. */
 export function flowOf(edge, state, view) {
@@ -142,77 +123,15 @@ function strokeEdge(ctx, a, b, half, flow, now) {
   ctx.stroke();
 }
 
-const GATE_SYMBOLS = { "+": "+", "*": "×", exp: "exp", log: "log", tanh: "tanh", sigmoid: "σ", relu: "relu", leaky_relu: "lrelu", sin: "sin" };
-
-function drawGateGraph(ctx, store, layout, now) {
-  const { graph, state } = store;
-  const half = layout.size / 2;
-  const gradientMode = store.mode === "gradient";
-  const scales = graphScales(store);
-  const cursor = state?.cursor;
-  const k = ink(store);
-  for (const edge of graph.edges) {
-    const a = layout.positions.get(edge.src), b = layout.positions.get(edge.dst);
-    if (!a || !b) continue;
-    const flow = flowOf(edge, state, "gate");
-    ctx.strokeStyle = flow ? (flow > 0 ? "rgba(31, 111, 178, 1)" : "rgba(200, 100, 10, 1)") : "rgba(150, 158, 170, 0.7)";
-    ctx.lineWidth = (flow ? 3 : 1.1) * k;
-    strokeEdge(ctx, a, b, half, flow, now);
-  }
-  ctx.setLineDash([]);
-  ctx.textAlign = "center";
-  ctx.textBaseline = "middle";
-  const font = Math.max(9, Math.min(13 * k, layout.size * 0.34 * k));
-  const marks = unitMarks(state);
-  for (const node of graph.nodes) {
-    const p = layout.positions.get(node.id);
-    const v = state?.nodes?.[node.id];
-    const shown = gradientMode ? v?.grad_a : v?.a;
-    const scale = gradientMode ? scales.nodeGrad : scales.value;
-    const dead = node.kind === "gate" && marks.dead.has(node.of);
-    const fill = dead ? css(DEAD_GREY, 0.55)
-      : shown === null || shown === undefined ? "#f1f3f6" : css(diverging(signedUnit(shown, scale * 0.5)));
-    ctx.beginPath();
-    if (node.kind === "gate") ctx.arc(p.x, p.y, half, 0, 2 * Math.PI);
-    else ctx.rect(p.x - half, p.y - half * 0.7, layout.size, layout.size * 0.7);
-    ctx.fillStyle = fill;
-    ctx.fill();
-    const isCursor = node.id === cursor;
-    const saturated = node.kind === "gate" && marks.saturated.has(node.of);
-    ctx.lineWidth = (isCursor ? 4 : saturated ? 3 : 1.2) * k;
-    ctx.strokeStyle = isCursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330"
-      : saturated ? css(SATURATED) : store.presenting ? "#2a303c" : "#8a93a3";
-    ctx.stroke();
-    ctx.fillStyle = "#1d2330";
-    ctx.font = `${node.kind === "gate" ? "600 " : ""}${font}px system-ui, sans-serif`;
-    const text = node.kind === "gate" ? (node.role === "loss" ? "L" : GATE_SYMBOLS[node.op] || node.op) : node.label;
-    ctx.fillText(text, p.x, p.y, node.kind === "gate" ? layout.size * 0.9 : layout.size * 1.6);
-    if (node.role === "z" || node.role === "a") {
-      ctx.font = `${Math.max(9, font - 2)}px system-ui, sans-serif`;
-      ctx.fillStyle = "#5b6475";
-      ctx.fillText(node.label, p.x, p.y - half - 7);
-    }
-    if (shown !== null && shown !== undefined) {
-      ctx.font = `${Math.max(9, font - 1)}px system-ui, sans-serif`;
-      ctx.fillStyle = "#4a5262";
-      ctx.fillText(format(shown), p.x, p.y + half + 8);
-    }
-  }
-  ctx.textBaseline = "alphabetic";
-}
-
-export function drawGraph(canvas, store, layout, now = 0) {
-  const { ctx, width, height } = fitCanvas(canvas);
-  ctx.clearRect(0, 0, width, height);
+/**
+ * The neuron view, in layout coordinates (the caller has applied zoom and pan). `labels` are
+ * the placed label boxes (layout.js): only those are written, so no two ever overlap.
+ */
+export function drawNeuronGraph(ctx, store, layout, labels, now = 0) {
   const { graph, state, grid } = store;
-  if (!graph || !layout) return;
-  if (graph.view === "gate") {
-    drawGateGraph(ctx, store, layout, now);
-    return;
-  }
   const scales = graphScales(store);
   const half = layout.size / 2;
-  const gradientMode = store.mode === "gradient";
+  const gradientMode = colouring(store) === "gradient";
   const cursor = state?.cursor;
   const k = ink(store);
 
@@ -240,7 +159,6 @@ export function drawGraph(canvas, store, layout, now = 0) {
 
   let neuronIndex = 0;
   const marks = unitMarks(state);
-  ctx.textAlign = "center";
   for (const node of graph.nodes) {
     const p = layout.positions.get(node.id);
     const values = state?.nodes?.[node.id];
@@ -267,22 +185,59 @@ export function drawGraph(canvas, store, layout, now = 0) {
       ctx.fillRect(x, y + layout.size * 0.78, layout.size, layout.size * 0.22);
     }
     drawUnitMarks(ctx, marks, node.id, x, y, layout.size);
-    ctx.lineWidth = (node.id === cursor ? 4 : 1.2) * k;
-    ctx.strokeStyle = node.id === cursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330"
+    const isCursor = node.id === cursor;
+    ctx.lineWidth = (isCursor ? 4 : store.pinned === node.id ? 3 : 1.2) * k;
+    ctx.strokeStyle = isCursor ? "#f2c230" : store.hover?.id === node.id || store.pinned === node.id ? "#1d2330"
       : store.presenting ? "#2a303c" : "#8a93a3";
     ctx.strokeRect(x, y, layout.size, layout.size);
-    ctx.fillStyle = "#1d2330";
-    // larger on a projector, but never taller than a third of a node: dense layers stay apart
-    const font = Math.max(11, Math.min(14 * k, layout.size * (store.presenting ? 0.34 : 0.3)));
-    ctx.font = `${store.presenting ? "600 " : ""}${font}px system-ui, sans-serif`;
-    if (node.kind === "input" || node.kind === "output" || node.kind === "loss") {
-      ctx.fillText(node.label, p.x, y - 6);
-    }
-    if (shown !== null && shown !== undefined) {
-      ctx.fillStyle = store.presenting ? "#000" : "#4a5262";
-      ctx.fillText(format(shown), p.x, y + layout.size + font);
-    }
   }
+  drawLabels(ctx, store, labels, (id) => layout.positions.get(id));
+}
+
+/** Names and values at their placed boxes; values on a light pill so edges under them stay apart. */
+function drawLabels(ctx, store, labels, leaderTarget) {
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  for (const label of labels) {
+    const { box } = label;
+    const cx = box.x + box.w / 2, cy = box.y + box.h / 2 + 0.5;
+    if (label.kind === "name") {
+      ctx.font = font(label.size, store.presenting ? "700" : "600");
+      ctx.fillStyle = store.presenting ? "#000" : "#1d2330";
+      ctx.fillText(label.text, cx, cy);
+      continue;
+    }
+    const text = valueText(store, label.owner);
+    if (!text) continue;
+    const special = label.priority >= PRIORITY.hover;
+    if (box.leader) {
+      // from the label in the band to its node
+      const p = leaderTarget(label.owner);
+      if (p) {
+        ctx.strokeStyle = "#1d2330"; ctx.lineWidth = 1; ctx.setLineDash([3, 2]);
+        ctx.beginPath(); ctx.moveTo(cx, box.y < p.y ? box.y + box.h : box.y); ctx.lineTo(p.x, p.y); ctx.stroke(); ctx.setLineDash([]);
+      }
+    }
+    ctx.font = font(label.size, "600");
+    const w = Math.min(box.w, ctx.measureText(text).width + 6);
+    ctx.fillStyle = special ? "rgba(255, 243, 196, 0.95)" : "rgba(255, 255, 255, 0.85)";
+    roundRect(ctx, cx - w / 2, box.y, w, box.h, 3);
+    ctx.fill();
+    ctx.fillStyle = store.presenting ? "#000" : "#2a303c";
+    ctx.fillText(text, cx, cy, box.w);
+  }
+  ctx.textBaseline = "alphabetic";
+}
+
+/** What a node's value label says: its gradient dL/dz while the graph shows gradients, else its a. */
+export function valueText(store, id) {
+  const v = store.state?.nodes?.[id];
+  return short(colouring(store) === "gradient" ? v?.grad_z : v?.a);
+}
+
+function roundRect(ctx, x, y, w, h, r) {
+  ctx.beginPath();
+  if (ctx.roundRect) ctx.roundRect(x, y, w, h, r); else ctx.rect(x, y, w, h);
 }
 
 export const DEAD_GREY = [118, 123, 133];
@@ -312,7 +267,8 @@ function drawUnitMarks(ctx, marks, id, x, y, size) {
     }
     ctx.restore();
     ctx.fillStyle = "#fff";
-    ctx.font = `600 ${Math.max(10, size * 0.26)}px system-ui, sans-serif`;
+    ctx.font = font(Math.max(9, size * 0.26), "600");
+    ctx.textAlign = "center";
     ctx.fillText("dead", x + size / 2, y + size * 0.58);
   }
   if (marks.saturated.has(id)) {
@@ -328,9 +284,20 @@ function drawUnitMarks(ctx, marks, id, x, y, size) {
     ctx.fillStyle = "#1d2330";
     ctx.beginPath(); ctx.arc(x + size, y, r, 0, 2 * Math.PI); ctx.fill();
     ctx.fillStyle = "#fff";
-    ctx.font = `600 ${r * 1.2}px system-ui, sans-serif`;
+    ctx.font = font(r * 1.2, "600");
+    ctx.textAlign = "center";
     ctx.fillText(`=${group}`, x + size, y + r * 0.42);
   }
+}
+
+/** What the colours mean now, in words: the legend canvas shows the scales, this says what they are. */
+export function legendWords(store) {
+  if (colouring(store) === "gradient") {
+    return `Colouring gradients${store.mode === "auto" ? " (the backward pass)" : ""}: each node shows dL/dz for this example, `
+      + "each edge dL/dw for the batch. Blue is positive, orange negative, white about zero.";
+  }
+  return "Colouring values: each node shows its activation a for this example (the square inside: its map over the plane), "
+    + "each edge its weight w. Blue is positive, orange negative, white about zero.";
 }
 
 export function drawLegend(canvas, store) {
@@ -338,23 +305,28 @@ export function drawLegend(canvas, store) {
   ctx.clearRect(0, 0, width, height);
   if (!store.state) return;
   const scales = graphScales(store);
-  const gradientMode = store.mode === "gradient";
-  const items = gradientMode
+  const items = colouring(store) === "gradient"
     ? [["dL/dw (edges)", scales.grad], ["dL/dz (nodes)", scales.nodeGrad]]
     : [["weight w (edges)", scales.weight], ["activation a (nodes)", scales.value]];
-  const w = Math.min(220 * ink(store), (width - 20) / 2);
-  items.forEach(([label, scale], k) => {
-    const x0 = 10 + k * (w + 20);
+  const k = ink(store);
+  const w = Math.min(240 * k, (width - 30) / 2);
+  const size = Math.round(11 * k);
+  items.forEach(([label, scale], n) => {
+    const x0 = 10 + n * (w + 20);
     for (let i = 0; i < w; i++) {
       ctx.fillStyle = css(diverging(((i / (w - 1)) * 2 - 1)));
-      ctx.fillRect(x0 + i, 4, 1, 10);
+      ctx.fillRect(x0 + i, 3, 1, 9 * k);
     }
     ctx.fillStyle = store.presenting ? "#000" : "#5b6475";
-    ctx.font = `${11 * ink(store)}px system-ui, sans-serif`;
-    const y = 18 + 10 * ink(store);
-    ctx.textAlign = "left"; ctx.fillText(`−${format(scale)}`, x0, y);
-    ctx.textAlign = "center"; ctx.fillText(label, x0 + w / 2, y);
-    ctx.textAlign = "right"; ctx.fillText(`+${format(scale)}`, x0 + w, y);
+    ctx.font = font(size);
+    ctx.textBaseline = "alphabetic";
+    const y = Math.min(height - 3, 6 + 9 * k + size);
+    // the ends' numbers take their room first; the name goes between them only if it fits
+    const lo = `−${short(scale).replace("−", "")}`, hi = `+${short(scale)}`;
+    ctx.textAlign = "left"; ctx.fillText(lo, x0, y);
+    ctx.textAlign = "right"; ctx.fillText(hi, x0 + w, y);
+    const room = w - ctx.measureText(lo).width - ctx.measureText(hi).width - 16;
+    if (ctx.measureText(label).width <= room) { ctx.textAlign = "center"; ctx.fillText(label, x0 + w / 2, y); }
   });
 }
 
@@ -385,6 +357,30 @@ export function paintBoundary(grid, target = boundaryCanvas) {
   ctx.putImageData(image, 0, 0);
 }
 
+/** Where a point of the plane lands on a width × height canvas, and back. */
+export function planeMapping(extent, width, height) {
+  return {
+    toX: (x1) => ((x1 + extent) / (2 * extent)) * width,
+    toY: (x2) => ((extent - x2) / (2 * extent)) * height,
+    fromX: (x) => (x / width) * 2 * extent - extent,
+    fromY: (y) => extent - (y / height) * 2 * extent,
+  };
+}
+
+/** The radius points are drawn with: the boundary's hit test uses the same. */
+export function pointRadius(width, store) {
+  return Math.max(3, width / 110) * (store.presenting ? 1.3 : 1);
+}
+
+// Each class has a shape as well as a colour, so no one needs to tell the colours apart.
+const SHAPES = [
+  (ctx, x, y, r) => ctx.arc(x, y, r, 0, 2 * Math.PI),
+  (ctx, x, y, r) => ctx.rect(x - r * 0.9, y - r * 0.9, r * 1.8, r * 1.8),
+  (ctx, x, y, r) => { ctx.moveTo(x, y - r * 1.15); ctx.lineTo(x + r * 1.05, y + r * 0.8); ctx.lineTo(x - r * 1.05, y + r * 0.8); ctx.closePath(); },
+  (ctx, x, y, r) => { ctx.moveTo(x, y - r * 1.2); ctx.lineTo(x + r * 1.2, y); ctx.lineTo(x, y + r * 1.2); ctx.lineTo(x - r * 1.2, y); ctx.closePath(); },
+  (ctx, x, y, r) => { for (let i = 0; i < 10; i++) { const a = (i * Math.PI) / 5 - Math.PI / 2, q = i % 2 ? r * 0.55 : r * 1.25; ctx.lineTo(x + q * Math.cos(a), y + q * Math.sin(a)); } ctx.closePath(); },
+];
+
 export function drawBoundary(canvas, store) {
   const { ctx, width, height } = fitCanvas(canvas);
   const { grid, dataset, state } = store;
@@ -395,14 +391,12 @@ export function drawBoundary(canvas, store) {
     ctx.drawImage(boundaryCanvas, 0, 0, width, height);
   }
   if (!dataset) return;
-  const extent = grid?.extent || 6;
-  const toX = (x1) => ((x1 + extent) / (2 * extent)) * width;
-  const toY = (x2) => ((extent - x2) / (2 * extent)) * height;
-  const radius = Math.max(3, width / 110) * (store.presenting ? 1.3 : 1);
+  const { toX, toY } = planeMapping(grid?.extent || 6, width, height);
+  const radius = pointRadius(width, store);
   const drawPoint = ([x1, x2, label], test) => {
     // test points: a dark rim, as TensorFlow Playground marks them; training points: a white one
     ctx.beginPath();
-    ctx.arc(toX(x1), toY(x2), radius, 0, 2 * Math.PI);
+    SHAPES[label % SHAPES.length](ctx, toX(x1), toY(x2), radius);
     ctx.fillStyle = css(CLASS_COLORS[label % CLASS_COLORS.length]);
     ctx.strokeStyle = test ? "#1d2330" : "#ffffff";
     ctx.lineWidth = test ? 1.4 : 1;
@@ -413,45 +407,12 @@ export function drawBoundary(canvas, store) {
   for (const p of dataset.train) drawPoint(p, false);
   const selected = state ? dataset.train[state.example] : null;
   if (selected) {
-    ctx.beginPath();
-    ctx.arc(toX(selected[0]), toY(selected[1]), radius * 2.2, 0, 2 * Math.PI);
-    ctx.strokeStyle = "#f2c230";
-    ctx.lineWidth = 3;
-    ctx.stroke();
+    // the example the network follows: a dark and a yellow ring, legible on any background
+    const x = toX(selected[0]), y = toY(selected[1]), r = radius * 2.3;
+    ctx.beginPath(); ctx.arc(x, y, r + 1.5, 0, 2 * Math.PI);
+    ctx.strokeStyle = "#1d2330"; ctx.lineWidth = 5 * ink(store); ctx.stroke();
+    ctx.beginPath(); ctx.arc(x, y, r + 1.5, 0, 2 * Math.PI);
+    ctx.strokeStyle = "#f2c230"; ctx.lineWidth = 3 * ink(store); ctx.stroke();
+    drawPoint(selected, false);
   }
-}
-
-export function drawChart(canvas, store) {
-  const { ctx, width, height } = fitCanvas(canvas);
-  ctx.clearRect(0, 0, width, height);
-  const h = store.history;
-  if (h.length < 2) return;
-  const k = ink(store);
-  const pad = { l: 34 * k, r: 8, t: 8 * k, b: 18 * k };
-  const first = h[0].iteration, last = h[h.length - 1].iteration || 1;
-  let top = 0;
-  for (const p of h) top = Math.max(top, p.loss ?? 0, p.test ?? 0);
-  top = top || 1;
-  const X = (it) => pad.l + ((it - first) / Math.max(1, last - first)) * (width - pad.l - pad.r);
-  const Y = (v) => pad.t + (1 - v / top) * (height - pad.t - pad.b);
-  ctx.strokeStyle = "#dde1e8"; ctx.lineWidth = 1;
-  ctx.beginPath(); ctx.moveTo(pad.l, pad.t); ctx.lineTo(pad.l, height - pad.b); ctx.lineTo(width - pad.r, height - pad.b); ctx.stroke();
-  ctx.fillStyle = store.presenting ? "#000" : "#5b6475"; ctx.font = `${11 * k}px system-ui, sans-serif`;
-  ctx.textAlign = "right"; ctx.fillText(format(top), pad.l - 4, pad.t + 8); ctx.fillText("0", pad.l - 4, height - pad.b);
-  ctx.textAlign = "left"; ctx.fillText(`iteration ${last}`, pad.l + 4, height - 4);
-  for (const [key, color, dash] of [["test", "#1d2330", [4, 3]], ["loss", "#1f6fb2", []]]) {
-    ctx.strokeStyle = color; ctx.lineWidth = 2 * k; ctx.setLineDash(dash);
-    ctx.beginPath();
-    let started = false;
-    for (const p of h) {
-      const v = p[key];
-      if (v === null || v === undefined) { started = false; continue; }
-      if (started) ctx.lineTo(X(p.iteration), Y(v)); else ctx.moveTo(X(p.iteration), Y(v));
-      started = true;
-    }
-    ctx.stroke();
-  }
-  ctx.setLineDash([]);
-  ctx.textAlign = "right"; ctx.fillStyle = "#1f6fb2"; ctx.fillText("train", width - pad.r, pad.t + 8);
-  ctx.fillStyle = "#1d2330"; ctx.fillText("test - -", width - pad.r, pad.t + 8 + 14 * k);
 }

@@ -1,10 +1,11 @@
-// The websocket: JSON commands out, messages and grids into the store, acks after painting,
-// and reconnection with backoff when the server goes away.
+// The websocket: JSON commands out, messages and grids into the store (then to the listeners
+// of the page's areas), acks after painting, and reconnection with backoff when the server goes away.
 import { applyGrid, applyMessage, applyThumbnails } from "./store.js";
 import { frameKind, parseGrid, parseThumbnails } from "./grid.js";
 
-export function connect(store, sessionId, token, { onMessage, onGone } = {}) {
+export function connect(store, sessionId, token, { onGone } = {}) {
   let ws = null;
+  const listeners = [];
   let nextId = 1;
   let retry = 500;
   let gone = false;
@@ -21,7 +22,8 @@ export function connect(store, sessionId, token, { onMessage, onGone } = {}) {
         const message = JSON.parse(event.data);
         applyMessage(store, message);
         if (message.type === "error" && message.code === "not_found" && message.re === undefined) gone = true;
-        onMessage?.(message, message.re !== undefined ? pending.get(message.re) : undefined);
+        const origin = message.re !== undefined ? pending.get(message.re) : undefined;
+        for (const listener of listeners) listener(message, origin);
         if (message.re !== undefined && message.type !== "graph" && message.type !== "config") pending.delete(message.re);
       } else if (frameKind(event.data) === "grid") {
         applyGrid(store, parseGrid(event.data));
@@ -51,6 +53,13 @@ export function connect(store, sessionId, token, { onMessage, onGone } = {}) {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ack", seq }));
   }
 
-  open();
-  return { send, ack };
+  /** Call `listener(message, origin)` for every JSON message, after the store has taken it;
+   * `origin` is the element whose command the message answers, if any. */
+  function listen(listener) {
+    listeners.push(listener);
+  }
+
+  // the page's areas register their listeners first; the socket opens once they have
+  queueMicrotask(open);
+  return { send, ack, listen };
 }

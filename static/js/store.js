@@ -1,12 +1,14 @@
-// The one state store. The socket writes into it; renderers only read it. `dirty` tells the
-// animation loop that something changed since the last paint.
+// The one state store. The socket writes into it through `applyMessage`; the page's own choices
+// (hover, pin, colouring, open panels) go through the small setters below. Every change marks
+// the store dirty itself, so the animation loop repaints exactly when something changed.
+// Renderers only read it.
 const HISTORY_LIMIT = 1500;
 const SEED_LIMIT = 12;
 
 export function createStore() {
   return {
     role: "view", hello: null, graph: null, state: null, config: null, dataset: null, grid: null,
-    history: [], mode: "activation", hover: null, connection: "connecting", error: null,
+    history: [], mode: "auto", hover: null, connection: "connecting", error: null,
     lastSeq: -1, drawnSeq: -1, dirty: true,
     // the step-through: a clicked node's explanation, the last verify and batch answers
     pinned: null, explained: null, verify: null, batch: null, batchOpen: false,
@@ -15,7 +17,35 @@ export function createStore() {
     gradHistory: [], seeds: [], sweep: null, galleryOpen: false,
     // classroom: how the session is shown (title, notes, hidden panels, lesson step); a projector?
     presentation: null, presenting: false,
+    // the page: is a drawer or the guide open; are clicks on the boundary adding points
+    drawerOpen: false, adding: false,
   };
+}
+
+/** Mark the store changed: the next animation frame repaints. */
+export function touch(store) {
+  store.dirty = true;
+}
+
+/** Set one page-side field (hover, pinned, mode, batchOpen, galleryOpen, adding, drawerOpen, ...). */
+export function set(store, field, value) {
+  if (store[field] === value) return;
+  store[field] = value;
+  store.dirty = true;
+}
+
+/** Update the "try it yourself" record. */
+export function setTryIt(store, changes) {
+  store.tryIt = { ...store.tryIt, ...changes };
+  store.dirty = true;
+}
+
+/** What the graph is coloured by now. "auto" follows the pass: while the gradient flows back
+ * the learner sees gradients (dL/dz on nodes, dL/dw on edges), otherwise values. */
+export function colouring(store) {
+  if (store.mode !== "auto") return store.mode;
+  const s = store.state;
+  return s && !s.playing && s.phase === "backward" ? "gradient" : "activation";
 }
 
 function remember(store, state) {

@@ -2,11 +2,11 @@
 // accuracy and verdict, and the seeds this page has tried. Reads the store; writes only into
 // its own elements. Picking a seed is main.js's business: cards carry it in data-seed.
 import { el } from "./dom.js";
+import { metric as num, percent } from "./format.js";
 import { paintBoundary } from "./render.js";
 
 const RANK = { stuck: 0, diverged: 1, ok: 2 };
-const pct = (v) => (v === null || v === undefined ? "–" : `${Math.round(v * 100)}%`);
-const num = (v) => (v === null || v === undefined ? "–" : v.toFixed(3));
+const pct = (v) => percent(v, 0);
 
 function summary(sweep) {
   const counts = { ok: 0, stuck: 0, diverged: 0 };

@@ -23,11 +23,16 @@ def browser_type_launch_args(browser_type_launch_args):
                      "--disable-component-update", "--disable-sync", "--no-first-run"]}
 
 
+GUIDE_DONE = {"name": "backprop-lab:guide", "value": "done"}
+
+
 @pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
+def browser_context_args(browser_context_args, live_server):
     # Playwright's wait_for_function evaluates strings, which the app's Content-Security-Policy
     # rightly forbids; test_classroom.py checks the page under the real policy on its own.
-    return {**browser_context_args, "bypass_csp": True}
+    # The first-visit guide is marked as seen: test_screens.py opens it on purpose.
+    return {**browser_context_args, "bypass_csp": True,
+            "storage_state": {"cookies": [], "origins": [{"origin": live_server, "localStorage": [GUIDE_DONE]}]}}
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +65,13 @@ def app_page(page, live_server):
     page.wait_for_function("window.__backprop && window.__backprop.grid && window.__backprop.config")
     page.console_errors = errors
     return page
+
+
+def new_page(browser, live_server: str, **options):
+    """A page in a context of its own, with the guide already seen (as browser_context_args gives)."""
+    state = {"cookies": [], "origins": [{"origin": live_server, "localStorage": [GUIDE_DONE]}]}
+    context = browser.new_context(bypass_csp=True, storage_state=state, **options)
+    return context.new_page()
 
 
 def screenshot(page, name: str) -> Path:

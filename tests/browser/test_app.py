@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import screenshot
+from .conftest import new_page, screenshot
 
 STORE = "window.__backprop"
 
@@ -82,7 +82,7 @@ def test_a_copied_link_reproduces_config_and_seeds(app_page, browser, live_serve
     config = app_page.evaluate(f"{STORE}.config")
     params = app_page.evaluate(f"{STORE}.state.params")
     link = live_server + "/#" + app_page.evaluate("location.hash.slice(1)")
-    other = browser.new_page(bypass_csp=True)
+    other = new_page(browser, live_server)
     other.goto(link)
     other.wait_for_function(f"{STORE}.config && {STORE}.config.weight_seed === {config['weight_seed']}")
     other.wait_for_function(f"{STORE}.state && {STORE}.state.iteration === 0 && {STORE}.config.dataset.name === 'spiral'")
@@ -126,6 +126,7 @@ def test_hover_shows_live_numbers(app_page):
 
 def test_clicking_the_plot_adds_a_custom_point(app_page):
     before = app_page.evaluate(f"{STORE}.dataset.train.length + {STORE}.dataset.test.length")
+    app_page.get_by_label("Add points").check()  # adding is a mode of its own: a plain click follows an example
     app_page.locator("#boundary").click(position={"x": 20, "y": 20})
     app_page.wait_for_function(f"{STORE}.config.dataset.name === 'custom'")
     points = app_page.evaluate(f"{STORE}.config.dataset.points")
@@ -160,6 +161,7 @@ def test_the_class_picker_follows_the_number_of_classes(app_page):
     classes.fill("4")
     classes.dispatch_event("change")
     app_page.wait_for_function("document.querySelectorAll('#point-class option').length === 4")
+    app_page.get_by_label("Add points").check()
     app_page.locator("#point-class").select_option("3")
     app_page.locator("#boundary").click(position={"x": 20, "y": 20}, modifiers=["Shift"])
     app_page.wait_for_function(f"{STORE}.config.dataset.name === 'custom'")
@@ -168,7 +170,7 @@ def test_the_class_picker_follows_the_number_of_classes(app_page):
 
 def test_a_view_only_page_follows_the_run_and_cannot_drive_it(app_page, browser, live_server):
     session = app_page.evaluate("document.body.dataset.session")
-    viewer = browser.new_page(bypass_csp=True)
+    viewer = new_page(browser, live_server)
     viewer.set_viewport_size({"width": 1280, "height": 800})
     errors: list[str] = []
     viewer.on("pageerror", lambda e: errors.append(str(e)))

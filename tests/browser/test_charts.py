@@ -218,20 +218,6 @@ def test_long_runs_tick_in_thousands(gallery):
     assert len(ticks) >= 2 and all(t.endswith("k") for t in ticks), ticks
 
 
-def test_fast_enough_for_every_frame(gallery):
-    # the loss chart redraws on every animation frame while training: a full history, many times
-    draw(gallery, "loss", 900, 300, store(history=loss_history(n=1500)), "charts-loss-bench")
-    per_draw = gallery.evaluate("""async (history) => {
-      const { drawLossChart, drawGradChart } = await import('/static/js/charts.js');
-      const canvas = document.getElementById('charts-loss-bench');
-      const st = { history, gradHistory: [], presenting: false };
-      const start = performance.now();
-      for (let i = 0; i < 100; i++) drawLossChart(canvas, st);
-      return (performance.now() - start) / 100;
-    }""", loss_history(n=1500))
-    assert per_draw < 8, f"{per_draw:.2f} ms per loss chart"
-
-
 def test_a_hidden_or_tiny_canvas_does_not_throw(gallery):
     # a collapsed panel gives the canvas no size at all; the next frame must not die on it
     st = store(history=loss_history(), gradHistory=vanishing(layers=12, dead=0))

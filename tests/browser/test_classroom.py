@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import screenshot
+from .conftest import new_page, screenshot
 
 STORE = "window.__backprop"
 BOUNDARY = "document.getElementById('boundary').toDataURL()"
@@ -23,7 +23,7 @@ def api(live_server: str, path: str, body: dict | None = None) -> dict:
 
 
 def open_page(browser, url: str, width: int = 1280, height: int = 800):
-    page = browser.new_page(bypass_csp=True, viewport={"width": width, "height": height})
+    page = new_page(browser, url.split("/", 3)[0] + "//" + url.split("/", 3)[2], viewport={"width": width, "height": height})
     page.errors = []
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
@@ -152,6 +152,7 @@ def test_hidden_panels_are_kept_in_the_link_and_reach_the_viewers(browser, live_
     page = open_page(browser, f"{live_server}/present", 1920, 1080)
     session = page.evaluate("document.body.dataset.session")
     viewer = open_page(browser, f"{live_server}/s/{session}")
+    page.locator("#panels-menu summary").click()  # the switches live in the header's "panels" menu
     page.get_by_label("Show settings").uncheck()
     page.get_by_label("Show charts").uncheck()
     page.wait_for_function(f"{STORE}.presentation.hidden.join() === 'controls,charts'")

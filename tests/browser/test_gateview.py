@@ -228,20 +228,6 @@ def test_the_large_network_lays_out_cleanly_fast_and_hits_every_node(gate_page, 
     for node_id, hit in hits[:-1]:
         assert hit == {"kind": "node", "id": node_id}
     assert hits[-1][1] is None
-    # moving the cursor relays the view: it must stay far below a frame's budget
-    timing = gate_page.evaluate("""([graph]) => {
-      const units = [...new Set(graph.nodes.filter((n) => n.kind === 'gate').map((n) => n.of))];
-      for (const u of units) gv.layoutGateView(graph, [u], 760, 470);  // warm: measured text is cached
-      const times = [];
-      for (let r = 0; r < 3; r++) for (const u of units) {
-        const t0 = performance.now();
-        gv.layoutGateView(graph, [u], 760, 470);
-        times.push(performance.now() - t0);
-      }
-      times.sort((a, b) => a - b);
-      return {median: times[times.length >> 1]};
-    }""", [graph])
-    assert timing["median"] < 20, timing
 
 
 def test_the_projector_scale_is_larger_and_still_clean(gate_page, runs):

@@ -1,0 +1,119 @@
+// The output panel: the decision boundary with its points, the example the network follows,
+// the numbers, and the custom-data tools. A click or tap on a training point follows that
+// example (`select`); adding and removing points is a mode of its own, switched on explicitly.
+import { metric, percent } from "./format.js";
+import { currentPoints, customConfig, nearest, parseCsv, toCsv } from "./points.js";
+import { drawBoundary, planeMapping, pointRadius } from "./render.js";
+import { set } from "./store.js";
+
+const $ = (id) => document.getElementById(id);
+
+export function bindBoundary({ store, socket, token }) {
+  const canvas = $("boundary");
+
+  const planeAt = (event) => {
+    const rect = canvas.getBoundingClientRect();
+    const m = planeMapping(store.grid?.extent || 6, rect.width, rect.height);
+    const x1 = m.fromX(event.clientX - rect.left), x2 = m.fromY(event.clientY - rect.top);
+    return [Math.round(x1 * 100) / 100, Math.round(x2 * 100) / 100];
+  };
+
+  /** The training example drawn under the pointer (a finger reaches a little further), or -1. */
+  function exampleAt(event) {
+    const train = store.dataset?.train;
+    if (!train?.length) return -1;
+    const rect = canvas.getBoundingClientRect();
+    const m = planeMapping(store.grid?.extent || 6, rect.width, rect.height);
+    const x = event.clientX - rect.left, y = event.clientY - rect.top;
+    const reach = Math.max(pointRadius(rect.width, store) * 2.2, event.pointerType === "touch" ? 18 : 9);
+    let best = -1, bestD = reach;
+    train.forEach(([x1, x2], i) => {
+      const d = Math.hypot(m.toX(x1) - x, m.toY(x2) - y);
+      if (d <= bestD) { bestD = d; best = i; }
+    });
+    return best;
+  }
+
+  function sendPoints(points, origin) {
+    if (token) socket.send({ type: "configure", config: customConfig(points, store.config) }, origin);
+  }
+  function csvError(text) {
+    $("csv-error").hidden = !text;
+    $("csv-error").textContent = text || "";
+  }
+
+  canvas.addEventListener("click", (e) => {
+    if (!token) return;
+    if (!store.adding) {
+      const example = exampleAt(e);
+      if (example >= 0 && example !== store.state?.example) socket.send({ type: "select", example }, canvas);
+      return;
+    }
+    const chosen = +$("point-class").value;
+    const classes = store.config?.dataset.classes || 2;
+    const label = e.shiftKey ? (chosen + 1) % classes : chosen; // "the other class": the next one round
+    sendPoints([...currentPoints(store.config, store.dataset), [...planeAt(e), label]], canvas);
+  });
+  canvas.addEventListener("contextmenu", (e) => {
+    if (!store.adding) return;
+    e.preventDefault();
+    const points = currentPoints(store.config, store.dataset);
+    const index = nearest(points, ...planeAt(e));
+    if (index >= 0 && points.length > 1) { points.splice(index, 1); sendPoints(points, canvas); }
+  });
+  $("add-points").addEventListener("change", (e) => set(store, "adding", e.target.checked));
+  $("csv-upload").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    try {
+      const points = parseCsv(await file.text());
+      csvError(null);
+      sendPoints(points, $("csv-upload"));
+    } catch (error) {
+      csvError(`${file.name}: ${error.message}`);
+    }
+  });
+  $("csv-download").addEventListener("click", () => {
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([toCsv(currentPoints(store.config, store.dataset))], { type: "text/csv" }));
+    link.download = "backprop-lab-points.csv";
+    link.click();
+    URL.revokeObjectURL(link.href);
+  });
+
+  /** The class picker offers exactly the classes the dataset has. */
+  socket.listen((message) => {
+    if (message.type !== "config") return;
+    const classes = message.config.dataset.classes;
+    const select = $("point-class");
+    if (select.options.length === classes) return;
+    const chosen = Math.min(+select.value || 0, classes - 1);
+    select.replaceChildren(...Array.from({ length: classes }, (_, k) => new Option(String(k), String(k), false, k === chosen)));
+  });
+
+  if (!token) for (const el of document.querySelectorAll(".custom-data input, .custom-data select")) el.disabled = true;
+
+  let followKey = "";
+  return {
+    paint() {
+      drawBoundary(canvas, store);
+      document.body.classList.toggle("adding", store.adding);
+      $("add-points").checked = store.adding;
+      const s = store.state;
+      $("loss").textContent = metric(s?.loss); $("test-loss").textContent = metric(s?.test_loss);
+      $("accuracy").textContent = percent(s?.accuracy); $("test-accuracy").textContent = percent(s?.test_accuracy);
+      const point = s && store.dataset?.train?.[s.example];
+      const key = point ? `${s.example}|${point}` : "";
+      if (key === followKey) return;
+      followKey = key;
+      const follow = $("follow");
+      follow.replaceChildren();
+      if (!point) return;
+      const b = document.createElement("b");
+      b.textContent = `example ${s.example}`;
+      follow.append("following ", b, ` · class ${point[2]} at (${point[0].toFixed(2)}, ${point[1].toFixed(2)})`
+        + (token ? " · tap another point to follow it" : ""));
+    },
+  };
+}

@@ -1,0 +1,84 @@
+// Stuck runs: the diagnosis, the gradient-norm chart, the seeds tried on this page and the
+// seed sweep with its gallery. Reads the store; the gallery and chips carry their seed.
+import { drawGradChart, drawLossChart } from "./charts.js";
+import { renderDiagnosis } from "./diagnosis.js";
+import { set } from "./store.js";
+import { renderGallery, renderSeedHistory } from "./sweep.js";
+
+const $ = (id) => document.getElementById(id);
+
+export function bindStuckRuns({ store, socket, token, session, showError }) {
+  const seedKey = `backprop-lab:seeds:${session}`;
+  try { store.seeds = JSON.parse(sessionStorage.getItem(seedKey)) || []; } catch { store.seeds = []; }
+
+  function loadSeed(seed, origin) {
+    const final = store.sweep?.final;
+    // a sweep's seed is loaded with the config it was swept with, which may since have changed
+    if (final && final.results.some((r) => r.weight_seed === seed)) {
+      socket.send({ type: "configure", config: { ...final.config, weight_seed: seed } }, origin);
+    } else {
+      socket.send({ type: "randomize", weight_seed: seed }, origin);
+    }
+  }
+  $("seed-history").addEventListener("click", (e) => {
+    const chip = e.target.closest("button[data-seed]");
+    if (chip && token) socket.send({ type: "randomize", weight_seed: +chip.dataset.seed }, chip);
+  });
+  $("sweep").addEventListener("click", () => {
+    const iterations = parseInt($("sweep-iterations").value, 10);
+    if (!Number.isFinite(iterations)) { showError("iterations each needs a whole number", $("sweep-iterations")); return; }
+    socket.send({ type: "sweep", count: +$("sweep-count").value, iterations }, $("sweep"));
+  });
+  $("sweep-cancel").addEventListener("click", () => socket.send({ type: "sweep_cancel" }, $("sweep-cancel")));
+  $("gallery-toggle").addEventListener("change", (e) => set(store, "galleryOpen", e.target.checked));
+  $("gallery").addEventListener("click", (e) => {
+    if (e.target.closest(".gallery-close")) { set(store, "galleryOpen", false); return; }
+    const picked = e.target.closest("button[data-seed]");
+    if (!picked || !token) return;
+    loadSeed(+picked.dataset.seed, picked);
+    set(store, "galleryOpen", false);
+  });
+
+  // DOM panels are rebuilt only when what they show has changed
+  const drawn = { diagnosis: "", seeds: "", gallery: null, gradChart: "", lossChart: "" };
+  const sizeOf = (canvas) => `${canvas.clientWidth}x${canvas.clientHeight}`;
+
+  return {
+    paint() {
+      const s = store.state;
+      const accuracy = s?.accuracy ?? null;
+      const findings = JSON.stringify([s?.diagnostics?.findings ?? null, accuracy !== null && accuracy < 0.9]);
+      if (findings !== drawn.diagnosis) {
+        drawn.diagnosis = findings;
+        renderDiagnosis($("diagnosis"), s?.diagnostics, accuracy);
+      }
+      // the charts change only with a new point or a new size: most frames skip them
+      const h = store.history, lossKey = `${h.length}:${h.at(-1)?.iteration}:${h.at(-1)?.loss}:${sizeOf($("chart"))}:${store.presenting}`;
+      if (lossKey !== drawn.lossChart) { drawn.lossChart = lossKey; drawLossChart($("chart"), store); }
+      const g = store.gradHistory, gradKey = `${g.length}:${g.at(-1)?.iteration}:${g.at(-1)?.norms}:${sizeOf($("grad-chart"))}:${store.presenting}`;
+      if (gradKey !== drawn.gradChart) { drawn.gradChart = gradKey; drawGradChart($("grad-chart"), store); }
+
+      const current = store.config?.weight_seed;
+      const seeds = JSON.stringify([store.seeds, current]);
+      if (seeds !== drawn.seeds) {
+        drawn.seeds = seeds;
+        renderSeedHistory($("seed-history"), store.seeds, current, !token);
+        $("seed-history-hint").hidden = store.seeds.length < 2;
+        sessionStorage.setItem(seedKey, JSON.stringify(store.seeds));
+      }
+      const sweep = store.sweep;
+      const running = Boolean(sweep && !sweep.final);
+      $("sweep-status").hidden = !running;
+      $("sweep").disabled = !token || running;
+      if (running) $("sweep-progress").value = sweep.total ? sweep.done / sweep.total : 0;
+      $("sweep-cancel").disabled = !token || Boolean(sweep?.cancelling);
+      $("gallery-toggle").checked = store.galleryOpen;
+      $("gallery").hidden = !store.galleryOpen;
+      const key = [sweep, current, store.galleryOpen];
+      if (store.galleryOpen && (drawn.gallery === null || key.some((v, k) => v !== drawn.gallery[k]))) {
+        drawn.gallery = key;
+        renderGallery($("gallery"), sweep, current, !token);
+      }
+    },
+  };
+}
