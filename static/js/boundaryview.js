@@ -1,7 +1,7 @@
 // The output panel: the decision boundary with its points, the example the network follows,
 // the numbers, and the custom-data tools. A click or tap on a training point follows that
 // example (`select`); adding and removing points is a mode of its own, switched on explicitly.
-import { metric, percent } from "./format.js";
+import { metric, percent, short } from "./format.js";
 import { currentPoints, customConfig, nearest, parseCsv, toCsv } from "./points.js";
 import { drawBoundary, planeMapping, pointRadius } from "./render.js";
 import { set } from "./store.js";
@@ -67,7 +67,7 @@ export function bindBoundary({ store, socket, token }) {
     e.target.value = "";
     if (!file) return;
     try {
-      const points = parseCsv(await file.text());
+      const points = parseCsv(await file.text(), store.hello.limits);
       csvError(null);
       sendPoints(points, $("csv-upload"));
     } catch (error) {
@@ -112,7 +112,7 @@ export function bindBoundary({ store, socket, token }) {
       if (!point) return;
       const b = document.createElement("b");
       b.textContent = `example ${s.example}`;
-      follow.append("following ", b, ` · class ${point[2]} at (${point[0].toFixed(2)}, ${point[1].toFixed(2)})`
+      follow.append("following ", b, ` · class ${point[2]} at (${short(point[0])}, ${short(point[1])})`
         + (token ? " · tap another point to follow it" : ""));
     },
   };

@@ -39,6 +39,12 @@ export function textBox(ctx, text, x, y, pad = 1) {
   return { x: left - pad, y: top - pad, w: w + 2 * pad, h: ascent + descent + 2 * pad };
 }
 
+/** Start a path of a rectangle with rounded corners (a plain one where the browser has no roundRect). */
+export function roundRect(ctx, x, y, w, h, r) {
+  ctx.beginPath();
+  if (ctx.roundRect) ctx.roundRect(x, y, w, h, r); else ctx.rect(x, y, w, h);
+}
+
 /** Do two boxes {x, y, w, h} overlap? */
 export function overlaps(a, b) {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;

@@ -3,6 +3,9 @@
 export const NEG = [232, 135, 30];
 export const POS = [31, 111, 178];
 export const MID = [250, 250, 250];
+// Units the diagnosis singles out: dead ones washed grey, saturated ones framed in purple.
+export const DEAD_GREY = [118, 123, 133];
+export const SATURATED = [123, 63, 178];
 // Okabe–Ito colours for classes: class 0 orange and class 1 blue match the diverging scale.
 export const CLASS_COLORS = [[232, 135, 30], [31, 111, 178], [0, 158, 115], [204, 121, 167], [86, 180, 233]];
 

@@ -1,6 +1,7 @@
 // Why a run is stuck, on screen: the server's findings as sentences (the gradient-norm chart
 // that goes with them is in charts.js). Writes only into its own element.
 import { el } from "./dom.js";
+import { percent } from "./format.js";
 
 const LABELS = { diverged: "diverged", dead: "dead units", saturated: "saturated", symmetric: "copies",
   vanishing: "vanishing gradient", exploding: "exploding gradient", plateau: "plateau" };
@@ -12,7 +13,7 @@ export function renderDiagnosis(box, diagnostics, accuracy) {
   if (!diagnostics.findings.length) {
     const healthy = "every unit fires somewhere, none is saturated, and the gradient reaches the first layer";
     const falling = diagnostics.gain === null ? "it is too early to tell whether the loss has stopped falling"
-      : `the loss fell ${(diagnostics.gain * 100).toPrecision(2)}% over the last 200 iterations`;
+      : `the loss fell ${percent(diagnostics.gain)} over the last 200 iterations`;
     box.append(el("p", "finding clear", accuracy !== null && accuracy < 0.9
       ? `Not stuck yet: ${healthy}; ${falling}.` : `Nothing looks stuck: ${healthy}.`));
     return;

@@ -10,15 +10,14 @@
 // draw is a box in it, placed so that no two touch and none covers a node but its own; values
 // change every frame but the layout does not, so each value's box is reserved wide enough for
 // the widest text `short` can write.
-import { font } from "./canvas.js";
-import { css, diverging, signedUnit } from "./colors.js";
+import { font, roundRect } from "./canvas.js";
+import { css, DEAD_GREY, diverging, SATURATED, signedUnit } from "./colors.js";
 import { short } from "./format.js";
+import { colouring } from "./store.js";
 
 const FOLD = "unit:";
 const CURSOR = "#f2c230";
 const INK = "#1d2330";
-const DEAD_GREY = [118, 123, 133];
-const SATURATED = [123, 63, 178];
 const GATE_SYMBOLS = { "+": "+", "*": "×", exp: "exp", log: "log", tanh: "tanh", sigmoid: "σ", relu: "relu", leaky_relu: "lrelu", sin: "sin" };
 // The widest texts `short` writes but for 3-digit exponents (|v| < 1e-99, > 1e100: drawn squeezed
 // into the same box by fillText's maxWidth rather than widening every box for them).
@@ -738,12 +737,6 @@ function scalesOf(state, layout) {
   return cached;
 }
 
-/** "auto" colours by gradient while the gradient flows back, as the neuron view does. */
-function gradientMode(store) {
-  const s = store.state;
-  if (store.mode === "auto") return !!s && !s.playing && s.phase === "backward";
-  return store.mode === "gradient";
-}
 
 /** Which way something flows along a visible edge at this step: +1 with it, −1 against, 0 not. */
 function flowOf(edge, state) {
@@ -757,15 +750,6 @@ function flowOf(edge, state) {
   return 0;
 }
 
-function roundRect(ctx, x, y, w, h, r) {
-  ctx.beginPath();
-  ctx.moveTo(x + r, y);
-  ctx.arcTo(x + w, y, x + w, y + h, r);
-  ctx.arcTo(x + w, y + h, x, y + h, r);
-  ctx.arcTo(x, y + h, x, y, r);
-  ctx.arcTo(x, y, x + w, y, r);
-  ctx.closePath();
-}
 
 function shapePath(ctx, n, grow = 0) {
   if (n.shape === "gate") {
@@ -793,7 +777,7 @@ export function drawGateView(ctx, layout, store, now = 0) {
   if (!layout?.nodes) return;
   const k = layout.scale || 1;
   const state = store?.state || null;
-  const byGradient = gradientMode(store || {});
+  const byGradient = colouring(store) === "gradient";
   const scales = scalesOf(state, layout);
   const scale = byGradient ? scales.grad : scales.value;
   const shownOf = (id) => {

@@ -5,7 +5,7 @@
 // alternative to the canvas: each op's explanation is read out to a screen reader.
 import { renderBatch } from "./batch.js";
 import { el } from "./dom.js";
-import { precise as fmt } from "./format.js";
+import { precise as fmt, short } from "./format.js";
 import { set, setTryIt } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
@@ -80,7 +80,7 @@ export function renderVerify(p, result) {
   p.textContent = err === null
     ? "The finite-difference check could not be computed: the run has non-finite numbers."
     : `${ok ? "✓ Backprop agrees with finite differences" : "✗ Backprop and finite differences disagree"}: `
-      + `largest relative error ${err.toExponential(1)} at ${result.worst} `
+      + `largest relative error ${short(err)} at ${result.worst} `
       + `(backprop ${fmt(result.backprop)}, numeric ${fmt(result.numeric)}), ${result.checked} parameters, batch of ${result.batch}.`;
 }
 
@@ -115,7 +115,7 @@ export function bindInspector({ store, socket, token }) {
   $("try-skip").addEventListener("click", () => answer(null));
   $("verify").addEventListener("click", () => { set(store, "verify", null); socket.send({ type: "verify" }, $("verify")); });
   $("batch-toggle").addEventListener("change", (e) => {
-    store.batch = null;
+    set(store, "batch", null);
     set(store, "batchOpen", e.target.checked);
     if (store.batchOpen) socket.send({ type: "batch" }, e.target);
   });

@@ -11,7 +11,7 @@ import { bindInspector } from "./inspector.js";
 import { readLinkedConfig, writeLinkedConfig } from "./link.js";
 import { bindRunBar } from "./runbar.js";
 import { connect } from "./socket.js";
-import { createStore, touch } from "./store.js";
+import { createStore, set, touch } from "./store.js";
 import { bindStuckRuns } from "./stuck.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,7 +21,7 @@ const present = document.body.dataset.present === "1";
 const token = presenterToken();
 const controls = $("controls");
 const linkedConfig = readLinkedConfig();
-store.presenting = present;
+set(store, "presenting", present);
 document.body.classList.toggle("present", present);
 
 /** A projector shows its address bar to the room: the presenter page keeps its token in this

@@ -1,6 +1,5 @@
 // Custom data: points added and removed on the boundary plot, CSV in and out. Every change is
 // sent as the custom dataset's whole point list; the server validates and rebuilds.
-const LIMIT = 6;
 
 /** Every point of the current dataset as [x1, x2, label] rows (custom keeps its own order). */
 export function currentPoints(config, dataset) {
@@ -25,8 +24,9 @@ export function nearest(points, x1, x2) {
   return best;
 }
 
-/** Parse `x1,x2,label` rows (an optional header line first). Throws with the bad row named. */
-export function parseCsv(text) {
+/** Parse `x1,x2,label` rows (an optional header line first), within the server's `limits`
+ * (`coordinate`, `classes`). Throws with the bad row named. */
+export function parseCsv(text, { coordinate, classes }) {
   const lines = text.split(/\r?\n/);
   const points = [];
   lines.forEach((line, index) => {
@@ -38,11 +38,13 @@ export function parseCsv(text) {
     const [x1, x2] = cells.slice(0, 2).map(Number);
     for (const [name, raw, value] of [["x1", cells[0], x1], ["x2", cells[1], x2]]) {
       if (raw === "" || !Number.isFinite(value)) throw new Error(`row ${row}: ${name} "${raw}" is not a number`);
-      if (Math.abs(value) > LIMIT) throw new Error(`row ${row}: ${name} = ${value} is outside the plane (−6 to 6)`);
+      if (Math.abs(value) > coordinate) {
+        throw new Error(`row ${row}: ${name} = ${value} is outside the plane (−${coordinate} to ${coordinate})`);
+      }
     }
     const label = Number(cells[2]);
-    if (!Number.isInteger(label) || label < 0 || label > 4) {
-      throw new Error(`row ${row}: label "${cells[2]}" must be a whole number from 0 to 4`);
+    if (!Number.isInteger(label) || label < 0 || label >= classes) {
+      throw new Error(`row ${row}: label "${cells[2]}" must be a whole number from 0 to ${classes - 1}`);
     }
     points.push([x1, x2, label]);
   });

@@ -1,7 +1,7 @@
 // Renderers: each reads the store (and a layout) and paints one canvas. None of them
 // changes the store.
-import { fitCanvas, font, ink } from "./canvas.js";
-import { CLASS_COLORS, css, diverging, signedUnit } from "./colors.js";
+import { fitCanvas, font, ink, roundRect } from "./canvas.js";
+import { CLASS_COLORS, css, DEAD_GREY, diverging, SATURATED, signedUnit } from "./colors.js";
 import { short } from "./format.js";
 import { edgeCurve, PRIORITY } from "./layout.js";
 import { colouring } from "./store.js";
@@ -38,28 +38,40 @@ export function graphScales(store) {
   return { weight: maxAbs(weights), grad: maxAbs(grads), value: maxAbs(values), nodeGrad: maxAbs(nodeGrads) };
 }
 
-const thumbCanvases = new Map();
+// A grid's pictures are painted once per grid, not once per frame: while the cursor moves or
+// the dashes march, the same grid is drawn again and again.
+const thumbs = new Map(); // neuron index → {canvas, grid}
+
+/** 256 packed RGBA colours: the diverging scale for the bytes of one map (lo…hi around 0). */
+function divergingTable(lo, hi, lighten = 1) {
+  const bound = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
+  const table = new Uint32Array(256);
+  for (let b = 0; b < 256; b++) {
+    const [r, g, bl] = diverging((lo + (b / 255) * (hi - lo)) / bound);
+    const mix = (c) => 255 - (255 - c) * lighten;
+    table[b] = (255 << 24) | (mix(bl) << 16) | (mix(g) << 8) | mix(r); // little-endian RGBA
+  }
+  return table;
+}
 
 function neuronThumbnail(grid, index) {
   const r = grid.neuronResolution;
-  let canvas = thumbCanvases.get(index);
-  if (!canvas || canvas.width !== r) {
-    canvas = document.createElement("canvas");
+  let thumb = thumbs.get(index);
+  if (thumb?.grid === grid) return thumb.canvas;
+  if (!thumb || thumb.canvas.width !== r) {
+    const canvas = document.createElement("canvas");
     canvas.width = canvas.height = r;
-    thumbCanvases.set(index, canvas);
+    thumb = { canvas };
+    thumbs.set(index, thumb);
   }
-  const ctx = canvas.getContext("2d");
+  thumb.grid = grid;
+  const ctx = thumb.canvas.getContext("2d");
   const image = ctx.createImageData(r, r);
-  const lo = grid.ranges[2 * index], hi = grid.ranges[2 * index + 1];
-  const bound = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
-  const base = index * r * r;
-  for (let k = 0; k < r * r; k++) {
-    const value = lo + (grid.neurons[base + k] / 255) * (hi - lo);
-    const rgb = diverging(value / bound);
-    image.data.set([rgb[0], rgb[1], rgb[2], 255], 4 * k);
-  }
+  const table = divergingTable(grid.ranges[2 * index], grid.ranges[2 * index + 1]);
+  const pixels = new Uint32Array(image.data.buffer), base = index * r * r;
+  for (let k = 0; k < r * r; k++) pixels[k] = table[grid.neurons[base + k]];
   ctx.putImageData(image, 0, 0);
-  return canvas;
+  return thumb.canvas;
 }
 
 // Input features are fixed functions of the point, so their maps are drawn here, not sent.
@@ -95,31 +107,30 @@ function featureThumbnail(name, extent) {
   return canvas;
 }
 
-/** Edges the value (forward) or the gradient (backward) is travelling along at this step, and
- * which way the dashes should march: +1 with the edge, −1 against it. */
-export function flowOf(edge, state, view) {
+/** Whether the value (forward) or the gradient (backward) is travelling along a neuron-view edge
+ * at this step, and which way the dashes should march: +1 with the edge, −1 against it. */
+export function flowOf(edge, state) {
   const cursor = state?.cursor, phase = state?.phase;
   if (!cursor) return 0;
-  if (view === "gate") {
-    if (phase === "forward" && edge.dst === cursor) return 1;
-    if (phase === "backward" && edge.dst === cursor) return -1; // the gate hands its gradient to its inputs
-    if (phase === "update" && edge.src === cursor) return 1;
-    return 0;
-  }
   if (phase === "forward" && edge.dst === cursor) return 1;
   if (phase === "backward" && edge.src === cursor) return -1; // gradients arrive from the units it feeds
   if (phase === "update" && edge.dst === cursor) return 1;
   return 0;
 }
 
+/** Add one edge's curve to the current path. */
+function traceEdge(ctx, a, b, half) {
+  const [x0, y0, c1x, c1y, c2x, c2y, x1, y1] = edgeCurve(a, b, half);
+  ctx.moveTo(x0, y0);
+  ctx.bezierCurveTo(c1x, c1y, c2x, c2y, x1, y1);
+}
+
 /** One edge's curve, dashed and marching when something flows along it. */
 function strokeEdge(ctx, a, b, half, flow, now) {
   ctx.setLineDash(flow ? [7, 5] : []);
   ctx.lineDashOffset = flow ? -flow * ((now / 40) % 12) : 0;
-  const [x0, y0, c1x, c1y, c2x, c2y, x1, y1] = edgeCurve(a, b, half);
   ctx.beginPath();
-  ctx.moveTo(x0, y0);
-  ctx.bezierCurveTo(c1x, c1y, c2x, c2y, x1, y1);
+  traceEdge(ctx, a, b, half);
   ctx.stroke();
 }
 
@@ -135,24 +146,40 @@ export function drawNeuronGraph(ctx, store, layout, labels, now = 0) {
   const cursor = state?.cursor;
   const k = ink(store);
 
-  // edges first, under the nodes
+  // edges first, under the nodes: colours and widths are quantised into a few dozen buckets so
+  // a 1,500-edge network is a few dozen strokes, not 1,500; the flowing edges are drawn on top
+  const buckets = new Map(), flowing = [];
   for (const edge of graph.edges) {
     const a = layout.positions.get(edge.src), b = layout.positions.get(edge.dst);
     if (!a || !b) continue;
-    let color = [170, 176, 186], width = 1.2;
+    let t = null, width = 1.2;
     if (edge.param) {
       const value = gradientMode ? grad(state, edge.param, edge.i, edge.j) : param(state, edge.param, edge.i, edge.j);
       const scale = gradientMode ? scales.grad : scales.weight;
       if (value !== null) {
-        color = diverging(signedUnit(value, scale * 0.5));
-        width = 0.6 + 5 * Math.min(1, Math.abs(value) / scale);
+        t = Math.round(signedUnit(value, scale * 0.5) * 16) / 16;
+        width = Math.round((0.6 + 5 * Math.min(1, Math.abs(value) / scale)) * 2) / 2;
       } else if (gradientMode) {
-        color = [215, 219, 226];
+        t = "pending";
       }
     }
-    const flow = flowOf(edge, state, "neuron");
-    ctx.strokeStyle = css(color, flow ? 1 : 0.85);
-    ctx.lineWidth = (flow ? width + 2 : width) * k;
+    const flow = flowOf(edge, state);
+    if (flow) { flowing.push({ a, b, t, width, flow }); continue; }
+    const key = `${t}|${width}`;
+    if (!buckets.has(key)) buckets.set(key, { t, width, ends: [] });
+    buckets.get(key).ends.push(a, b);
+  }
+  const colorOf = (t) => (t === null ? [170, 176, 186] : t === "pending" ? [215, 219, 226] : diverging(t));
+  for (const { t, width, ends } of buckets.values()) {
+    ctx.strokeStyle = css(colorOf(t), 0.85);
+    ctx.lineWidth = width * k;
+    ctx.beginPath();
+    for (let e = 0; e < ends.length; e += 2) traceEdge(ctx, ends[e], ends[e + 1], half);
+    ctx.stroke();
+  }
+  for (const { a, b, t, width, flow } of flowing) {
+    ctx.strokeStyle = css(colorOf(t), 1);
+    ctx.lineWidth = (width + 2) * k;
     strokeEdge(ctx, a, b, half, flow, now);
   }
   ctx.setLineDash([]);
@@ -235,13 +262,7 @@ export function valueText(store, id) {
   return short(colouring(store) === "gradient" ? v?.grad_z : v?.a);
 }
 
-function roundRect(ctx, x, y, w, h, r) {
-  ctx.beginPath();
-  if (ctx.roundRect) ctx.roundRect(x, y, w, h, r); else ctx.rect(x, y, w, h);
-}
 
-export const DEAD_GREY = [118, 123, 133];
-export const SATURATED = [123, 63, 178];
 
 /** Which units the diagnostics single out: dead, saturated, and each group of exact copies. */
 export function unitMarks(state) {
@@ -333,26 +354,31 @@ export function drawLegend(canvas, store) {
 const boundaryCanvas = document.createElement("canvas");
 
 /** A boundary (a grid's, or a sweep thumbnail's) as pixels on `target`, one per grid cell. */
+const painted = new WeakMap(); // canvas → the grid last painted on it
+
+/** A boundary (a grid's, or a sweep thumbnail's) as pixels on `target`, one per grid cell, lightened
+ * so the points on top stay legible. */
 export function paintBoundary(grid, target = boundaryCanvas) {
+  if (painted.get(target) === grid) return;
+  painted.set(target, grid);
   const r = grid.resolution;
   if (target.width !== r) target.width = target.height = r;
   const ctx = target.getContext("2d");
   const image = ctx.createImageData(r, r);
   const n = r * r, data = image.data, b = grid.boundary;
-  for (let k = 0; k < n; k++) {
-    let rr = 0, gg = 0, bb = 0;
-    if (grid.channels === 1) {
-      const rgb = diverging((b[k] / 255) * 2 - 1);
-      rr = rgb[0]; gg = rgb[1]; bb = rgb[2];
-    } else {
+  if (grid.channels === 1) {
+    const table = divergingTable(-1, 1, 0.7), pixels = new Uint32Array(data.buffer);
+    for (let k = 0; k < n; k++) pixels[k] = table[b[k]];
+  } else {
+    for (let k = 0; k < n; k++) {
+      let rr = 0, gg = 0, bb = 0;
       for (let c = 0; c < grid.channels; c++) {
         const p = b[c * n + k] / 255, col = CLASS_COLORS[c % CLASS_COLORS.length];
         rr += p * col[0]; gg += p * col[1]; bb += p * col[2];
       }
+      data[4 * k] = 255 - (255 - rr) * 0.7; data[4 * k + 1] = 255 - (255 - gg) * 0.7;
+      data[4 * k + 2] = 255 - (255 - bb) * 0.7; data[4 * k + 3] = 255;
     }
-    // lighten so the points on top stay legible
-    data[4 * k] = 255 - (255 - rr) * 0.7; data[4 * k + 1] = 255 - (255 - gg) * 0.7;
-    data[4 * k + 2] = 255 - (255 - bb) * 0.7; data[4 * k + 3] = 255;
   }
   ctx.putImageData(image, 0, 0);
 }

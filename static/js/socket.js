@@ -1,6 +1,6 @@
 // The websocket: JSON commands out, messages and grids into the store (then to the listeners
 // of the page's areas), acks after painting, and reconnection with backoff when the server goes away.
-import { applyGrid, applyMessage, applyThumbnails } from "./store.js";
+import { applyGrid, applyMessage, applyThumbnails, set } from "./store.js";
 import { frameKind, parseGrid, parseThumbnails } from "./grid.js";
 
 export function connect(store, sessionId, token, { onGone } = {}) {
@@ -16,7 +16,7 @@ export function connect(store, sessionId, token, { onGone } = {}) {
     const query = token ? `?token=${encodeURIComponent(token)}` : "";
     ws = new WebSocket(`${scheme}://${location.host}/ws/${sessionId}${query}`);
     ws.binaryType = "arraybuffer";
-    ws.onopen = () => { retry = 500; store.connection = "open"; store.dirty = true; };
+    ws.onopen = () => { retry = 500; set(store, "connection", "open"); };
     ws.onmessage = (event) => {
       if (typeof event.data === "string") {
         const message = JSON.parse(event.data);
@@ -32,8 +32,7 @@ export function connect(store, sessionId, token, { onGone } = {}) {
       }
     };
     ws.onclose = () => {
-      store.connection = gone ? "gone" : "down";
-      store.dirty = true;
+      set(store, "connection", gone ? "gone" : "down");
       if (gone) { onGone?.(); return; }
       setTimeout(open, retry);
       retry = Math.min(retry * 2, 5000);

@@ -9,7 +9,9 @@ const $ = (id) => document.getElementById(id);
 
 export function bindStuckRuns({ store, socket, token, session, showError }) {
   const seedKey = `backprop-lab:seeds:${session}`;
-  try { store.seeds = JSON.parse(sessionStorage.getItem(seedKey)) || []; } catch { store.seeds = []; }
+  let kept = [];
+  try { kept = JSON.parse(sessionStorage.getItem(seedKey)) || []; } catch { /* a damaged entry starts a new history */ }
+  set(store, "seeds", kept);
 
   function loadSeed(seed, origin) {
     const final = store.sweep?.final;
