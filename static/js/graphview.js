@@ -11,6 +11,7 @@ import { set, touch } from "./store.js";
 import { bindViewport, createViewport, fitTransform, resetViewport, toWorld } from "./viewport.js";
 
 const $ = (id) => document.getElementById(id);
+const READABLE = 0.75; // below this zoom the gate view's labels are too small to read
 
 export function bindGraph({ store, socket, token, showError }) {
   const canvas = $("graph");
@@ -125,9 +126,17 @@ export function bindGraph({ store, socket, token, showError }) {
     onTap: (x, y, e) => { tooltip.hidden = true; pick(hitAt(x, y, e.pointerType === "touch" ? 10 : 0)); },
     onReset: () => fit(),
   });
-  /** The whole drawing in view: the neuron layout already fits its canvas; the gate view may need shrinking. */
+  /** The whole drawing in view: the neuron layout already fits its canvas; the gate view may need
+   * shrinking, and where the whole would be too small to read (a phone) the unfolded units fill the
+   * canvas instead and the folded rest is a pan or a pinch away. */
   function fitted() {
-    return fitTransform(layout.bounds, canvas.clientWidth, canvas.clientHeight, layout.view === "gate" ? 8 : 0);
+    const w = canvas.clientWidth, h = canvas.clientHeight;
+    if (layout.view !== "gate") return fitTransform(layout.bounds, w, h, 0);
+    const whole = fitTransform(layout.bounds, w, h, 8);
+    if (whole.k >= READABLE || !layout.groups.length) return whole;
+    const x0 = Math.min(...layout.groups.map((g) => g.x)), y0 = Math.min(...layout.groups.map((g) => g.y));
+    const x1 = Math.max(...layout.groups.map((g) => g.x + g.w)), y1 = Math.max(...layout.groups.map((g) => g.y + g.h));
+    return fitTransform({ x: x0, y: y0, w: x1 - x0, h: y1 - y0 }, w, h, 4);
   }
   function fit() {
     if (layout) resetViewport(view, fitted());

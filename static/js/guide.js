@@ -47,10 +47,15 @@ export function bindGuide({ store, graph, auto }) {
     const ring = $("guide-ring"), card = $("guide-card");
     ring.hidden = !box;
     if (box) Object.assign(ring.style, { left: `${box.left}px`, top: `${box.top}px`, width: `${box.width}px`, height: `${box.height}px` });
-    // the card goes below the target if it fits, else above, else to its side; always on screen
+    // the card goes below the target if it fits, else above, else to its side; always on screen.
+    // Pointing at a node it sits under the graph, so the network it talks about stays in view.
     const w = card.offsetWidth, h = card.offsetHeight, vw = window.innerWidth, vh = window.innerHeight;
     let left = 12, top = vh - h - 12;
-    if (box) {
+    const graph = $("graph").getBoundingClientRect();
+    if (box && step.node && graph.bottom + 8 + h < vh) {
+      left = Math.min(Math.max(12, box.left), vw - w - 12);
+      top = graph.bottom + 8;
+    } else if (box) {
       left = Math.min(Math.max(12, box.left), vw - w - 12);
       if (box.top + box.height + 12 + h < vh) top = box.top + box.height + 12;
       else if (box.top - 12 - h > 0) top = box.top - 12 - h;

@@ -313,12 +313,16 @@ function drawUnitMarks(ctx, marks, id, x, y, size) {
 
 /** What the colours mean now, in words: the legend canvas shows the scales, this says what they are. */
 export function legendWords(store) {
-  if (colouring(store) === "gradient") {
-    return `Colouring gradients${store.mode === "auto" ? " (the backward pass)" : ""}: each node shows dL/dz for this example, `
-      + "each edge dL/dw for the batch. Blue is positive, orange negative, white about zero.";
+  const signs = "Blue is positive, orange negative, white about zero.";
+  const pass = store.mode === "auto" ? " (the backward pass)" : "";
+  if (store.graph?.view === "gate") {
+    return colouring(store) === "gradient"
+      ? `Colouring gradients${pass}: each gate and weight shows dL/d(its value) for this example. ${signs}`
+      : `Colouring values: each gate shows the number it computed for this example; each weight box its w. ${signs}`;
   }
-  return "Colouring values: each node shows its activation a for this example (the square inside: its map over the plane), "
-    + "each edge its weight w. Blue is positive, orange negative, white about zero.";
+  return colouring(store) === "gradient"
+    ? `Colouring gradients${pass}: each node shows dL/dz for this example, each edge dL/dw for the batch. ${signs}`
+    : `Colouring values: each node shows its activation a for this example (the picture: its map over the plane), each edge its weight w. ${signs}`;
 }
 
 export function drawLegend(canvas, store) {
@@ -326,9 +330,12 @@ export function drawLegend(canvas, store) {
   ctx.clearRect(0, 0, width, height);
   if (!store.state) return;
   const scales = graphScales(store);
-  const items = colouring(store) === "gradient"
-    ? [["dL/dw (edges)", scales.grad], ["dL/dz (nodes)", scales.nodeGrad]]
-    : [["weight w (edges)", scales.weight], ["activation a (nodes)", scales.value]];
+  const gradient = colouring(store) === "gradient";
+  // the gate view colours values (or their gradients) alone: weights are boxes of their own there
+  const items = store.graph?.view === "gate"
+    ? [gradient ? ["dL/d(value)", scales.nodeGrad] : ["value", scales.value]]
+    : gradient ? [["dL/dw (edges)", scales.grad], ["dL/dz (nodes)", scales.nodeGrad]]
+      : [["weight w (edges)", scales.weight], ["activation a (nodes)", scales.value]];
   const k = ink(store);
   const w = Math.min(240 * k, (width - 30) / 2);
   const size = Math.round(11 * k);
