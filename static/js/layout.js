@@ -40,7 +40,8 @@ export function layoutGraph(graph, width, height, k = 1) {
   // a value must fit between two columns when it cannot go above or below: in a crowded network
   // the numbers get a smaller (never tiny) type rather than no room ("−0.000" is about 4 ems wide)
   const columnGap = layers.length > 1 ? (innerW - size) / (layers.length - 1) - size - 8 : innerW;
-  const valueSize = Math.max(10, Math.min(fontSize, Math.floor((columnGap - 4) / 4.1)));
+  const roomBelow = gap - size >= fontSize + 6;
+  const valueSize = roomBelow ? fontSize : Math.max(10, Math.min(fontSize, Math.floor((columnGap - 4) / 4.1)));
   return { view: "neuron", positions, size, layers, fontSize, valueSize, width, height, boxes,
     bounds: { x: 0, y: 0, w: width, h: height } };
 }
