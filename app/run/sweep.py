@@ -4,12 +4,15 @@ Each seed is trained by the very same `Run` a session uses, so a sweep's numbers
 single runs by construction, not by care. The server runs `train_in_worker` in a pool of
 worker processes; `init_worker` hands each process the shared cancel flags, one byte per
 sweep slot, which a worker reads every few iterations so that cancelling stops the work
-within a few milliseconds rather than at the end of a seed.
+within a few milliseconds rather than at the end of a seed. A worker also watches that the
+server is still there, and ends if it is not: a server killed outright leaves nothing running.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,6 +26,7 @@ from .stepper import Run, RunView
 
 THUMBNAIL = 32  # pixels a side: enough to tell a boundary that found the pattern from one that did not
 CHECK_EVERY = 16  # iterations between looks at the cancel flag
+PARENT_CHECK_SECONDS = 1.0  # how often a worker makes sure the server that started it is still there
 
 
 @dataclass(frozen=True)
@@ -79,14 +83,27 @@ def train_seed(config: Config, weight_seed: int, iterations: int, resolution: in
 _cancel_flags = None
 
 
-def init_worker(flags) -> None:
-    """Runs once in each worker: keep the shared flags, and yield the CPU to the server's loop."""
+def init_worker(flags, server: int) -> None:
+    """Runs once in each worker: keep the shared flags, yield the CPU to the server's loop, and
+    end with the server (the process `server`)."""
     global _cancel_flags
     _cancel_flags = flags
     try:
         os.nice(5)  # a sweep uses spare cores; the sessions being watched come first
     except OSError:
         pass
+    threading.Thread(target=_end_with, args=(server,), name="end-with-server", daemon=True).start()
+
+
+def _end_with(server: int) -> None:
+    # A server that shuts down ends its workers itself; one killed outright (kill -9, or a second
+    # Ctrl-C) cannot. An orphaned worker would wait for work for ever (it holds its own end of the
+    # queue, so it never sees the server go), and keep the server's resource tracker alive too.
+    # The server's pid comes from the server: a worker it spawned just before dying may already
+    # be an orphan when this starts.
+    while os.getppid() == server:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def train_in_worker(config: Config, weight_seed: int, iterations: int, resolution: int, slot: int) -> SeedResult | None:

@@ -61,10 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         sweeper = asyncio.create_task(_expire_forever(app.state.registry, min(60.0, settings.idle_timeout / 4)))
-        yield
-        sweeper.cancel()
-        app.state.registry.close_all()
-        app.state.sweeps.shutdown()
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            try:
+                app.state.registry.close_all()
+            finally:
+                app.state.sweeps.shutdown()  # its workers end with the server, whatever else failed
 
     app = FastAPI(title="Backprop Lab", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings

@@ -28,7 +28,7 @@ from .network import origin_allowed
 from .commands import VIEWER_COMMANDS, CommandError, message_id, parse_command
 from .sessions import Connection, Session
 from .settings import Settings
-from .sweeps import SweepJob, cancel, run_sweep
+from .sweeps import SweepJob, cancel, start
 
 router = APIRouter()
 log = logging.getLogger("backprop_lab.ws")
@@ -268,7 +268,7 @@ def _start_sweep(session: Session, conn: Connection, command: Any, re: Any, sett
     job = SweepJob(pool.next_id(), session.run.config, seeds, command.iterations, settings.sweep_thumbnail, slot)
     session.sweep = job
     session.broadcast(wire.sweep_started(job), re, conn)
-    job.task = asyncio.create_task(run_sweep(pool, session, job, re, conn))
+    job.task = start(pool, session, job, re, conn)
 
 
 async def _load(session: Session, conn: Connection, command: Any, re: Any, settings: Settings,

@@ -1,14 +1,26 @@
-"""Seed sweeps over the websocket: the same numbers as single runs, cancelling, refusals."""
+"""Seed sweeps over the websocket: the same numbers as single runs, cancelling, refusals, and
+a sweep whose worker dies."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+import anyio
 import numpy as np
+import orjson
 import pytest
 
 from app.engine import parse_config
 from app.engine.heatmaps import heatmaps
 from app.run import Run
 from app.run.sweep import CHECK_EVERY, train_seed
+from app.server.sweeps import SLOTS, SweepJob, SweepPool, start
 from app.server.wire import GRID_HEADER, THUMBS_MAGIC
 
 from .conftest import connect, new_session
@@ -41,18 +53,12 @@ def single_run(config: dict, seed: int, iterations: int) -> Run:
     return run
 
 
-def test_a_sweep_gives_exactly_the_numbers_of_single_runs_of_its_seeds(client):
-    sid, token = new_session(client, XOR)
-    seeds, iterations = [0, 8, 5, 123456789], 300
-    with connect(client, sid, token) as peer:
-        final, frame, progress = sweep_until_done(peer, seeds=seeds, iterations=iterations)
-    assert final["type"] == "sweep" and not final["cancelled"] and final["total"] == 4
-    assert progress[0]["done"] == 0 and progress[0]["seeds"] == seeds
-    assert sorted(p["done"] for p in progress[1:]) == [1, 2, 3, 4]
-    assert [r["weight_seed"] for r in final["results"]] == seeds
-    pictures = thumbnails(frame)
-    for result, picture in zip(final["results"], pictures):
-        run = single_run(XOR, result["weight_seed"], iterations)
+def assert_single_runs(final: dict, frame: bytes, config: dict, iterations: int) -> None:
+    """Every result and thumbnail of a finished sweep is exactly that of a single run of its seed."""
+    assert final["type"] == "sweep" and not final["cancelled"] and not final["failed"]
+    assert len(final["results"]) == final["total"] == len(thumbnails(frame))
+    for result, picture in zip(final["results"], thumbnails(frame)):
+        run = single_run(config, result["weight_seed"], iterations)
         view = run.view()
         assert (result["loss"], result["accuracy"], result["test_accuracy"]) == \
             (view.loss, view.accuracy, view.test_accuracy)  # exactly, not approximately
@@ -60,6 +66,18 @@ def test_a_sweep_gives_exactly_the_numbers_of_single_runs_of_its_seeds(client):
         assert result["verdict"] == ("ok" if view.accuracy >= 0.9 else "stuck")
         boundary, _ = heatmaps(run.arch, run.trainer.params, run.config.features, 32)
         assert np.array_equal(picture, np.clip(np.rint(boundary * 255), 0, 255).astype(np.uint8))
+
+
+def test_a_sweep_gives_exactly_the_numbers_of_single_runs_of_its_seeds(client):
+    sid, token = new_session(client, XOR)
+    seeds, iterations = [0, 8, 5, 123456789], 300
+    with connect(client, sid, token) as peer:
+        final, frame, progress = sweep_until_done(peer, seeds=seeds, iterations=iterations)
+    assert final["total"] == 4
+    assert progress[0]["done"] == 0 and progress[0]["seeds"] == seeds
+    assert sorted(p["done"] for p in progress[1:]) == [1, 2, 3, 4]
+    assert [r["weight_seed"] for r in final["results"]] == seeds
+    assert_single_runs(final, frame, XOR, iterations)
     assert {"ok", "stuck"} <= {r["verdict"] for r in final["results"]}  # seeds 0 and 8 of the XOR presets
 
 
@@ -168,3 +186,159 @@ def test_one_sweep_at_a_time_cancel_needs_a_sweep_and_viewers_cannot_sweep(clien
         while not (isinstance(item := viewer.recv(), dict) and item["type"] == "sweep"):
             pass
         assert item["cancelled"] and "re" not in item
+
+
+# --- a worker that dies ----------------------------------------------------------------------
+
+def recv_within(peer, seconds: float):
+    """The peer's next message; the test fails if none comes within `seconds` (a plain receive
+    would wait for ever for a sweep that never ends)."""
+    async def receive():
+        with anyio.fail_after(seconds):
+            return await peer.ws._send_rx.receive()
+
+    try:
+        message = peer.ws.portal.call(receive)
+    except TimeoutError:
+        pytest.fail(f"nothing arrived within {seconds} s")
+    if message.get("type") == "websocket.close":
+        raise ConnectionError(f"closed with {message.get('code')}")
+    item = orjson.loads(message["text"]) if message.get("text") is not None else message["bytes"]
+    peer.seen.append(item)
+    return item
+
+
+def until(peer, want, seconds: float = 20.0):
+    """Read until a message `want` accepts, within `seconds` in all."""
+    deadline = time.monotonic() + seconds
+    while not want(item := recv_within(peer, max(0.01, deadline - time.monotonic()))):
+        pass
+    return item
+
+
+def message(kind: str):
+    return lambda item: isinstance(item, dict) and item["type"] == kind
+
+
+def thumbnails_frame(item) -> bool:
+    return isinstance(item, bytes) and item[:4] == THUMBS_MAGIC
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def poll(what, seconds: float, why: str):
+    deadline = time.monotonic() + seconds
+    while not (value := what()):
+        assert time.monotonic() < deadline, why
+        time.sleep(0.02)
+    return value
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads worker CPU time from /proc")
+def test_a_killed_worker_fails_its_sweep_and_the_next_sweeps_run_anywhere(client):
+    pool = client.app.state.sweeps
+    sid, token = new_session(client, SLOW)
+    other_sid, other_token = new_session(client, XOR)
+    with connect(client, sid, token) as peer, connect(client, sid) as viewer:
+        peer.send(id="s", type="sweep", count=8, iterations=5000)
+        until(peer, message("sweep_progress"))
+        # past its imports and training: the seed it holds is lost with it
+        worker = poll(lambda: [pid for pid in pool.worker_pids() if cpu_seconds(pid) > 0.5], 30,
+                      "no sweep worker started training")[0]
+        os.kill(worker, signal.SIGKILL)
+        for who in (peer, viewer):
+            error = until(who, message("error"))
+            assert error["code"] == "sweep_failed" and error.get("re") == ("s" if who is peer else None)
+            assert "worker process stopped" in error["message"] and "can be run again" in error["message"]
+            final = until(who, message("sweep"))
+            assert final["failed"] and final["cancelled"] and len(final["results"]) < 8
+            assert len(thumbnails(until(who, thumbnails_frame))) == len(final["results"])
+        # the sweep is over: nothing runs, nothing to cancel, its slot free, its pool gone
+        nothing, _ = peer.call(answers=("error", "sweep_progress"), type="sweep_cancel")
+        assert nothing["code"] == "not_found"
+        assert len(pool._free) == SLOTS
+        assert worker not in pool.worker_pids()
+        # the same session sweeps again on fresh workers, with exactly the numbers of single runs
+        peer.call(type="configure", config=XOR)
+        final, frame, _ = sweep_until_done(peer, seeds=[0, 8], iterations=300)
+        assert_single_runs(final, frame, {**SLOW, **XOR}, 300)
+    with connect(client, other_sid, other_token) as other:  # and so does any other
+        final, frame, _ = sweep_until_done(other, seeds=[5, 123456789], iterations=300)
+        assert_single_runs(final, frame, XOR, 300)
+    assert len(pool._free) == SLOTS
+
+
+class Room:
+    """Stands in for a session: keeps what a sweep broadcasts; `breaks` makes the final one fail."""
+
+    def __init__(self, breaks: bool = False):
+        self.got: list = []
+        self.breaks = breaks
+
+    def broadcast(self, item: dict, re=None, origin=None) -> None:
+        if self.breaks and item["type"] == "sweep":
+            raise RuntimeError("the sockets went away mid-broadcast")
+        self.got.append(item)
+
+    def broadcast_bytes(self, data: bytes) -> None:
+        self.got.append(data)
+
+
+def sweep_on(pool: SweepPool, room: Room, outcome) -> SweepJob:
+    """A sweep of three seeds whose every seed ends as `outcome` (a result or an exception)."""
+    def submit(fn, *args):
+        future = Future()
+        future.set_exception(outcome) if isinstance(outcome, BaseException) else future.set_result(outcome)
+        return future, None
+
+    pool.submit = submit
+    job = SweepJob(pool.next_id(), parse_config(XOR), [1, 2, 3], 10, 8, pool.claim())
+
+    async def main():
+        job.task = start(pool, room, job, "s", None)
+        await asyncio.wait([job.task])  # the task is still referenced: nothing here waits for collection
+
+    asyncio.run(main())
+    return job
+
+
+def test_a_seed_that_raises_fails_its_sweep_once_and_says_so(caplog):
+    pool, room = SweepPool(2), Room()
+    job = sweep_on(pool, room, ValueError("a bug in a worker"))
+    error, final, frame = room.got
+    assert error["code"] == "sweep_failed" and "ValueError" in error["message"] and "run again" in error["message"]
+    assert final["failed"] and final["cancelled"] and final["results"] == [] and thumbnails_frame(frame)
+    assert job.task.exception() is None and len(pool._free) == SLOTS
+    logged = [r for r in caplog.records if r.name == "backprop_lab.sweeps" and r.levelno == logging.ERROR]
+    assert len(logged) == 1 and isinstance(logged[0].exc_info[1], ValueError)
+
+
+def test_a_sweep_task_that_breaks_is_logged_at_once_and_frees_its_slot(caplog):
+    pool, room = SweepPool(2), Room(breaks=True)
+    job = sweep_on(pool, room, None)  # every seed stopped early, then the final broadcast fails
+    assert isinstance(job.task.exception(), RuntimeError)
+    logged = [r for r in caplog.records if r.name == "backprop_lab.sweeps" and r.levelno == logging.ERROR]
+    assert len(logged) == 1 and logged[0].exc_info[1] is job.task.exception()
+    assert f"sweep {job.id}" in logged[0].getMessage()
+    assert len(pool._free) == SLOTS
+
+
+
+def test_a_worker_killed_between_sweeps_costs_the_next_sweep_nothing(client):
+    pool = client.app.state.sweeps
+    sid, token = new_session(client, XOR)
+    with connect(client, sid, token) as peer:
+        sweep_until_done(peer, seeds=[1, 2], iterations=5)
+        idle = pool.worker_pids()
+        os.kill(idle[0], signal.SIGKILL)
+        poll(lambda: pool._executor._broken, 10, "the pool did not notice its worker die")
+        final, frame, _ = sweep_until_done(peer, seeds=[0, 8], iterations=300)
+        assert_single_runs(final, frame, XOR, 300)  # on a fresh pool, without a word of the old one
+        assert not any(isinstance(m, dict) and m["type"] == "error" for m in peer.seen)
+        assert not set(idle) & set(pool.worker_pids())
