@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+UNUSABLE = 2  # the exit code when the server cannot start as configured
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,9 +18,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def storage_problem(host: str, port: int) -> str | None:
+    """Why the configured scenario database cannot be used, checked before serving: a class that
+    saves its work must not find out at its first save that it never could."""
+    from app.server.settings import Settings
+    from app.storage import ScenarioStore
+
+    settings = Settings(host=host, port=port)
+    return ScenarioStore(settings.scenario_db, timeout=settings.storage_timeout).problem()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
+        problem = storage_problem(args.host, args.port)
+        if problem:
+            print(f"backprop-lab: cannot serve: {problem} (set BACKPROP_SCENARIO_DB to a file this user may "
+                  "create and write)", file=sys.stderr, flush=True)
+            return UNUSABLE
         from app.server.run import serve  # the web stack loads only when serving
 
         return serve(args.host, args.port)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import secrets
 
 import orjson
@@ -15,7 +16,7 @@ from app import __version__
 from app.engine import parse_config
 from app.lessons import LESSONS, lesson, lesson_summary
 from app.scenario import PANELS, Scenario, ScenarioError, capture, from_document, to_document
-from app.storage import ScenarioStore
+from app.storage import ScenarioStore, StorageLimit
 
 from . import wire
 from .errors import error_response, not_found
@@ -168,10 +169,29 @@ def _scenario_error(exc: ScenarioError) -> JSONResponse:
     return error_response(422, "invalid_scenario", str(exc), exc.field)
 
 
+OWNER_HEADER = "X-Backprop-Owner"
+OWNER_KEY = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+def _owner(request: Request) -> str | None | JSONResponse:
+    """The caller's owner key (their browser's own random key), None without one, or a refusal.
+    Whoever holds the key owns what was saved with it, so it must be long enough not to guess."""
+    key = request.headers.get(OWNER_HEADER)
+    if key is None:
+        return None
+    if not OWNER_KEY.fullmatch(key):
+        return error_response(422, "invalid_message", f"{OWNER_HEADER} must be 16 to 128 URL-safe base64 characters "
+                              "(A-Z, a-z, 0-9, - and _), a random key the page keeps", OWNER_HEADER)
+    return key
+
+
 @router.post("/api/scenarios", status_code=201)
 async def save_scenario(request: Request):
     """Save a live session's state (`{"session", "title", "notes", "hidden"}`), or import a
     scenario document (an exported file). Either way the stored document is checked first."""
+    owner = _owner(request)
+    if isinstance(owner, Response):
+        return owner
     raw = await request.body()
     settings = request.app.state.settings
     if len(raw) > settings.max_scenario_bytes:
@@ -192,7 +212,11 @@ async def save_scenario(request: Request):
         document = to_document(scenario, __version__)
     except ScenarioError as exc:
         return _scenario_error(exc)
-    scenario_id = await asyncio.to_thread(store(request).save, document)
+    address = request.client.host if request.client else None
+    try:
+        scenario_id = await asyncio.to_thread(store(request).save, document, owner, address)
+    except StorageLimit as exc:
+        return error_response(429, "limit", str(exc))
     return JSONResponse({"id": scenario_id, "url": f"/scenario/{scenario_id}"}, status_code=201)
 
 
@@ -216,7 +240,11 @@ async def _capture(request: Request, body: dict) -> Scenario | Response:
 
 @router.get("/api/scenarios")
 async def list_scenarios(request: Request):
-    return await asyncio.to_thread(store(request).list)
+    """The caller's own scenarios: without an owner key, none. Others' are reached only by their link."""
+    owner = _owner(request)
+    if isinstance(owner, Response):
+        return owner
+    return await asyncio.to_thread(store(request).list, owner)
 
 
 @router.get("/api/scenarios/{scenario_id}")
@@ -226,6 +254,20 @@ async def get_scenario(request: Request, scenario_id: str, download: bool = Fals
         return error_response(404, "not_found", f"no saved scenario {scenario_id!r}")
     headers = {"Content-Disposition": f'attachment; filename="scenario-{scenario_id}.json"'} if download else {}
     return Response(wire.encode(doc), media_type="application/json", headers=headers)
+
+
+@router.delete("/api/scenarios/{scenario_id}", status_code=204)
+async def delete_scenario(request: Request, scenario_id: str):
+    owner = _owner(request)
+    if isinstance(owner, Response):
+        return owner
+    outcome = await asyncio.to_thread(store(request).delete, scenario_id, owner)
+    if outcome == "missing":
+        return error_response(404, "not_found", f"no saved scenario {scenario_id!r}")
+    if outcome == "forbidden":
+        return error_response(403, "forbidden", f"scenario {scenario_id!r} is not yours to delete: only the browser "
+                              f"that saved it may (by its {OWNER_HEADER} key)")
+    return Response(status_code=204)
 
 
 # --- lessons -----------------------------------------------------------------------------

@@ -22,8 +22,11 @@ router = APIRouter()
 
 
 @router.get("/healthz")
-def healthz() -> dict:
-    return {"status": "ok"}
+def healthz(request: Request) -> dict:
+    """Still 200 when storage fails: the server runs sessions without it. `problem()` only reads,
+    so a monitor polling this never writes to the database."""
+    problem = request.app.state.scenarios.problem()
+    return {"status": "degraded", "storage": problem} if problem else {"status": "ok", "storage": "ok"}
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app.storage import ScenarioStore
+from app.storage import ScenarioStore, StorageError
 
 from . import classroom, http, ws
+from .errors import error_response
+from .pages import message_page
 from .sessions import Registry
 from .sweeps import SweepPool
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+
+log = logging.getLogger("backprop_lab")
 
 
 # Nothing external, ever: classrooms are often offline, and a page that can load nothing from
@@ -49,6 +55,24 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+def _storage_failed(request: Request, exc: StorageError):
+    """503 with the reason: the database is the operator's to mend, and the rest of the app works on."""
+    log.warning("%s", exc)
+    if not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", ""):
+        return message_page(request, 503, "Saved scenarios are unavailable", str(exc))  # a share link opened in a tab
+    return error_response(503, "storage", str(exc))
+
+
+def _failed(request: Request, exc: Exception) -> JSONResponse:
+    """Any other exception: JSON the page can read instead of Starlette's text/plain page. Starlette
+    runs this handler outside every middleware, so the security headers are added here; the
+    exception is raised again afterwards and logged with its traceback by the server."""
+    response = error_response(500, "internal", f"the server failed on this request ({type(exc).__name__}); "
+                              "it has been logged")
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
 async def _expire_forever(registry: Registry, every: float) -> None:
     while True:
         await asyncio.sleep(every)
@@ -60,6 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        problem = app.state.scenarios.problem()
+        if problem:  # `backprop-lab serve` refuses to start; an app built some other way serves on without saving
+            log.warning("saved scenarios will fail: %s", problem)
         sweeper = asyncio.create_task(_expire_forever(app.state.registry, min(60.0, settings.idle_timeout / 4)))
         try:
             yield
@@ -74,12 +101,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sweeps = SweepPool(settings.sweep_workers)
     app.state.registry = Registry(settings, app.state.sweeps)
-    app.state.scenarios = ScenarioStore(settings.scenario_db)
+    app.state.scenarios = ScenarioStore(settings.scenario_db, timeout=settings.storage_timeout,
+                                        max_per_owner=settings.max_scenarios_per_owner,
+                                        max_per_address=settings.max_scenarios_per_address,
+                                        max_bytes_per_address=settings.max_scenario_storage_per_address)
     app.state.templates = Jinja2Templates(directory=ROOT / "templates")
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.include_router(http.router)
     app.include_router(classroom.router)
     app.include_router(ws.router)
+    app.add_exception_handler(StorageError, _storage_failed)
+    app.add_exception_handler(Exception, _failed)
 
     app.add_middleware(SecurityHeaders)
     return app

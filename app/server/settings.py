@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     max_scenario_bytes: int = Field(2_097_152, ge=1024, description="largest scenario document accepted")
     scenario_db: Path = Field(default_factory=lambda: platformdirs.user_data_path("backprop-lab") / "scenarios.sqlite3",
                               description="the SQLite file saved scenarios live in (created on first save)")
+    storage_timeout: float = Field(1.5, gt=0, le=30, description="seconds a save waits for a database another "
+                                   "process has locked before it is refused as busy")
+    max_scenarios_per_owner: int = Field(100, ge=1, description="saved scenarios one owner key may keep")
+    max_scenarios_per_address: int = Field(1000, ge=1, description=(
+        "saved scenarios one client address may keep, whatever owner keys it sends (a class behind one "
+        "router shares an address)"))
+    max_scenario_storage_per_address: int = Field(268_435_456, ge=1024, description=(
+        "bytes of saved scenarios one client address may keep"))
     allowed_origins: list[str] = Field(default_factory=list, description=(
         "origins besides the served host whose pages may open websockets, e.g. [\"https://lab.school.example\"]"))
     public_url: str | None = Field(None, description="the address viewers should use to join (default: worked out "

@@ -4,6 +4,22 @@
 
 const $ = (id) => document.getElementById(id);
 
+const OWNER = "backprop-lab:owner";
+
+/** This browser's key to its own saved scenarios: 128 random bits, URL-safe, kept in
+ * localStorage. Anyone holding it can list and delete them, so it never leaves this origin
+ * except in the X-Backprop-Owner header. Without storage (private mode) it lasts as long as the page. */
+function ownerKey() {
+  try {
+    const kept = localStorage.getItem(OWNER);
+    if (kept && /^[A-Za-z0-9_-]{16,128}$/.test(kept)) return kept;
+  } catch { /* no storage: a key for this page only */ }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const key = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  try { localStorage.setItem(OWNER, key); } catch { /* as above */ }
+  return key;
+}
+
 /** The hideable panels, named by the page itself (`data-panel`), in page order. */
 export const PANELS = [...new Set([...document.querySelectorAll("[data-panel]")].map((el) => el.dataset.panel))];
 
@@ -91,10 +107,16 @@ export function bindClassroom({ store, socket, session, token, present }) {
 
   // --- joining ------------------------------------------------------------------------------
   if (present && control) {
-    fetch(`/api/sessions/${session}/join`).then((r) => r.json()).then((join) => {
-      $("join-url").textContent = join.url.replace(/^https?:\/\//, "");
-      $("join-qr").src = join.qr;
-    }).catch(() => {});
+    // asked once the socket says hello: a presenter page's session is made only when it connects
+    let asked = false;
+    socket.listen((message) => {
+      if (message.type !== "hello" || asked) return;
+      asked = true;
+      fetch(`/api/sessions/${session}/join`).then((r) => r.json()).then((join) => {
+        $("join-url").textContent = join.url.replace(/^https?:\/\//, "");
+        $("join-qr").src = join.qr;
+      }).catch(() => { asked = false; });
+    });
   }
   $("fork").hidden = control;
   $("fork").addEventListener("click", async () => {
@@ -115,6 +137,40 @@ export function bindClassroom({ store, socket, session, token, present }) {
 
   // --- saving, sharing, importing -----------------------------------------------------------
   const dialog = $("save-dialog");
+  const owner = ownerKey();
+  const savedList = $("saved-list");
+  const openSaved = Object.assign(document.createElement("button"), { type: "button", id: "saved-open",
+    textContent: "Open", disabled: true });
+  const deleteSaved = Object.assign(document.createElement("button"), { type: "button", id: "saved-delete",
+    textContent: "Delete", disabled: true });
+  deleteSaved.setAttribute("aria-label", "Delete the chosen scenario");
+  const savedButtons = Object.assign(document.createElement("div"), { className: "dialog-buttons" });
+  savedButtons.append(openSaved, deleteSaved);
+  savedList.closest("label").after(savedButtons);
+
+  /** Ask the server about scenarios; its JSON answer, or an Error carrying its message (`told`:
+   * the server's own sentence, which says what failed). A body that is not JSON (a proxy's
+   * page, a crash) becomes its status line, never a SyntaxError. */
+  async function ask(path, options = {}) {
+    let response;
+    try {
+      response = await fetch(path, { ...options, headers: { ...options.headers, "X-Backprop-Owner": owner } });
+    } catch {
+      throw new Error("the server could not be reached");
+    }
+    const text = await response.text();
+    let body = null;
+    try { body = text ? JSON.parse(text) : null; } catch { /* not JSON: said below */ }
+    if (!response.ok) {
+      const told = body?.error?.message;
+      throw Object.assign(new Error(told || `the server answered ${response.status} ${response.statusText}`.trim()),
+        { told: Boolean(told) });
+    }
+    if (text && body === null) throw new Error("the server's answer was not JSON");
+    return body;
+  }
+  const post = (body) => ask("/api/scenarios", { method: "POST", headers: { "content-type": "application/json" }, body });
+
   function showSaved(id) {
     $("save-result").hidden = false;
     $("save-link").href = `/scenario/${id}`;
@@ -126,12 +182,18 @@ export function bindClassroom({ store, socket, session, token, present }) {
     $("save-error").hidden = !text;
     $("save-error").textContent = text || "";
   }
+  function chosen() {
+    openSaved.disabled = deleteSaved.disabled = !savedList.value;
+  }
   async function refreshSaved() {
     try {
-      const items = await (await fetch("/api/scenarios")).json();
-      $("saved-list").replaceChildren(new Option("open one…", ""),
+      const items = await ask("/api/scenarios");
+      savedList.replaceChildren(new Option(items.length ? "choose one…" : "none saved from this browser yet", ""),
         ...items.map((s) => new Option(`${s.title || "untitled"} · ${s.dataset} · iteration ${s.iteration}`, s.id)));
-    } catch { /* the list simply stays as it was */ }
+    } catch (error) {
+      saveError(error.told ? error.message : `Could not list your saved scenarios: ${error.message}`);
+    }
+    chosen();
   }
   $("save-open").addEventListener("click", () => {
     $("save-title").value = store.presentation?.title || "";
@@ -146,27 +208,51 @@ export function bindClassroom({ store, socket, session, token, present }) {
     e.preventDefault();
     const body = { session, title: $("save-title").value, notes: $("save-notes").value,
       hidden: store.presentation?.hidden || [] };
-    const response = await fetch("/api/scenarios", { method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify(body) });
-    const answer = await response.json();
-    if (response.ok) { showSaved(answer.id); refreshSaved(); } else saveError(answer.error?.message || response.statusText);
+    try {
+      showSaved((await post(JSON.stringify(body))).id);
+      refreshSaved();
+    } catch (error) {
+      saveError(error.told ? error.message : `Could not save: ${error.message}`);
+    }
   });
   $("scenario-import").addEventListener("change", async (e) => {
     const file = e.target.files[0];
     e.target.value = "";
     if (!file) return;
-    const response = await fetch("/api/scenarios", { method: "POST", headers: { "content-type": "application/json" },
-      body: await file.text() });
-    const answer = await response.json();
-    if (!response.ok) { saveError(`${file.name}: ${answer.error?.message || response.statusText}`); return; }
+    let answer;
+    try {
+      answer = await post(await file.text());
+    } catch (error) {
+      saveError(`${file.name}: ${error.message}`);
+      return;
+    }
     showSaved(answer.id);
     refreshSaved();
     if (control) socket.send({ type: "load", scenario: answer.id }, null);
   });
-  $("saved-list").addEventListener("change", (e) => {
-    const id = e.target.value;
+  savedList.addEventListener("change", chosen);
+  openSaved.addEventListener("click", () => {
+    const id = savedList.value;
     if (!id) return;
-    if (control) { socket.send({ type: "load", scenario: id }, null); dialog.close(); } else location.assign(`/scenario/${id}`);
+    saveError(null);
+    // the dialog stays open until the server answers, so a refusal is read where it was asked for
+    if (control) socket.send({ type: "load", scenario: id }, savedList); else location.assign(`/scenario/${id}`);
+  });
+  socket.listen((message, origin) => {
+    if (origin !== savedList) return;
+    if (message.type === "error") saveError(`Could not open it: ${message.message}`);
+    else if (dialog.open) dialog.close();
+  });
+  deleteSaved.addEventListener("click", async () => {
+    const option = savedList.selectedOptions[0];
+    if (!option?.value || !confirm(`Delete "${option.text}"? Its share link will stop working.`)) return;
+    try {
+      await ask(`/api/scenarios/${encodeURIComponent(option.value)}`, { method: "DELETE" });
+      saveError(null);
+    } catch (error) {
+      saveError(error.told ? error.message : `Could not delete it: ${error.message}`);
+    }
+    refreshSaved();
   });
 
   function toggleFullscreen() {

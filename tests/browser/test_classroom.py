@@ -14,10 +14,10 @@ STORE = "window.__backprop"
 BOUNDARY = "document.getElementById('boundary').toDataURL()"
 
 
-def api(live_server: str, path: str, body: dict | None = None) -> dict:
+def api(live_server: str, path: str, body: dict | None = None, headers: dict | None = None) -> dict:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(live_server + path, data=data, method="POST" if data is not None else "GET",
-                                     headers={"content-type": "application/json"})
+                                     headers={"content-type": "application/json", **(headers or {})})
     with urllib.request.urlopen(request) as response:
         return json.loads(response.read())
 
@@ -181,6 +181,10 @@ def test_titles_and_notes_are_shown_as_text_never_as_markup(browser, live_server
     assert page.locator("#scene-title").inner_text() == XSS_TITLE
     assert page.locator("#scene-notes").inner_text() == XSS_NOTES
     assert page.locator("#scene-title *, #scene-notes *").count() == 0
+    # the dialog lists this browser's own scenarios: save one more as this browser
+    owner = page.evaluate("localStorage.getItem('backprop-lab:owner')")
+    api(live_server, "/api/scenarios", {"session": session["id"], "title": XSS_TITLE, "notes": XSS_NOTES},
+        {"X-Backprop-Owner": owner})
     page.get_by_role("button", name="Share").click()
     page.wait_for_function("document.getElementById('saved-list').options.length > 1")
     options = page.locator("#saved-list option").all_inner_texts()

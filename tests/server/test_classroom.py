@@ -27,8 +27,11 @@ def numbers(state: dict) -> dict:
                                   "nodes", "example")}
 
 
+OWNER = {"X-Backprop-Owner": "the-test-browsers-own-key"}  # scenarios are listed only to who saved them
+
+
 def save(client, sid, **fields) -> str:
-    response = client.post("/api/scenarios", json={"session": sid, **fields})
+    response = client.post("/api/scenarios", json={"session": sid, **fields}, headers=OWNER)
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -46,7 +49,7 @@ def test_a_saved_scenario_survives_a_restart_and_runs_on_identically(tmp_path):
             reference = peer.call(type="step", unit="iteration", count=100)[0]
     assert db.exists()
     with TestClient(create_app(small_settings(scenario_db=db))) as client:  # a new server, the same file
-        listed = client.get("/api/scenarios").json()
+        listed = client.get("/api/scenarios", headers=OWNER).json()
         assert [(s["id"], s["title"], s["iteration"]) for s in listed] == [(scenario, "moons, mid-iteration", 37)]
         response = client.post("/api/sessions", json={"scenario": scenario})
         assert response.status_code == 201, response.text
@@ -100,13 +103,14 @@ def test_export_and_import_give_the_same_run(client):
     (b'[1, 2, 3]', "scenario", "must be an object"),
 ])
 def test_bad_scenario_files_are_refused_with_their_reason(client, body, field, words):
-    before = client.get("/api/scenarios").json()
-    response = client.post("/api/scenarios", content=body)
+    save(client, new_session(client)[0])
+    before = client.get("/api/scenarios", headers=OWNER).json()
+    response = client.post("/api/scenarios", content=body, headers=OWNER)
     assert response.status_code == 422
     error = response.json()["error"]
     assert words in error["message"]
     assert error.get("field") == field
-    assert client.get("/api/scenarios").json() == before, "a refused file was stored"
+    assert client.get("/api/scenarios", headers=OWNER).json() == before, "a refused file was stored"
 
 
 def test_saving_names_bad_fields_and_unknown_sessions(client):

@@ -6,7 +6,7 @@ from .conftest import new_session
 
 
 def test_healthz(client):
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "storage": "ok"}
 
 
 def test_create_session_gives_unguessable_id_and_token(client):
