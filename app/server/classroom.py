@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-import secrets
+from urllib.parse import urlencode
 
 import orjson
 import segno
@@ -13,14 +13,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from app import __version__
-from app.engine import parse_config
 from app.lessons import LESSONS, lesson, lesson_summary
 from app.scenario import PANELS, Scenario, ScenarioError, capture, from_document, to_document
 from app.storage import ScenarioStore, StorageLimit
 
 from . import wire
+from .admission import token_matches
 from .errors import error_response, not_found
-from .pages import message_page, page, registry
+from .pages import client_address, limit_page, message_page, page, registry, wrong_host
 from .network import join_base
 from .sessions import SessionLimit, blank_presentation
 
@@ -76,20 +76,31 @@ def parse_hidden(value: str | None) -> list[str]:
 
 @router.get("/present", response_class=HTMLResponse)
 def new_presentation(request: Request):
-    """A new session to present; the page is reached with its token, which the page then hides."""
+    """A session to present, claimed but not made until the page connects (as `GET /`); the page is
+    reached with its token, which the page then hides."""
+    refused = wrong_host(request)
+    if refused is not None:
+        return refused
     try:
-        session = registry(request).create(parse_config())
+        session_id, token = registry(request).claim(client_address(request))
     except SessionLimit as exc:
-        return message_page(request, 429, "The server is full", str(exc))
-    query = request.url.query
-    return RedirectResponse(f"/present/{session.id}?token={session.token}" + (f"&{query}" if query else ""), 303)
+        return limit_page(request, exc)
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+    return RedirectResponse(f"/present/{session_id}?token={token}" + (f"&{query}" if query else ""), 303)
 
 
 @router.get("/present/{session_id}", response_class=HTMLResponse)
 def present_session(request: Request, session_id: str, token: str | None = None, hide: str | None = None,
                     lesson: str | None = None, step: int = 0):
+    refused = wrong_host(request)
+    if refused is not None:
+        return refused
     session = registry(request).get(session_id)
-    if session is None:
+    if session is not None:
+        control = token_matches(token, session.token)
+    elif registry(request).claimed(session_id, token):
+        control = True  # just claimed by /present: the session is made when this page connects
+    else:
         return message_page(request, 404, "No such session", f"There is no session {session_id!r}; it may have expired.")
     try:
         hidden = parse_hidden(hide)
@@ -97,8 +108,8 @@ def present_session(request: Request, session_id: str, token: str | None = None,
             lesson_scenario(lesson, step)
     except ScenarioError as exc:
         return message_page(request, 422, "That link is not right", str(exc))
-    control = token is not None and secrets.compare_digest(token, session.token)
-    return page(request, session.id, session.token if control else None, present=True, hidden=hidden,
+    # a wrong token is not echoed into the page: the page then drops it from the address bar
+    return page(request, session_id, token if control else None, present=True, hidden=hidden,
                 lesson=lesson, step=step)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -13,9 +11,10 @@ from app.presets import PRESETS
 from app.scenario import ScenarioError
 
 from . import wire
+from .admission import token_matches
 from .classroom import session_from_scenario
 from .errors import error_response, not_found
-from .pages import message_page, page, registry
+from .pages import client_address, limit_page, message_page, page, registry, wrong_host
 from .sessions import Registry, SessionLimit
 
 router = APIRouter()
@@ -31,20 +30,28 @@ def healthz(request: Request) -> dict:
 
 @router.get("/", response_class=HTMLResponse)
 def new_private_session(request: Request):
+    """The page of a session that does not exist yet: its id and token are a claim, and the
+    session is made when the page's websocket connects. A GET anyone's page can trigger (an
+    <img>, a prefetch) must cost nothing."""
+    refused = wrong_host(request)
+    if refused is not None:
+        return refused
     try:
-        session = registry(request).create(parse_config())
+        session_id, token = registry(request).claim(client_address(request))
     except SessionLimit as exc:
-        return message_page(request, 429, "The server is full", str(exc))
-    return page(request, session.id, session.token)
+        return limit_page(request, exc)
+    return page(request, session_id, token)
 
 
 @router.get("/s/{session_id}", response_class=HTMLResponse)
 def join_session(request: Request, session_id: str, token: str | None = None):
+    refused = wrong_host(request)
+    if refused is not None:
+        return refused
     session = registry(request).get(session_id)
     if session is None:
         return message_page(request, 404, "No such session", f"There is no session {session_id!r}; it may have expired.")
-    control = token is not None and secrets.compare_digest(token, session.token)
-    return page(request, session.id, session.token if control else None)
+    return page(request, session.id, session.token if token_matches(token, session.token) else None)
 
 
 @router.get("/api/presets")
@@ -72,7 +79,7 @@ async def create_session(request: Request):
     except ConfigError as exc:
         return error_response(422, "invalid_config", f"config.{exc}", f"config.{exc.field}")
     try:
-        session = registry(request).create(config)
+        session = registry(request).create(config, owner=client_address(request))
     except SessionLimit as exc:
         return error_response(429, "limit", str(exc))
     return JSONResponse({"id": session.id, "token": session.token}, status_code=201)
@@ -95,7 +102,7 @@ async def delete_session(request: Request, session_id: str):
         return not_found(session_id)
     auth = request.headers.get("authorization", "")
     token = auth[7:] if auth.lower().startswith("bearer ") else ""
-    if not secrets.compare_digest(token, session.token):
+    if not token_matches(token, session.token):
         return error_response(403, "forbidden", "deleting a session needs its control token as 'Authorization: Bearer TOKEN'")
     registry(request).remove(session_id)
     for conn in list(session.connections):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -55,3 +59,81 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
     if origin in (a.rstrip("/").lower() for a in allowed):
         return True
     return host is not None and urlsplit(origin).netloc == host.lower()
+
+
+def host_name(host_header: str | None) -> str | None:
+    """The name or address in a Host header, lower-cased, without port, brackets or a final dot."""
+    if not host_header:
+        return None
+    try:
+        name = urlsplit(f"//{host_header}").hostname
+    except ValueError:  # a malformed IPv6 literal
+        return None
+    name = (name or "").rstrip(".")
+    return name or None
+
+
+def is_own_address(address: str) -> bool:
+    """Whether `address` is one of this machine's. Binding succeeds only for an address an
+    interface here holds, which answers exactly, for every interface, without asking DNS. (A
+    broadcast or multicast address binds too; harmless, as no address can be rebound.)"""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.bind((str(ip), 0))
+    except OSError:
+        return False
+    return True
+
+
+def served_names(settings: Settings) -> set[str]:
+    """The host names (not addresses) this server answers to: the configured host, the hosts of
+    `public_url` and of the allowed origins, and, serving every interface, this machine's own name."""
+    names = {"localhost", settings.host.lower()}
+    for url in (settings.public_url, *settings.allowed_origins):
+        name = host_name(urlsplit(url or "").netloc)
+        if name:
+            names.add(name)
+    if settings.host in WILDCARD_HOSTS:
+        machine = socket.gethostname().lower()
+        names |= {machine, f"{machine}.local"}  # how phones reach a laptop by name (mDNS)
+    return names
+
+
+def host_served(host_header: str | None, settings: Settings) -> bool:
+    """Whether a request's Host is one this server answers to.
+
+    DNS rebinding: a page at evil.example:8000 whose name the attacker re-points at this machine
+    is, to the browser, the same origin as evil.example, so its Origin matches its Host and it may
+    read every answer. Its Host still says evil.example, which this server never serves. An
+    address cannot be rebound (the browser connects to exactly that address), so any of this
+    machine's own addresses is fine when serving every interface; names must be ones we know."""
+    name = host_name(host_header)
+    if name is None:
+        return host_header is None  # no Host at all is not a browser; a mangled one is refused
+    if name in served_names(settings):
+        return True
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return ip.is_loopback or (settings.host in WILDCARD_HOSTS and is_own_address(name))
+
+
+def handshake_refusal(origin: str | None, host: str | None, settings: Settings) -> str | None:
+    """Why a websocket handshake is refused, or None. Only browsers send Origin, and only browsers
+    can be turned against the server by a page, so Host is checked for them: other clients
+    choose their own headers anyway."""
+    if origin is None:
+        return None
+    if not host_served(host, settings):
+        return (f"this server does not answer to the address {str(host)[:100]!r}; open it at one of its own "
+                "addresses (localhost, this machine's network address, or its public_url)")
+    if not origin_allowed(origin, host, settings.allowed_origins):
+        return (f"pages from {origin[:100]} may not open this server's sessions; the server allows its own pages "
+                "and the origins in its allowed_origins setting")
+    return None

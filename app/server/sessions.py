@@ -18,10 +18,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from app.engine import Config
+from app.engine import Config, parse_config
 from app.run import Run
 
 from . import wire
+from .admission import Claims
 from .settings import Settings
 from .sweeps import SweepJob, SweepPool
 
@@ -258,33 +259,118 @@ def blank_presentation() -> dict:
 
 
 class SessionLimit(Exception):
-    pass
+    """No room for another session. `full`: the whole server is at its cap (else one client
+    address is at its own)."""
+
+    def __init__(self, message: str, full: bool = True):
+        super().__init__(message)
+        self.full = full
+
+
+@dataclass
+class Lease:
+    """What the registry keeps beside a session: who made it, and when a controller last used it."""
+    owner: str | None  # the client address that asked for it; None when the caller did not say
+    active: float  # time.monotonic() when it was made, then of each command from a controller
+    used: bool = False  # a controller has sent it a command
 
 
 class Registry:
-    """Every live session of this process, with the cap and idle expiry."""
+    """Every live session of this process: the caps (overall and per client address), expiry,
+    eviction, and sessions made only when a page's websocket redeems its claim.
+
+    Lifetime (docs/protocol.md, *Session lifetime*): a session with a connection open is kept. One
+    with none expires `idle_timeout` after its controller's last command, or `unattended_timeout`
+    after it was made if no controller ever sent one. Connecting, acks and viewers never move that
+    clock, so reconnecting keeps nothing alive. When a cap is reached the idle session nearest its
+    expiry makes room; only when every session counted is open somewhere is a newcomer refused."""
 
     def __init__(self, settings: Settings, pool: SweepPool | None = None):
         self.settings, self.pool = settings, pool
         self.sessions: dict[str, Session] = {}
+        self.leases: dict[str, Lease] = {}
+        self.claims = Claims()
 
-    def create(self, config: Config, run: Run | None = None, presentation: dict | None = None) -> Session:
-        """A new session of `config`, or of an already built `run` (a fork, a scenario)."""
-        if len(self.sessions) >= self.settings.max_sessions:
-            raise SessionLimit(f"the server already holds its maximum of {self.settings.max_sessions} sessions; "
-                               "try again when one has expired")
-        session_id = secrets.token_urlsafe(16)  # 128 random bits
-        session = Session(session_id, secrets.token_urlsafe(24), config, self.settings, self.pool, run)
+    def create(self, config: Config, run: Run | None = None, presentation: dict | None = None, *,
+               owner: str | None = None, session_id: str | None = None, token: str | None = None) -> Session:
+        """A new session of `config`, or of an already built `run` (a fork, a scenario), asked for by
+        the client at address `owner`. Raises SessionLimit when there is no room even by eviction."""
+        now = time.monotonic()
+        self.expire(now)
+        self._make_room(owner, evict=True)
+        session_id = session_id or secrets.token_urlsafe(16)  # 128 random bits
+        session = Session(session_id, token or secrets.token_urlsafe(24), config, self.settings, self.pool, run)
         if presentation is not None:
             session.presentation = presentation
         self.sessions[session_id] = session
+        self.leases[session_id] = Lease(owner, now)
         return session
+
+    def claim(self, owner: str | None) -> tuple[str, str]:
+        """An id and token for a page; the session is made when its websocket connects (`redeem`).
+        Raises SessionLimit now if that would be refused, so the page can say so instead."""
+        self.expire()
+        self._make_room(owner, evict=False)
+        return self.claims.issue()
+
+    def claimed(self, session_id: str, token: str | None) -> bool:
+        return self.claims.valid(session_id, token)
+
+    def redeem(self, session_id: str, token: str | None, owner: str | None) -> Session | None:
+        """Session `session_id`, made now with the default config if it does not exist yet and
+        `token` is a claim on it; None if neither. Raises SessionLimit."""
+        session = self.sessions.get(session_id)
+        if session is None and self.claims.valid(session_id, token):
+            session = self.create(parse_config(), owner=owner, session_id=session_id, token=token)
+        return session
+
+    def used(self, session_id: str, now: float | None = None) -> None:
+        """A controller sent a command: the session's clock starts again."""
+        lease = self.leases.get(session_id)
+        if lease is not None:
+            lease.active, lease.used = (time.monotonic() if now is None else now), True
+
+    def deadline(self, session_id: str) -> float:
+        """When (time.monotonic()) the session expires unless a connection is open then."""
+        lease = self.leases[session_id]
+        timeout = self.settings.idle_timeout
+        if not lease.used:  # never the longer of the two: an unused session is the first to go
+            timeout = min(timeout, self.settings.unattended_timeout)
+        return lease.active + timeout
+
+    def _idlest(self, session_ids) -> str | None:
+        idle = [sid for sid in session_ids if not self.sessions[sid].connections]
+        return min(idle, key=self.deadline, default=None)
+
+    def _make_room(self, owner: str | None, evict: bool) -> None:
+        """Room for one more session from `owner`, evicting an idle session if `evict`; raises
+        SessionLimit if there is none even so."""
+        most = self.settings.max_sessions_per_client
+        if owner is not None:
+            theirs = [sid for sid, lease in self.leases.items() if lease.owner == owner]
+            if len(theirs) >= most:
+                victim = self._idlest(theirs)
+                if victim is None:
+                    raise SessionLimit(f"your address ({owner}) already holds {len(theirs)} sessions, the most one "
+                                       f"address may ({most}), and every one is open in a page; close one and try "
+                                       "again", full=False)
+                if not evict:
+                    return  # its own idle session would go: that makes room under both caps
+                self.remove(victim)  # an address at its cap gives up its own idle session, no one else's
+        if len(self.sessions) >= self.settings.max_sessions:
+            victim = self._idlest(self.sessions)
+            if victim is None:
+                raise SessionLimit(f"the server is full: it holds its maximum of {self.settings.max_sessions} "
+                                   "sessions and every one is open in a page right now; try again in a few minutes")
+            if evict:
+                self.remove(victim)
 
     def get(self, session_id: str) -> Session | None:
         return self.sessions.get(session_id)
 
     def remove(self, session_id: str) -> Session | None:
         session = self.sessions.pop(session_id, None)
+        self.leases.pop(session_id, None)
         if session is not None:
             session.stop_playing()
             session.stop_sweeping()
@@ -292,8 +378,7 @@ class Registry:
 
     def expire(self, now: float | None = None) -> list[str]:
         now = time.monotonic() if now is None else now
-        gone = [sid for sid, s in self.sessions.items()
-                if not s.connections and now - s.last_seen > self.settings.idle_timeout]
+        gone = [sid for sid, s in self.sessions.items() if not s.connections and now > self.deadline(sid)]
         for sid in gone:
             self.remove(sid)
         return gone

@@ -16,7 +16,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     max_sessions: int = Field(200, ge=1)
-    idle_timeout: float = Field(1800.0, gt=0, description="seconds a session lives without a connection")
+    max_sessions_per_client: int = Field(40, ge=1, description=(
+        "sessions one client address may hold at once (a class behind one router shares an address)"))
+    idle_timeout: float = Field(1800.0, gt=0, description=(
+        "seconds a session with no connection lives after its controller's last command"))
+    unattended_timeout: float = Field(300.0, gt=0, description=(
+        "seconds a session with no connection lives if no controller has ever sent it a command"))
     max_fps: float = Field(30.0, gt=0, le=240, description="frames per second each client gets at most")
     max_unacked: int = Field(2, ge=1, le=16, description="play frames a client may have unacknowledged")
     max_message_bytes: int = Field(262_144, ge=1024, description="largest websocket message accepted")

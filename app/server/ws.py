@@ -23,10 +23,11 @@ from app.scenario import PANELS, ScenarioError, from_document
 from app.storage import ScenarioStore
 
 from . import wire
+from .admission import note_commands, token_matches
 from .classroom import lesson_scenario, scenario_presentation
-from .network import origin_allowed
+from .network import handshake_refusal
 from .commands import VIEWER_COMMANDS, CommandError, message_id, parse_command
-from .sessions import Connection, Session
+from .sessions import Connection, Session, SessionLimit
 from .settings import Settings
 from .sweeps import SweepJob, cancel, start
 
@@ -56,18 +57,24 @@ def hello_choices() -> dict:
 async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str | None = None):
     settings: Settings = websocket.app.state.settings
     await websocket.accept()
-    origin = websocket.headers.get("origin")
-    if not origin_allowed(origin, websocket.headers.get("host"), settings.allowed_origins):
-        await websocket.send_text(wire.encode(wire.error(
-            "forbidden", f"pages from {origin[:100]} may not open this server's sessions; the server allows its own "
-                         "pages and the origins in its allowed_origins setting")).decode())
+    refusal = handshake_refusal(websocket.headers.get("origin"), websocket.headers.get("host"), settings)
+    if refusal is not None:
+        await websocket.send_text(wire.encode(wire.error("forbidden", refusal)).decode())
         await websocket.close(CLOSE_FORBIDDEN)
         return
-    session = websocket.app.state.registry.get(session_id)
+    registry = websocket.app.state.registry
+    try:  # a page's claim becomes its session here, on connect, and counts against its address
+        session = registry.redeem(session_id, token, websocket.client.host if websocket.client else None)
+    except SessionLimit as exc:
+        await websocket.send_text(wire.encode(wire.error("limit", str(exc))).decode())
+        await websocket.close(1013)
+        return
     if session is None:
         await websocket.send_text(wire.encode(wire.error("not_found", f"no session {session_id!r}: it may have expired")).decode())
         await websocket.close(CLOSE_GONE)
         return
+    if token_matches(token, session.token):  # only a controller's commands keep a session alive
+        note_commands(websocket, lambda: registry.used(session.id))
     if len(session.connections) >= settings.max_connections_per_session:
         await websocket.send_text(wire.encode(wire.error("limit", f"this session already has its maximum of "
                                                          f"{settings.max_connections_per_session} connections")).decode())

@@ -25,19 +25,37 @@ set(store, "presenting", present);
 document.body.classList.toggle("present", present);
 
 /** A projector shows its address bar to the room: the presenter page keeps its token in this
- * tab's sessionStorage and takes it out of the address, so a reload still controls. */
+ * tab's sessionStorage and takes it out of the address, so a reload still controls. The server
+ * fills in data-token only when the link's token is right; a wrong one leaves the address bar
+ * on every page (it would only be copied on), and the page says why it cannot drive. */
 function presenterToken() {
   const key = `backprop-lab:token:${session}`;
   const given = document.body.dataset.token;
-  if (!present) return given;
-  if (given) {
-    sessionStorage.setItem(key, given);
-    const query = new URLSearchParams(location.search);
+  const query = new URLSearchParams(location.search);
+  const refused = query.has("token") && !given;
+  if (present && given) sessionStorage.setItem(key, given);
+  if (query.has("token") && (present || refused)) {
     query.delete("token");
     const search = query.toString() ? `?${query}` : "";
     history.replaceState(null, "", `${location.pathname}${search}${location.hash}`);
   }
+  if (refused) {
+    sayTokenRefused();
+    return ""; // not even a token this tab kept: the link in hand says "someone else's session"
+  }
+  if (!present) return given;
   return given || sessionStorage.getItem(key) || "";
+}
+
+function sayTokenRefused() {
+  const note = document.createElement("div");
+  note.id = "token-refused";
+  note.className = "banner";
+  note.setAttribute("role", "status");
+  note.textContent = "This link's token is not this session's, so this page is view-only: it follows the session "
+    + "but cannot change it. (Click to close.)";
+  note.addEventListener("click", () => note.remove());
+  $("banner").before(note);
 }
 
 const socket = connect(store, session, token, { onGone: () => touch(store) });

@@ -36,11 +36,17 @@ def browser_context_args(browser_context_args, live_server):
 
 
 @pytest.fixture(scope="session")
-def live_server():
+def live_app():
+    """The app live_server serves, for tests that look at its sessions directly."""
+    return create_app(Settings())
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(Settings()), host="127.0.0.1", port=port, log_level="warning",
+    config = uvicorn.Config(live_app, host="127.0.0.1", port=port, log_level="warning",
                             ws_per_message_deflate=False, timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -71,7 +71,10 @@ class Peer:
 
 
 def small_settings(**overrides) -> Settings:
-    return Settings(**{"grid_resolution": 16, "neuron_resolution": 8, **overrides})
+    # TestClient's requests say "Host: testserver"; pages answer only to hosts the server serves
+    # (DNS rebinding), so the tests' server is published under that name, as a deployment would be
+    return Settings(**{"grid_resolution": 16, "neuron_resolution": 8, "allowed_origins": ["http://testserver"],
+                       **overrides})
 
 
 @pytest.fixture

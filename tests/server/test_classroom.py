@@ -253,12 +253,13 @@ def test_websockets_from_other_sites_are_refused(make_client):
     assert origin_allowed("https://lab.school.example", "127.0.0.1:8000", ["https://lab.school.example/"])
     client = make_client(allowed_origins=["http://trusted.example"])
     sid, token = new_session(client)
-    with client.websocket_connect(f"/ws/{sid}?token={token}", headers={"origin": "http://evil.example"}) as ws:
+    with client.websocket_connect(f"/ws/{sid}?token={token}", headers={"host": "localhost",
+                                                                       "origin": "http://evil.example"}) as ws:
         error = orjson.loads(ws.receive_text())
         assert error["type"] == "error" and error["code"] == "forbidden" and "evil.example" in error["message"]
         assert ws.receive()["code"] == 4403
-    for origin in ("http://testserver", "http://trusted.example"):
-        with client.websocket_connect(f"/ws/{sid}", headers={"origin": origin}) as ws:
+    for origin in ("http://localhost", "http://trusted.example"):
+        with client.websocket_connect(f"/ws/{sid}", headers={"host": "localhost", "origin": origin}) as ws:
             assert orjson.loads(ws.receive_text())["type"] == "hello"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import new_session
+from .conftest import connect, new_session
 
 
 def test_healthz(client):
@@ -56,9 +56,12 @@ def test_pages_hand_the_token_only_to_its_holder(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     registry = client.app.state.registry
-    assert len(registry.sessions) == 1
-    session = next(iter(registry.sessions.values()))
-    assert session.id in page.text and session.token in page.text
+    sid = page.text.split('data-session="', 1)[1].split('"', 1)[0]
+    token = page.text.split('data-token="', 1)[1].split('"', 1)[0]
+    with connect(client, sid, token) as peer:  # the page's session is made when its socket connects
+        assert peer.hello["hello"]["role"] == "control"
+    session = registry.get(sid)
+    assert session is not None and session.token == token
     viewer = client.get(f"/s/{session.id}")
     assert viewer.status_code == 200 and session.id in viewer.text and session.token not in viewer.text
     assert session.token in client.get(f"/s/{session.id}?token={session.token}").text
@@ -67,26 +70,26 @@ def test_pages_hand_the_token_only_to_its_holder(client):
 
 def test_session_cap_refuses_with_limit(make_client):
     client = make_client(max_sessions=2)
-    new_session(client)
-    new_session(client)
-    refused = client.post("/api/sessions")
-    assert refused.status_code == 429 and refused.json()["error"]["code"] == "limit"
-    assert "2" in refused.json()["error"]["message"]
-    assert client.get("/").status_code == 429
+    first, second = new_session(client), new_session(client)
+    with connect(client, *first), connect(client, *second):  # open in a page: neither may be evicted
+        refused = client.post("/api/sessions")
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "limit"
+        assert "2" in refused.json()["error"]["message"]
+        full = client.get("/")
+        assert full.status_code == 429 and "The server is full" in full.text
 
 
 def test_idle_sessions_expire_but_watched_ones_do_not(make_client):
-    client = make_client(idle_timeout=60)
+    client = make_client(idle_timeout=60, unattended_timeout=60)
     registry = client.app.state.registry
     idle, _ = new_session(client)
     watched, token = new_session(client)
-    from .conftest import connect
     with connect(client, watched, token):
-        gone = registry.expire(now=registry.get(idle).last_seen + 61)
+        gone = registry.expire(now=registry.deadline(idle) + 1)
         assert gone == [idle]
         assert registry.get(watched) is not None
-    assert registry.expire(now=registry.get(watched).last_seen + 30) == []
-    assert registry.expire(now=registry.get(watched).last_seen + 61) == [watched]
+    assert registry.expire(now=registry.deadline(watched) - 1) == []
+    assert registry.expire(now=registry.deadline(watched) + 1) == [watched]
 
 
 def test_presets_are_listed_with_what_each_is_about(client):
