@@ -60,7 +60,9 @@ async def session_from_scenario(request: Request, scenario_id: str):
     if scenario is None:
         return None
     run = scenario.build_run(request.app.state.settings.max_gates)
-    return registry(request).create(scenario.config, run, scenario_presentation(scenario, scenario_id))
+    # counted against the asking address: a share link in a page of <img> tags is a session per tag
+    return registry(request).create(scenario.config, run, scenario_presentation(scenario, scenario_id),
+                                    owner=client_address(request))
 
 
 def parse_hidden(value: str | None) -> list[str]:
@@ -142,7 +144,7 @@ async def fork_session(request: Request, session_id: str):
         # so it shows them all (the inspector above all: without it the chain rule is unreadable)
         presentation = {**session.presentation, "lesson": None, "hidden": []}
     try:
-        copy = registry(request).create(run.config, run, presentation)
+        copy = registry(request).create(run.config, run, presentation, owner=client_address(request))
     except SessionLimit as exc:
         return error_response(429, "limit", str(exc))
     return JSONResponse({"id": copy.id, "token": copy.token, "forked_from": session_id}, status_code=201)

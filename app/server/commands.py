@@ -113,7 +113,7 @@ class Hide(_Command):
 
 class Ack(_Command):
     type: Literal["ack"]
-    seq: int
+    seq: Annotated[int, Field(ge=0)]  # frame numbers start at 1
 
 
 _MODELS: dict[str, type[_Command]] = {

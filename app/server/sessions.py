@@ -23,6 +23,7 @@ from app.run import Run
 
 from . import wire
 from .admission import Claims
+from .budget import frame_executor, lane
 from .settings import Settings
 from .sweeps import SweepJob, SweepPool
 
@@ -51,6 +52,8 @@ class Connection:
     next_frame_at: float = 0.0  # the earliest moment the next play frame may go
     wants_change: bool = False  # its sender is idle with credit: the next change should wake it
     closing: bool = False
+    running: asyncio.Task | None = None  # a long command (step) running while the receiver reads on
+    last_verify: float = float("-inf")  # when this connection last asked for a verify
 
     def ack(self, seq: int) -> None:
         self.acked = max(self.acked, seq)
@@ -77,16 +80,19 @@ class Session:
         self.graph_key = self.run.graph_key  # what the last `graph` sent described
         self.connections: set[Connection] = set()
         self.lock = asyncio.Lock()
+        self.frame_lock = asyncio.Lock()  # one frame built at a time, in the loop or in the frames thread
         self.verify_slot = asyncio.Lock()
         self.version = 0  # bumped by every change; a frame is built for a version at most once
         self.seq = 0
         self._frame: Frame | None = None
         self.playing = False
+        self.stepping = False  # a long step is running: other changes wait for it (busy)
         self.speed = 0.0
         self._play_task: asyncio.Task | None = None
         self.sweep: SweepJob | None = None  # running, or the last one
         self.presentation = blank_presentation()
         self.last_seen = time.monotonic()
+        self.last_read = time.monotonic()  # the last ack or command from anyone: is anybody still reading?
 
     # --- frames --------------------------------------------------------------------------
 
@@ -112,6 +118,15 @@ class Session:
             encoded = wire.encode(state)
             self._frame = Frame(self.version, self.seq, state, encoded, grid, encoded.decode(), time.monotonic())
         return self._frame
+
+    async def play_frame(self, reuse_for: float) -> Frame:
+        """The newest frame while playing: background work, so it takes its turn in the lane and
+        is built in the frames thread, with the session's lock keeping the run still meanwhile."""
+        last = self._frame
+        if last is not None and (last.version == self.version or time.monotonic() - last.built_at < reuse_for):
+            return last
+        async with lane(), self.lock, self.frame_lock:
+            return await asyncio.get_running_loop().run_in_executor(frame_executor(), self.frame, reuse_for)
 
     def state_extra(self) -> dict:
         return {"playing": self.playing, "speed": self.speed, "viewers": len(self.connections),
@@ -184,7 +199,8 @@ class Session:
         while not conn.closing:
             while not conn.outbox.empty():
                 kind, data = conn.outbox.get_nowait()
-                await (conn.send_str(data.decode()) if kind == "text" else conn.send_bytes(data))
+                if not await self._send(conn, data.decode() if kind == "text" else data):
+                    return
             credit = len(conn.in_flight) < self.settings.max_unacked
             if self.version > conn.sent_version and credit:
                 now = time.monotonic()
@@ -195,14 +211,18 @@ class Session:
                     await conn.wake.wait()
                     timer.cancel()
                     continue
-                frame = self.frame(reuse_for=interval / 2 if self.playing else 0.0)
+                if self.playing:
+                    frame = await self.play_frame(reuse_for=interval / 2)
+                else:
+                    async with self.frame_lock:
+                        frame = self.frame()
                 conn.in_flight.append(frame.seq)
                 conn.sent_version = frame.version
                 # keep a steady cadence (late frames do not push the next one back), but never
                 # bank more than half an interval of debt: on average at most max_fps
                 conn.next_frame_at = max(conn.next_frame_at + interval, now + interval / 2)
-                await conn.send_str(frame.state_text)
-                await conn.send_bytes(frame.grid)
+                if not (await self._send(conn, frame.state_text) and await self._send(conn, frame.grid)):
+                    return
                 await asyncio.sleep(0)  # one viewer's sends must not starve the others
                 continue
             conn.wake.clear()
@@ -210,6 +230,20 @@ class Session:
                 conn.wants_change = credit  # without credit, only an ack (which wakes it) can help
                 await conn.wake.wait()
                 conn.wants_change = False
+
+    async def _send(self, conn: Connection, data: str | bytes) -> bool:
+        """Send one message; False (and the connection marked closing) if the client has not taken
+        it within `send_timeout`. A client blocked at the TCP level leaves `send` waiting for ever,
+        and the blocked write would also hold up the server's pings: the timeout is what ends it."""
+        send = conn.send_str if isinstance(data, str) else conn.send_bytes
+        try:
+            await asyncio.wait_for(send(data), self.settings.send_timeout)
+        except (asyncio.TimeoutError, RuntimeError, OSError):
+            # RuntimeError: the socket was closed while this message waited ("Cannot call send
+            # once a close message has been sent"); either way this client is done
+            conn.closing = True
+            return False
+        return True
 
     # --- playing -------------------------------------------------------------------------
 
@@ -234,9 +268,15 @@ class Session:
         while self.playing:
             if speed != self.speed:  # a new speed restarts the clock
                 start, done, speed = loop.time(), 0, self.speed
+            if time.monotonic() - self.last_read > self.settings.unread_grace:
+                # nobody has read a frame or sent a command for a while: a tab left playing in a
+                # drawer, or a script that never acks. Stop, and say so in the state.
+                self.playing = False
+                self.changed()
+                break
             due = int((loop.time() - start) * speed) - done
             if due > 0:
-                async with self.lock:
+                async with lane(), self.lock:
                     chunk_end = time.perf_counter() + budget
                     for _ in self.run.step("iteration", due):
                         done += 1

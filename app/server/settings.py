@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     grid_resolution: int = Field(64, ge=8, le=256)
     neuron_resolution: int = Field(32, ge=8, le=256)
     outbox_size: int = Field(64, ge=4, description="messages queued for a client that must not be dropped")
+    send_timeout: float = Field(10.0, gt=0, description="seconds a client may take to accept one message before "
+                                "it is closed as too slow (4408)")
+    unread_grace: float = Field(30.0, gt=0, description="seconds a session keeps playing with no ack or command "
+                                "from anyone before it pauses itself")
+    verify_interval: float = Field(5.0, ge=0, description="seconds a view-only connection waits between verifies")
     max_gates: int = Field(1200, ge=10, description="largest network, in gates, the gate view will draw")
     sweep_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64,
                                description="worker processes that train seed sweeps")

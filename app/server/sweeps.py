@@ -216,14 +216,8 @@ async def run_sweep(pool: SweepPool, session: Any, job: SweepJob, re: Any, origi
         _release_when_idle(pool, job, list(running))
         raise
     pool.release(job.slot)
-    session.broadcast(sweep_results(job), re, origin)
+    session.broadcast(wire.sweep_results(job), re, origin)
     session.broadcast_bytes(wire.sweep_thumbnails(job))
-
-
-def sweep_results(job: SweepJob) -> dict:
-    # a failed sweep stopped early, so it is also `cancelled`: a page that knows nothing of
-    # `failed` still shows it as one that ended with the seeds listed
-    return {**wire.sweep_results(job), "failed": job.failed is not None}
 
 
 def _fail(pool: SweepPool, session: Any, job: SweepJob, exc: BaseException, re: Any, origin: Any) -> None:

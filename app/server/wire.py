@@ -94,6 +94,10 @@ def state(view: RunView, seq: int, extra: dict | None = None) -> dict:
         "grads": None if view.grads is None else {name: array_json(g) for name, g in view.grads.items()},
         "view": view.view, "can_back": view.can_back, "next": view.next,
     }
+    if message["status"] == "ok" and _has_non_finite(view):
+        # a gradient (or a value) overflowed before any weight did: what is sent as null is a
+        # divergence already, and the state must say so, not show nulls beside "ok"
+        message["status"], message["diverged_at"] = "diverged", view.iteration
     if view.explain is not None:
         message["explain"] = _explain_json(view.explain)
     if view.diagnostics is not None:
@@ -101,6 +105,13 @@ def state(view: RunView, seq: int, extra: dict | None = None) -> dict:
     if extra:
         message.update(extra)
     return message
+
+
+def _has_non_finite(view: RunView) -> bool:
+    arrays = [*view.params.values(), *(view.grads or {}).values()]
+    if any(not np.isfinite(a).all() for a in arrays):
+        return True
+    return any(v is not None and not math.isfinite(v) for values in view.nodes.values() for v in values.values())
 
 
 def diagnostics(d: Diagnostics) -> dict:
@@ -170,8 +181,11 @@ def sweep_results(job) -> dict:
     """The whole sweep, in the order of its seeds; a cancelled one lists the seeds that finished."""
     finished = job.finished
     planes = finished[0].boundary.shape[0] if finished else 0
+    # a failed sweep (a worker died) stopped early, so it is also `cancelled`: a page that knows
+    # nothing of `failed` still shows it as one that ended with the seeds listed
     return {"type": "sweep", "sweep": job.id, "iterations": job.iterations, "total": len(job.seeds),
-            "cancelled": job.cancelled, "config": config_to_dict(job.config),
+            "cancelled": job.cancelled or job.failed is not None, "failed": job.failed is not None,
+            "config": config_to_dict(job.config),
             "results": [sweep_result(r) for r in finished],
             "thumbnails": {"resolution": job.resolution, "planes": planes, "count": len(finished)}}
 
@@ -201,8 +215,15 @@ def error(code: str, message: str, field: str | None = None, re: Any = None) -> 
 
 
 def _quantise(maps: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bytes:
+    """Each map between its own lo and hi as bytes 0–255. A diverged network's maps and ranges
+    can hold NaN and ±inf: those become the ends of the range (or its middle for NaN), never an
+    undefined cast."""
+    lo = np.nan_to_num(np.asarray(lo, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    hi = np.nan_to_num(np.asarray(hi, dtype=np.float64), nan=1.0, posinf=1.0, neginf=1.0)
     span = np.where(hi > lo, hi - lo, 1.0)[:, None, None]
-    q = np.rint((np.nan_to_num(maps, nan=0.0) - lo[:, None, None]) / span * 255.0)
+    middle = (lo + hi)[:, None, None] / 2
+    clean = np.where(np.isnan(maps), middle, np.clip(np.nan_to_num(maps, nan=0.0), lo[:, None, None], hi[:, None, None]))
+    q = np.rint((clean - lo[:, None, None]) / span * 255.0)
     return np.clip(q, 0, 255).astype(np.uint8).tobytes()
 
 

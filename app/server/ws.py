@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from typing import Any
 
 import orjson
@@ -20,10 +21,11 @@ from app.run.batchview import batch_view
 from app.run.explain import explain_node
 
 from app.scenario import PANELS, ScenarioError, from_document
-from app.storage import ScenarioStore
+from app.storage import ScenarioStore, StorageError
 
 from . import wire
 from .admission import note_commands, token_matches
+from .budget import run_heavy
 from .classroom import lesson_scenario, scenario_presentation
 from .network import handshake_refusal
 from .commands import VIEWER_COMMANDS, CommandError, message_id, parse_command
@@ -80,7 +82,7 @@ async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str |
                                                          f"{settings.max_connections_per_session} connections")).decode())
         await websocket.close(1013)
         return
-    role = "control" if token is not None and secrets.compare_digest(token, session.token) else "view"
+    role = "control" if token_matches(token, session.token) else "view"
     conn = Connection(role, websocket.send_text, websocket.send_bytes, asyncio.Queue(settings.outbox_size))
     sender = receiver = None
     try:  # from attach on, whatever happens the connection is detached again
@@ -100,12 +102,21 @@ async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str |
             receiver.result()  # a failure in it is raised here, after the cleanup below
         else:  # the sender ended: the client fell too far behind, or the session is gone
             receiver.cancel()
-            await websocket.close(CLOSE_TOO_SLOW if session.id in websocket.app.state.registry.sessions else CLOSE_GONE)
+            code = CLOSE_TOO_SLOW if session.id in websocket.app.state.registry.sessions else CLOSE_GONE
+            try:  # a client blocked at the TCP level cannot take the close frame either: do not wait on it
+                await asyncio.wait_for(websocket.close(code), settings.send_timeout)
+            except (asyncio.TimeoutError, RuntimeError, WebSocketDisconnect):
+                pass
     finally:
-        for task in (sender, receiver):
+        for task in (sender, receiver, conn.running):
             if task is not None:
                 task.cancel()
         session.detach(conn)
+
+
+# the most messages one command's answer can hold (load: graph, config, dataset, presentation,
+# state and its grid, and an error): the receiver reads the next command only with this much room
+REPLY_ROOM = 8
 
 
 async def _receive(websocket: WebSocket, session: Session, conn: Connection, settings: Settings,
@@ -113,6 +124,8 @@ async def _receive(websocket: WebSocket, session: Session, conn: Connection, set
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
+            if conn.running is not None:
+                conn.running.cancel()  # a long step stops when the client who asked for it has gone
             return
         text = message.get("text")
         if text is None:
@@ -121,14 +134,19 @@ async def _receive(websocket: WebSocket, session: Session, conn: Connection, set
         if len(text) > settings.max_message_bytes or len(text.encode()) > settings.max_message_bytes:
             await websocket.close(CLOSE_TOO_BIG, f"message larger than {settings.max_message_bytes} bytes")
             return
+        if conn.running is not None and not conn.running.done() and not _is_plain_ack(text):
+            await conn.running  # commands are answered in the order they came
         await handle_text(session, conn, text, settings, scenarios)
-        # the outbox is bounded: a client that sends without reading waits here, not in memory
-        while conn.outbox.full() and not conn.closing:
+        # the outbox is bounded: a client that sends without reading waits here, not in memory;
+        # one that reads promptly always has room for the whole answer to its next command
+        while conn.outbox.qsize() > settings.outbox_size - REPLY_ROOM and not conn.closing:
             await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # the other viewers' senders drain what this command broadcast
 
 
 async def handle_text(session: Session, conn: Connection, text: str, settings: Settings,
                       scenarios: ScenarioStore) -> None:
+    session.last_read = time.monotonic()  # someone is still there: a playing session keeps playing
     try:
         raw = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -153,9 +171,15 @@ async def handle_text(session: Session, conn: Connection, text: str, settings: S
 
 
 def _plain_ack(raw: Any) -> bool:
-    """{"type": "ack", "seq": <int>} and nothing else; anything fancier takes the validated path."""
+    """{"type": "ack", "seq": <int ≥ 0>} and nothing else; anything else takes the validated path,
+    where a malformed ack gets its `error` like any other command."""
     return (isinstance(raw, dict) and raw.get("type") == "ack" and len(raw) == 2
-            and type(raw.get("seq")) is int)
+            and type(raw.get("seq")) is int and raw["seq"] >= 0)
+
+
+def _is_plain_ack(text: str) -> bool:
+    """A cheap look at a message before parsing it: acks never wait behind a running step."""
+    return text.startswith('{"type":"ack"') and len(text) < 48
 
 
 async def execute(session: Session, conn: Connection, command: Any, re: Any, settings: Settings,
@@ -178,18 +202,27 @@ async def execute(session: Session, conn: Connection, command: Any, re: Any, set
         if not 1 <= command.speed <= settings.max_speed:
             raise CommandError("limit", f"play: speed must be between 1 and {settings.max_speed} iterations per "
                                f"second, got {command.speed:g}", "speed")
+        _refuse_while_stepping(session, kind)
         session.start_playing(command.speed)
         session.changed()
         async with session.lock:
             session.reply_frame(conn, re)
         return
     if kind in ("verify", "explain", "batch"):
-        await _answer_question(session, conn, command, re)
+        await _answer_question(session, conn, command, re, settings)
         return
     if kind == "sweep":
         _start_sweep(session, conn, command, re, settings)
         return
+    if kind == "step":
+        _refuse_while_stepping(session, kind)
+        _check_step(session, command, settings)
+        # a long step runs beside the receiver, which goes on reading: the step stops if its
+        # client disconnects, and takes the session's lock one chunk at a time
+        conn.running = asyncio.create_task(_run_step(session, conn, command, re, settings))
+        return
     if kind == "load":
+        _refuse_while_stepping(session, kind)
         await _load(session, conn, command, re, settings, scenarios)
         return
     if kind == "hide":
@@ -208,11 +241,10 @@ async def execute(session: Session, conn: Connection, command: Any, re: Any, set
         conn.push(("text", wire.encode({**wire.sweep_cancelling(job), "re": re} if re is not None
                                        else wire.sweep_cancelling(job))))
         return
+    _refuse_while_stepping(session, kind)
     async with session.lock:
         try:
-            if kind == "step":
-                await _step(session, command, settings)
-            elif kind == "back":
+            if kind == "back":
                 _refuse_while_playing(session, kind)
                 if not 1 <= command.count <= settings.max_step_count:
                     raise CommandError("limit", f"back: count must be between 1 and {settings.max_step_count}, "
@@ -289,7 +321,10 @@ async def _load(session: Session, conn: Connection, command: Any, re: Any, setti
             scenario, step = lesson_scenario(command.lesson, command.step)
             presentation = scenario_presentation(scenario, None, step)
         else:
-            doc = await asyncio.to_thread(scenarios.get, command.scenario)
+            try:
+                doc = await asyncio.to_thread(scenarios.get, command.scenario)
+            except StorageError as exc:  # the reason, not "the server failed": a teacher can act on it
+                raise CommandError("storage", f"load: {exc}", "scenario") from None
             if doc is None:
                 raise CommandError("not_found", f"load: no saved scenario {command.scenario!r}", "scenario")
             scenario = from_document(doc)
@@ -303,14 +338,27 @@ async def _load(session: Session, conn: Connection, command: Any, re: Any, setti
         session.reply_frame(conn, re)
 
 
+def _refuse_while_stepping(session: Session, kind: str) -> None:
+    if session.stepping:
+        raise CommandError("busy", f"{kind}: a long step is running in this session; wait for its answer")
+
+
 def _refuse_while_playing(session: Session, kind: str) -> None:
     if session.playing:
         raise CommandError("busy", f"{kind}: the run is playing; pause it first")
 
 
-async def _answer_question(session: Session, conn: Connection, command: Any, re: Any) -> None:
+async def _answer_question(session: Session, conn: Connection, command: Any, re: Any, settings: Settings) -> None:
     """verify, explain and batch read the run and change nothing."""
     run = session.run
+    if command.type == "verify" and conn.role != "control":
+        # a room of viewers must not be able to keep the server's heavy pool busy between them
+        now = time.monotonic()
+        wait = conn.last_verify + settings.verify_interval - now
+        if wait > 0:
+            raise CommandError("limit", f"verify: a view-only connection may verify once every "
+                               f"{settings.verify_interval:g} s; try again in {wait:.1f} s")
+        conn.last_verify = now
     async with session.lock:
         if command.type == "explain":
             try:
@@ -328,25 +376,57 @@ async def _answer_question(session: Session, conn: Connection, command: Any, re:
             arch, l2, l1 = run.arch, run.config.l2, run.config.l1
     if command.type == "verify":
         async with session.verify_slot:  # one check at a time per session: each costs ~4 forward passes per parameter
-            check = await asyncio.to_thread(gradient_check, arch, params, batch.X, batch.T, l2, l1)
+            check = await run_heavy(gradient_check, arch, params, batch.X, batch.T, l2, l1)
         answer = wire.verify(check, iteration, len(batch))
     conn.push(("text", wire.encode({**answer, "re": re} if re is not None else answer)))
 
 
-async def _step(session: Session, command: Any, settings: Settings) -> None:
+def _check_step(session: Session, command: Any, settings: Settings) -> None:
     run = session.run
     if session.playing:
         raise CommandError("busy", "step: the run is playing; pause it first")
     if not 1 <= command.count <= settings.max_step_count:
         raise CommandError("limit", f"step: count must be between 1 and {settings.max_step_count}, got {command.count}",
                            "count")
-    planned = run.iterations_planned(command.unit, command.count)
+    try:
+        planned = run.iterations_planned(command.unit, command.count)
+    except StepError as exc:
+        raise CommandError(exc.code, f"step: {exc}", exc.field) from None
     if planned > settings.max_step_iterations:
         raise CommandError("limit", f"step: {command.count} {command.unit}(s) would run {planned} iterations; "
                            f"one step runs at most {settings.max_step_iterations}", "count")
+
+
+async def _run_step(session: Session, conn: Connection, command: Any, re: Any, settings: Settings) -> None:
+    """Step in chunks of `chunk_seconds`, holding the session's lock for one chunk at a time, so
+    a viewer joining or another session's click waits for a chunk, not for the whole step."""
     loop = asyncio.get_running_loop()
-    chunk_end = loop.time() + settings.chunk_seconds
-    for _ in run.step(command.unit, command.count):
-        if loop.time() > chunk_end:  # long steps share the event loop with everyone else
-            await asyncio.sleep(0)
-            chunk_end = loop.time() + settings.chunk_seconds
+    session.stepping = True
+    try:
+        steps = session.run.step(command.unit, command.count)
+        finished = False
+        while not finished:
+            async with session.lock:
+                chunk_end = loop.time() + settings.chunk_seconds
+                finished = True
+                for _ in steps:
+                    if loop.time() > chunk_end:
+                        finished = False
+                        break
+                session.changed()
+            if not finished:
+                await asyncio.sleep(0)
+        async with session.lock:
+            session.sync_graph(re, conn)  # a new iteration can change the gate graph
+            session.changed()
+            session.reply_frame(conn, re)
+    except StepError as exc:
+        conn.push(("text", wire.encode(wire.error(exc.code, f"step: {exc}", exc.field, re))))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a bug must cost one answer, not the connection
+        log.exception("step failed")
+        conn.push(("text", wire.encode(wire.error("internal", f"the server failed on this command: "
+                                                  f"{type(exc).__name__}; it has been logged", None, re))))
+    finally:
+        session.stepping = False

@@ -34,8 +34,20 @@ export function bindBoundary({ store, socket, token }) {
     return best;
   }
 
+  /** Send the whole point list, unless the message would be larger than the server takes: then
+   * say so here rather than have the server close the connection. */
   function sendPoints(points, origin) {
-    if (token) socket.send({ type: "configure", config: customConfig(points, store.config) }, origin);
+    if (!token) return true;
+    const command = { type: "configure", config: customConfig(points, store.config), id: 0 };
+    const bytes = new TextEncoder().encode(JSON.stringify(command)).length;
+    const most = store.hello?.limits?.message_bytes ?? Infinity;
+    if (bytes > most) {
+      csvError(`${points.length} points make a message of ${Math.ceil(bytes / 1024)} KB; the server takes at most `
+        + `${Math.floor(most / 1024)} KB (about ${Math.floor((points.length * most) / bytes)} points like these)`);
+      return false;
+    }
+    socket.send({ type: "configure", config: command.config }, origin);
+    return true;
   }
   function csvError(text) {
     $("csv-error").hidden = !text;
@@ -69,7 +81,7 @@ export function bindBoundary({ store, socket, token }) {
     try {
       const points = parseCsv(await file.text(), store.hello.limits);
       csvError(null);
-      sendPoints(points, $("csv-upload"));
+      if (sendPoints(points, $("csv-upload"))) csvError(null);
     } catch (error) {
       csvError(`${file.name}: ${error.message}`);
     }
@@ -96,6 +108,7 @@ export function bindBoundary({ store, socket, token }) {
 
   let followKey = "";
   return {
+    showError: csvError,
     paint() {
       drawBoundary(canvas, store);
       document.body.classList.toggle("adding", store.adding);

@@ -101,14 +101,19 @@ export function showConfig(root, config) {
   });
 }
 
+/** Show a refusal next to the settings field that caused it (or at the panel's foot). The box only
+ * ever moves within the settings panel: an error caused elsewhere (a CSV upload, the graph) is
+ * shown there too, and the box stays findable for the next one. */
 export function showFieldError(root, element, message) {
-  const box = root.querySelector("#control-error");
-  for (const el of root.querySelectorAll(".field-error")) el.classList.remove("field-error");
+  const box = document.getElementById("control-error");
+  for (const el of document.querySelectorAll(".field-error")) el.classList.remove("field-error");
   if (!message) { box.hidden = true; return; }
   box.textContent = message;
   box.hidden = false;
-  if (element) {
+  if (element && root.contains(element)) {
     element.classList.add("field-error");
-    element.after?.(box);
+    (element.closest("label") || element).after(box);
+  } else if (box.parentElement !== root) {
+    root.append(box);
   }
 }

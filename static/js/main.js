@@ -63,7 +63,12 @@ const showError = (text, element = null) => showFieldError(controls, element, te
 
 // errors are shown next to whatever caused them; a later success clears them
 socket.listen((message, origin) => {
-  if (message.type === "error") showError(message.message, origin instanceof Element ? origin : null);
+  if (message.type === "error") {
+    const element = origin instanceof Element ? origin : null;
+    // a refusal of points (a click on the plot, a CSV) is said beside the plot, not in the settings
+    if (element?.closest(".output")) boundary.showError(message.message);
+    else showError(message.message, element);
+  }
   else if (message.type === "state" && message.re !== undefined) showError(null);
   if (message.type === "hello" && message.choices) offerChoices(controls, message, (command, from) => socket.send(command, from));
   if (message.type === "config") {
@@ -87,11 +92,12 @@ bindControls(controls, {
 });
 const inspector = bindInspector({ store, socket, token });
 const graph = bindGraph({ store, socket, token, showError });
+const boundary = bindBoundary({ store, socket, token });
 const areas = [
   bindRunBar({ store, socket, token, classroom, graph, tryIt: inspector }),
   graph,
   inspector,
-  bindBoundary({ store, socket, token }),
+  boundary,
   bindStuckRuns({ store, socket, token, session, showError }),
   bindDrawer({ store }),
   { paint: paintScene },

@@ -12,6 +12,7 @@ function summary(sweep) {
   const counts = { ok: 0, stuck: 0, diverged: 0 };
   for (const r of sweep.results) counts[r.verdict] += 1;
   const parts = [`${counts.ok} ok`, `${counts.stuck} stuck`, `${counts.diverged} diverged`];
+  if (sweep.final?.failed) return `Stopped: a sweep worker failed after ${sweep.results.length} of ${sweep.total} seeds (${parts.join(", ")}); sweep again to retry`;
   if (sweep.final?.cancelled) return `Cancelled after ${sweep.results.length} of ${sweep.total} seeds: ${parts.join(", ")}`;
   if (sweep.final) return `${sweep.total} seeds × ${sweep.final.iterations} iterations: ${parts.join(", ")}`;
   return `Training ${sweep.done} of ${sweep.total} seeds… ${parts.join(", ")} so far`;

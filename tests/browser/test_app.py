@@ -189,3 +189,35 @@ def test_a_view_only_page_follows_the_run_and_cannot_drive_it(app_page, browser,
     screenshot(viewer, "view-only")
     assert errors == []
     viewer.close()
+
+
+def test_a_refused_csv_is_said_beside_the_plot_and_the_page_carries_on(app_page, tmp_path):
+    # 3,000 rows pass the page's own checks but not the server's limit of 2,000 points
+    rows = "x1,x2,label\n" + "".join(f"{(k % 100) / 20 - 2.5},{(k // 100) / 10 - 1.5},{k % 2}\n" for k in range(3000))
+    path = tmp_path / "many.csv"
+    path.write_text(rows)
+    app_page.locator("#csv-upload").set_input_files(str(path))
+    error = app_page.locator("#csv-error")
+    error.wait_for(state="visible")
+    assert "points" in error.inner_text() and "2000" in error.inner_text()
+    assert app_page.evaluate("document.getElementById('control-error').closest('#controls') !== null")
+    # later refusals still find their box: the page did not break on the first one
+    field = app_page.get_by_label("Learning rate")
+    field.fill("50")
+    field.dispatch_event("change")
+    app_page.locator("#control-error").wait_for(state="visible")
+    assert "lr" in app_page.locator("#control-error").inner_text()
+    assert app_page.console_errors == []
+
+
+def test_a_csv_too_large_for_one_message_is_refused_by_the_page(app_page, tmp_path):
+    rows = "x1,x2,label\n" + "".join(f"{1.23456789012345 + k * 1e-9},{-1.23456789012345},{k % 2}\n" for k in range(9000))
+    path = tmp_path / "huge.csv"
+    path.write_text(rows)
+    app_page.locator("#csv-upload").set_input_files(str(path))
+    error = app_page.locator("#csv-error")
+    error.wait_for(state="visible")
+    assert "KB" in error.inner_text() and "at most" in error.inner_text()
+    app_page.get_by_role("button", name="Step").click()  # the socket is still open and driving
+    app_page.wait_for_function(f"{STORE}.state.cursor !== null")
+    assert app_page.locator("#connection").inner_text() == "live · control"

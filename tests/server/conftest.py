@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 
@@ -139,3 +140,24 @@ def parse_grid(data: bytes) -> dict:
     return {"magic": magic, "seq": seq, "resolution": r, "channels": c, "neuron_resolution": rn, "maps": m,
             "extent": extent, "ranges": ranges, "boundary": boundary, "neurons": neurons,
             "offsets": (boundary_at, neurons_at), "size": len(data)}
+
+
+def run_apart(coro):
+    """`asyncio.run(coro)` in a thread of its own: Playwright's sync API keeps an event loop
+    running in the main thread once the browser tests have run, where asyncio.run refuses."""
+    import threading
+
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as exc:  # handed back to the test's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")

@@ -248,3 +248,22 @@ def test_serving_every_interface_answers_to_this_machines_own_addresses(make_cli
     # an address that is not this machine's is no more served than a name would be
     answer = refused(everywhere, f"/ws/{sid}", {"host": "203.0.113.9:8000", "origin": "http://203.0.113.9:8000"})
     assert answer["close"] == 4403
+
+
+def test_forks_and_share_links_count_against_the_asking_address(two_addresses):
+    a, b = two_addresses
+    registry = a.app.state.registry
+    original = new_session(b)
+    with connect(b, *original):  # kept open: it is never the one evicted
+        saved = b.post("/api/scenarios", json={"session": original[0]},
+                       headers={"X-Backprop-Owner": "owner-of-b-0123456789"}).json()["id"]
+        with contextlib.ExitStack() as open_pages:
+            for _ in range(3):  # forks by 10.0.0.5, each watched, up to its cap
+                fork = a.post(f"/api/sessions/{original[0]}/fork")
+                assert fork.status_code == 201
+                open_pages.enter_context(connect(a, fork.json()["id"], fork.json()["token"]))
+            refused = a.post(f"/api/sessions/{original[0]}/fork")
+            assert refused.status_code == 429 and "10.0.0.5" in refused.json()["error"]["message"]
+            assert a.get(f"/scenario/{saved}").status_code == 429
+            assert a.post("/api/sessions", json={"scenario": saved}).status_code == 429
+        assert sum(lease.owner == "10.0.0.5" for lease in registry.leases.values()) == 3

@@ -63,14 +63,3 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
     db = tmp_path / "notes.txt"
     db.write_text("a shopping list, not a database\n" * 40)
     assert "file is not a database" in refused(db)
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through any permission bits")
-def test_an_unwritable_folder_is_refused(tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
-    try:
-        assert "not writable" in refused(locked / "scenarios.sqlite3")
-    finally:
-        locked.chmod(0o755)

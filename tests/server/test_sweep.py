@@ -23,7 +23,7 @@ from app.run.sweep import CHECK_EVERY, train_seed
 from app.server.sweeps import SLOTS, SweepJob, SweepPool, start
 from app.server.wire import GRID_HEADER, THUMBS_MAGIC
 
-from .conftest import connect, new_session
+from .conftest import connect, new_session, run_apart
 
 XOR = {"hidden": [3], "activation": "relu", "dataset": {"name": "xor", "n": 80}, "lr": 0.1}
 SLOW = {"hidden": [16, 16, 16], "dataset": {"name": "spiral", "n": 1000}, "batch_size": 1000}
@@ -304,7 +304,7 @@ def sweep_on(pool: SweepPool, room: Room, outcome) -> SweepJob:
         job.task = start(pool, room, job, "s", None)
         await asyncio.wait([job.task])  # the task is still referenced: nothing here waits for collection
 
-    asyncio.run(main())
+    run_apart(main())
     return job
 
 

@@ -16,8 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import websockets  # uvicorn[standard] brings it
 
-websockets = pytest.importorskip("websockets")
+from .conftest import run_apart
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the server's children in /proc")
 
@@ -125,7 +126,7 @@ async def sweeping(port: int, process: subprocess.Popen, end: signal.Signals) ->
 
 def test_a_sigtermed_server_with_a_sweep_running_leaves_no_process_behind(tmp_path):
     with server(tmp_path) as (port, process):
-        children = asyncio.run(sweeping(port, process, signal.SIGTERM))
+        children = run_apart(sweeping(port, process, signal.SIGTERM))
         process.wait(15)
         poll(lambda: not left(children), 5, f"still running after the server stopped: {left(children)}")
     assert "leaked" not in (tmp_path / "server.log").read_text()  # the tracker had nothing left to clean up
@@ -133,7 +134,7 @@ def test_a_sigtermed_server_with_a_sweep_running_leaves_no_process_behind(tmp_pa
 
 def test_a_killed_server_takes_its_sweep_workers_with_it(tmp_path):
     with server(tmp_path) as (port, process):
-        children = asyncio.run(sweeping(port, process, signal.SIGKILL))
+        children = run_apart(sweeping(port, process, signal.SIGKILL))
         process.wait(15)
         # nothing of the server ran after the kill: the workers notice they are orphans, and the
         # tracker ends once they have
