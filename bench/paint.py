@@ -76,8 +76,8 @@ def measure(browser, port: int, screen: tuple[int, int], config: dict, view: str
         page.get_by_label("Gate view").check()
         page.wait_for_function(f"{STORE}.graph.view === 'gate' && {STORE}.state.view === 'gate'")
     seq = page.evaluate(f"{STORE}.state.seq")
-    page.evaluate(f"document.getElementById('step-unit').value = 'op'")
-    page.evaluate(f"window.__step = () => document.getElementById('step').click()")
+    page.evaluate("document.getElementById('step-unit').value = 'op'")
+    page.evaluate("window.__step = () => document.getElementById('step').click()")
     for _ in range(ops):  # into the forward pass: values, a cursor and a focused unit to draw
         page.evaluate("window.__step()")
     page.wait_for_function(f"{STORE}.state.seq >= {seq + ops} && {STORE}.drawnSeq === {STORE}.state.seq", timeout=30000)

@@ -15,7 +15,7 @@ from .admission import token_matches
 from .classroom import session_from_scenario
 from .errors import error_response, not_found
 from .pages import client_address, limit_page, message_page, page, registry, wrong_host
-from .sessions import Registry, SessionLimit
+from .sessions import SessionLimit
 
 router = APIRouter()
 

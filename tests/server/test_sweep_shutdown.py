@@ -15,12 +15,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 import websockets  # uvicorn[standard] brings it
 
 from .conftest import run_apart
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the server's children in /proc")
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW = {"hidden": [16, 16, 16], "dataset": {"name": "spiral", "n": 1000}, "batch_size": 1000}
