@@ -243,3 +243,32 @@ def test_a_broken_database_is_named_when_a_scenario_is_loaded(make_client, tmp_p
         error, _ = control.call(type="load", scenario="abcdefghijkl")
         assert error["type"] == "error" and error["code"] == "storage" and str(folder) in error["message"]
         assert control.state()["iteration"] == 0  # the session is as it was
+
+
+def test_verify_runs_apart_from_storage_so_a_save_does_not_wait_for_it(make_client, tmp_path, monkeypatch):
+    import app.server.ws as ws_module
+
+    started, release, threads = threading.Event(), threading.Event(), []
+
+    def slow_check(*args):  # a verify that holds its thread until the test lets it go
+        threads.append(threading.current_thread().name)
+        started.set()
+        release.wait(10)
+        return real_check(*args)
+
+    real_check = ws_module.gradient_check
+    monkeypatch.setattr(ws_module, "gradient_check", slow_check)
+    client = make_client(scenario_db=tmp_path / "s.sqlite3")
+    sid, token = new_session(client)
+    with connect(client, sid) as viewer:
+        viewer.send(type="verify", id="v")
+        assert started.wait(5)
+        saved = client.post("/api/scenarios", json={"session": sid}, headers={"X-Backprop-Owner": "owner-0123456789abcdef"})
+        assert saved.status_code == 201, "a save waited for a verify"
+        assert not release.is_set()
+        release.set()
+        answer = viewer.recv_json()
+        while answer.get("re") != "v":
+            answer = viewer.recv_json()
+        assert answer["type"] == "verify"
+    assert threads == ["backprop-heavy_0"]
