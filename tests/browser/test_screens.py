@@ -324,3 +324,15 @@ def test_the_graph_zooms_pans_and_pinches_and_fits_again(browser, live_server):
     pinched = page.evaluate(f"{VIEW}.locate('h1_0')")
     assert pinched["half"] > start["half"] * 2.5 and zoomed > start["half"]
     assert page.evaluate(f"{STORE}.pinned") is None, "a pinch is not a tap"
+
+
+def test_keyboard_focus_is_always_visible(browser, live_server):
+    page = open_app(browser, live_server, "laptop")
+    page.locator("body").focus()
+    seen = []
+    for _ in range(12):  # the first stops of the tab order: the header's controls
+        page.keyboard.press("Tab")
+        seen.append(page.evaluate("""() => { const el = document.activeElement, s = getComputedStyle(el);
+            return [el.id || el.tagName, s.outlineStyle, parseFloat(s.outlineWidth)]; }"""))
+    hidden = [entry for entry in seen if entry[1] == "none" or entry[2] < 2]
+    assert hidden == [], f"focus not visible on {hidden}"
