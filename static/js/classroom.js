@@ -37,7 +37,7 @@ export function renderScene(presentation, { present, viewers, control }) {
   $("scene-where").textContent = lesson ? `${lesson.title} · step ${lesson.step + 1} of ${lesson.steps}` : "";
   $("scene-title").textContent = p.title || "";
   $("scene-notes").textContent = p.notes || "";
-  $("scene").hidden = !(present || p.title || p.notes || lesson);
+  $("scene").hidden = !((present && control) || p.title || p.notes || lesson); // a presenter's strip holds the join box
   $("panels-menu").hidden = !control; // every page that drives a run can choose its panels; viewers follow
   $("join").hidden = !present || !control;
   $("viewers").textContent = viewers === 1 ? "1 watching" : `${viewers} watching`;
