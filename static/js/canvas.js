@@ -49,16 +49,3 @@ export function roundRect(ctx, x, y, w, h, r) {
 export function overlaps(a, b) {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
-
-/** Greedy label placement: take labels in priority order (highest first) and keep each one
- * whose box touches no label already kept nor any of `obstacles`. Returns the kept labels. */
-export function placeLabels(labels, obstacles = []) {
-  const kept = [];
-  const ordered = [...labels].sort((a, b) => (b.priority ?? 0) - (a.priority ?? 0));
-  for (const label of ordered) {
-    if (obstacles.some((o) => o.id !== label.owner && overlaps(label.box, o))) continue;
-    if (kept.some((k) => overlaps(label.box, k.box))) continue;
-    kept.push(label);
-  }
-  return kept;
-}

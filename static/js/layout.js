@@ -3,7 +3,7 @@
 // stepping never moves a node. Labels are boxes placed greedily by priority: the cursor's,
 // the pinned and the hovered node's values always win, and a label that would touch a node or
 // another label is dropped instead of drawn on top of it.
-import { overlaps, placeLabels } from "./canvas.js";
+import { overlaps } from "./canvas.js";
 
 /** Label priorities: higher is placed first and so always shown. */
 export const PRIORITY = { cursor: 100, pinned: 90, hover: 80, name: 60, value: 40, unitName: 20 };
@@ -148,4 +148,3 @@ function distanceToCurve(a, b, half, x, y) {
   return best;
 }
 
-export { placeLabels };
