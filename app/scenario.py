@@ -33,7 +33,7 @@ MAX_NOTES = 4000
 MAX_ITERATION = 10**9
 STATUSES = ("ok", "diverged")
 FIELDS = ("format", "version", "app_version", "title", "notes", "hidden", "view", "example", "config", "run")
-RUN_FIELDS = ("iteration", "position", "params", "optimizer", "status", "diverged_at", "losses")
+RUN_FIELDS = ("iteration", "position", "params", "optimizer", "status", "diverged_at", "losses", "marks")
 OPTIMIZER_FIELDS = ("steps", "velocity", "second")
 
 
@@ -91,6 +91,8 @@ def to_document(scenario: Scenario, app_version: str) -> dict:
                           "second": _arrays(saved.opt_state.second)},
             "status": saved.status, "diverged_at": saved.diverged_at,
             "losses": {str(k): v for k, v in sorted(saved.losses.items())},
+            # what the diagnosis's hysteresis replays at each checkpoint (without them it starts afresh)
+            "marks": {str(k): _mark(v) for k, v in sorted(saved.marks.items())},
         }
     return doc
 
@@ -138,6 +140,12 @@ def _array_map(value: Any, where: str) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _mark(mark: dict) -> dict:
+    def finite(v):
+        return v if v is not None and math.isfinite(v) else None
+    return {"accuracy": finite(mark["accuracy"]), "ratio": finite(mark["ratio"]), "flat": dict(mark["flat"])}
+
+
 def _saved(value: Any) -> SavedRun:
     run = _object(value, "run")
     _unknown(run, RUN_FIELDS, "run.")
@@ -164,7 +172,26 @@ def _saved(value: Any) -> SavedRun:
         if isinstance(loss, bool) or not isinstance(loss, (int, float)) or not math.isfinite(loss):
             raise ScenarioError(f"run.losses.{key}", "must be a finite number")
         losses[int(key)] = float(loss)
-    return SavedRun(iteration, position, _array_map(run["params"], "run.params"), state, status, diverged_at, losses)
+    marks = {}
+    for key, mark in _object(run.get("marks") or {}, "run.marks").items():
+        if not key.isdigit() or int(key) not in losses:
+            raise ScenarioError(f"run.marks.{key}"[:80], "keys must be iteration numbers that run.losses has")
+        mark = _object(mark, f"run.marks.{key}")
+        _unknown(mark, ("accuracy", "ratio", "flat"), f"run.marks.{key}.")
+        values = {}
+        for name in ("accuracy", "ratio"):
+            v = mark.get(name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                raise ScenarioError(f"run.marks.{key}.{name}", "must be a finite number or null")
+            values[name] = None if v is None else float(v)
+        flat = {}
+        for unit, share in _object(mark.get("flat") or {}, f"run.marks.{key}.flat").items():
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+                raise ScenarioError(f"run.marks.{key}.flat.{unit}"[:80], "must be a share from 0 to 1")
+            flat[unit] = float(share)
+        marks[int(key)] = {**values, "flat": flat}
+    return SavedRun(iteration, position, _array_map(run["params"], "run.params"), state, status, diverged_at, losses,
+                    marks)
 
 
 def from_document(doc: Any) -> Scenario:

@@ -24,10 +24,93 @@ SATURATED_SHARE = 0.9  # a unit is saturated when it is flat on at least this sh
 # fall to 1e-4 and below. A thousandfold either way is a clear sign, not a borderline one.
 VANISHING_RATIO = 1e-3
 EXPLODING_RATIO = 1e3
+# Hysteresis: a finding turns on at its threshold and off only clearly past it. On the
+# six-sigmoid preset the ratio swings between 2e-4 and 1.5e-3 from one iteration to the next,
+# so 3× the threshold is the first round factor that holds it on; the healthy presets sit at
+# 0.9 and above, far outside the band.
+VANISHING_OFF = 3e-3
+EXPLODING_OFF = 1e3 / 3
 PLATEAU_WINDOW = 200  # iterations
 PLATEAU_GAIN = 0.01  # relative loss improvement over the window below which the run has stalled
+# ...and the gain it takes to call it moving again: twice the threshold. The unlucky XOR seed
+# gains 0.1% to 2.7% per window depending on where the window ends; the lucky one 8% and more.
+PLATEAU_OFF_GAIN = 0.02
 PLATEAU_ACCURACY = 0.9  # ...unless it is already this accurate (then a flat loss is just convergence)
-CHECKPOINT_EVERY = 10  # the loss PLATEAU_WINDOW back is read at the last multiple of this
+# The trend is judged only at checkpoints, every CHECKPOINT_EVERY iterations, on the whole
+# training set at the parameters kept there: with the presets' 10 batches per epoch every
+# checkpoint is the same place in its epoch, so the loss compared does not depend on which
+# minibatch came last (the live loss does, by up to 7% on the dead-ReLU preset).
+CHECKPOINT_EVERY = 10
+# How far back the hysteresis remembers: the on/off state is replayed over the checkpoints of
+# the last LATCH_MEMORY iterations, starting from off. It is derived from the kept checkpoints
+# (never stored), so `back`, `fork` and a saved run reproduce it exactly. 200 iterations: the
+# longest stretch inside a band measured on the presets is under 100.
+LATCH_MEMORY = 200
+# Saturation's own band: a unit becomes saturated on SATURATED_SHARE of points and stops only
+# below this share (a tenth of the points less).
+SATURATED_OFF_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the trend is judged on, at one checkpoint: the whole training set's loss and
+    accuracy, the first-to-last gradient ratio, and each hidden unit's share of flat points."""
+
+    loss: float
+    accuracy: float | None
+    ratio: float | None
+    flat: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The judged state at the latest checkpoint `at`, hysteresis applied."""
+
+    at: int
+    plateau: bool
+    gain: float | None
+    loss: float
+    accuracy: float | None
+    vanishing: bool
+    exploding: bool
+    ratio: float | None
+    saturated: frozenset = frozenset()
+
+
+def latch(was: bool, on: bool, off: bool) -> bool:
+    """Hysteresis: on when `on` holds; off only when `off` holds; otherwise as it was."""
+    return True if on else False if off else was
+
+
+def judge(readings: dict[int, Reading], iteration: int) -> Trend | None:
+    """The trend at `iteration`, from the checkpoints up to it (later ones, kept for `back`,
+    are not looked at). Replays every checkpoint of the last LATCH_MEMORY iterations from off,
+    so the answer depends on the kept readings only. None before any checkpoint is read."""
+    at = iteration - iteration % CHECKPOINT_EVERY
+    if at not in readings:
+        return None
+    plateau = vanishing = exploding = False
+    saturated: set[str] = set()
+    gain = None
+    for k in range(max(0, at - LATCH_MEMORY), at + 1, CHECKPOINT_EVERY):
+        now, then = readings.get(k), readings.get(k - PLATEAU_WINDOW)
+        if now is None:
+            continue
+        gain = None
+        if then is not None and math.isfinite(then.loss) and then.loss > 0 and math.isfinite(now.loss):
+            gain = (then.loss - now.loss) / then.loss
+        accurate = now.accuracy is not None and now.accuracy >= PLATEAU_ACCURACY
+        if gain is not None:
+            plateau = latch(plateau, gain < PLATEAU_GAIN and not accurate, gain > PLATEAU_OFF_GAIN or accurate)
+        elif k == at:
+            plateau = False  # no loss a window back: nothing to judge
+        r = now.ratio
+        vanishing = latch(vanishing, r is not None and r < VANISHING_RATIO, r is None or r > VANISHING_OFF)
+        exploding = latch(exploding, r is not None and r > EXPLODING_RATIO, r is None or r < EXPLODING_OFF)
+        saturated = {u for u, share in now.flat.items()
+                     if share >= SATURATED_SHARE or (u in saturated and share >= SATURATED_OFF_SHARE)}
+    last = readings[at]
+    return Trend(at, plateau, gain, last.loss, last.accuracy, vanishing, exploding, last.ratio, frozenset(saturated))
 
 
 @dataclass(frozen=True)
@@ -44,6 +127,7 @@ class Diagnostics:
     gain: float | None  # relative loss improvement over the plateau window
     diverged_at: int | None
     findings: list[dict] = field(default_factory=list)
+    trend: Trend | None = None  # what plateau, vanishing, exploding and saturated were judged on, in a run
 
 
 def plateau_checkpoint(iteration: int) -> int | None:
@@ -54,45 +138,78 @@ def plateau_checkpoint(iteration: int) -> int | None:
 
 def diagnose(arch: Architecture, params: Params, X: np.ndarray, T: np.ndarray, *, accuracy: float | None,
              loss: float | None, loss_then: float | None, diverged_at: int | None,
-             fwd: Forward | None = None) -> Diagnostics:
+             fwd: Forward | None = None, trend: Trend | None = None) -> Diagnostics:
     """Everything on the training set (X, T) at `params`. `loss` and `accuracy` are the data loss
     and accuracy there now, `loss_then` the data loss at `plateau_checkpoint(iteration)`; `fwd`
-    the forward pass over X if it has been computed already."""
+    the forward pass over X if it has been computed already. A run passes its `trend` (see
+    `judge`): then plateau, vanishing, exploding and saturation are the judged ones, which hold
+    still between checkpoints and keep their hysteresis; without it, each is its threshold
+    applied to these parameters alone (as if it had been off before)."""
     with np.errstate(all="ignore"):
         fwd = forward(arch, params, X) if fwd is None else fwd
-        # the data loss's gradient over every training point: it does not depend on which
-        # minibatch is next, and a regulariser cannot hide a gradient that never arrives
-        grads = backward(arch, params, fwd, T).grads
-        grad_norms = {name: _norm(grads[name]) for name in arch.param_names()}
+        grad_norms = _grad_norms(arch, params, fwd, T)
     hidden = range(1, arch.depth)
     dead = [node_id(l, j, arch.depth) for l in hidden for j in _dead_units(arch.activation, fwd.Z[l])]
-    saturated = [node_id(l, j, arch.depth) for l in hidden for j in _saturated_units(arch.activation, fwd.Z[l])]
+    shares = flat_shares(arch, fwd)
     symmetric = [[node_id(l, j, arch.depth) for j in group] for l in hidden for group in _copies(params, l)]
+    layer_norms, ratio = _layer_ratio(arch, grad_norms)
+    if trend is not None:
+        saturated = [u for u in shares if u in trend.saturated]
+        vanishing, exploding, plateau, gain = trend.vanishing, trend.exploding, trend.plateau, trend.gain
+    else:
+        saturated = [u for u, share in shares.items() if share >= SATURATED_SHARE]
+        vanishing = ratio is not None and ratio < VANISHING_RATIO
+        exploding = ratio is not None and ratio > EXPLODING_RATIO
+        gain = None
+        if loss_then is not None and loss is not None and math.isfinite(loss_then) and loss_then > 0:
+            gain = (loss_then - loss) / loss_then
+        plateau = gain is not None and gain < PLATEAU_GAIN and accuracy is not None and accuracy < PLATEAU_ACCURACY
+    result = Diagnostics(dead, saturated, symmetric, grad_norms, layer_norms, ratio, vanishing, exploding,
+                         plateau, gain, diverged_at, trend=trend)
+    return replace(result, findings=findings(arch, result, accuracy))
+
+
+def reading(arch: Architecture, params: Params, X: np.ndarray, T: np.ndarray, loss: float,
+            accuracy: float | None) -> Reading:
+    """A checkpoint's reading: `loss` and `accuracy` are the training set's at `params`."""
+    with np.errstate(all="ignore"):
+        fwd = forward(arch, params, X)
+        _, ratio = _layer_ratio(arch, _grad_norms(arch, params, fwd, T))
+    return Reading(loss, accuracy, ratio, flat_shares(arch, fwd))
+
+
+def _grad_norms(arch: Architecture, params: Params, fwd: Forward, T: np.ndarray) -> dict[str, float]:
+    # the data loss's gradient over every training point: it does not depend on which
+    # minibatch is next, and a regulariser cannot hide a gradient that never arrives
+    grads = backward(arch, params, fwd, T).grads
+    return {name: _norm(grads[name]) for name in arch.param_names()}
+
+
+def _layer_ratio(arch: Architecture, grad_norms: dict[str, float]) -> tuple[list[float], float | None]:
     layer_norms = [math.hypot(grad_norms[f"W{l}"], grad_norms[f"b{l}"]) for l in range(1, arch.depth + 1)]
     ratio = None
     if arch.depth >= 2 and all(map(math.isfinite, layer_norms)) and layer_norms[-1] > 0:
         ratio = layer_norms[0] / layer_norms[-1]
-    gain = None
-    if loss_then is not None and loss is not None and math.isfinite(loss_then) and loss_then > 0:
-        gain = (loss_then - loss) / loss_then
-    plateau = gain is not None and gain < PLATEAU_GAIN and accuracy is not None and accuracy < PLATEAU_ACCURACY
-    result = Diagnostics(dead, saturated, symmetric, grad_norms, layer_norms, ratio,
-                         ratio is not None and ratio < VANISHING_RATIO, ratio is not None and ratio > EXPLODING_RATIO,
-                         plateau, gain, diverged_at)
-    return replace(result, findings=findings(arch, result, accuracy))
+    return layer_norms, ratio
+
+
+def flat_shares(arch: Architecture, fwd: Forward) -> dict[str, float]:
+    """Each hidden tanh or sigmoid unit's share of training points where it is flat (in node order)."""
+    limit = SATURATION_Z.get(arch.activation)
+    if limit is None:
+        return {}
+    out = {}
+    for l in range(1, arch.depth):
+        z = fwd.Z[l]
+        share = np.count_nonzero(np.abs(z) > limit, axis=0) / max(len(z), 1)
+        out.update({node_id(l, j, arch.depth): float(share[j]) for j in range(z.shape[1])})
+    return out
 
 
 def _dead_units(activation: str, z: np.ndarray) -> list[int]:
     if activation not in ("relu", "leaky_relu"):
         return []
     return np.flatnonzero((z <= 0).all(axis=0)).tolist()
-
-
-def _saturated_units(activation: str, z: np.ndarray) -> list[int]:
-    if activation not in SATURATION_Z:
-        return []
-    flat = np.count_nonzero(np.abs(z) > SATURATION_Z[activation], axis=0)
-    return np.flatnonzero(flat >= SATURATED_SHARE * len(z)).tolist()
 
 
 def _copies(params: Params, layer: int) -> list[list[int]]:
@@ -143,46 +260,65 @@ def _dead_sentence(arch: Architecture, layer: int, count: int) -> str:
 
 
 def findings(arch: Architecture, d: Diagnostics, accuracy: float | None) -> list[dict]:
-    """One sentence per condition present, most serious first."""
+    """One sentence per condition present, most serious first. `short` says the same in a few
+    words with its numbers (a sweep's reason joins them)."""
     out: list[dict] = []
     if d.diverged_at is not None:
-        out.append({"kind": "diverged", "text": (
+        out.append({"kind": "diverged", "short": f"numbers overflowed at iteration {d.diverged_at}", "text": (
             f"The numbers blew up at iteration {d.diverged_at}: a value became infinite or not a number. Each step "
             f"overshot further than the last; a smaller learning rate usually cures it.")})
     for layer, count in sorted(_by_layer(d.dead).items()):
-        out.append({"kind": "dead", "text": _dead_sentence(arch, layer, count)})
+        kind = "leaky ReLUs" if arch.activation == "leaky_relu" else "ReLUs"
+        out.append({"kind": "dead", "short": f"{count} of {arch.sizes[layer]} {kind} in layer {layer} dead",
+                    "text": _dead_sentence(arch, layer, count)})
     limit = SATURATION_Z.get(arch.activation)
     slope = "1 − a²" if arch.activation == "tanh" else "a·(1 − a)"
     for layer, count in sorted(_by_layer(d.saturated).items()):
-        out.append({"kind": "saturated", "text": (
+        out.append({"kind": "saturated",
+                    "short": f"{count} of {arch.sizes[layer]} {arch.activation} units in layer {layer} saturated",
+                    "text": (
             f"{count} of {arch.sizes[layer]} {arch.activation} units in layer {layer} are saturated (|z| > {limit:g} "
             f"on at least {SATURATED_SHARE:.0%} of points): their slope {slope} is nearly 0 there, so almost no "
             f"gradient passes through them.")})
     if d.symmetric:
         who = " and ".join(_group_words(arch, group) for group in d.symmetric)
-        out.append({"kind": "symmetric", "text": (
+        out.append({"kind": "symmetric", "short": f"{who} exact copies", "text": (
             f"{who[0].upper()}{who[1:]} have exactly the same weights in and out, so they compute the same value and "
             f"receive the same gradient: no update can ever make them different. Random starting weights break the tie.")})
+    # the judged ratio (at the latest checkpoint) is the one the finding is about
+    ratio = d.trend.ratio if d.trend is not None else d.ratio
     if d.vanishing:
         cause = (" Dead units pass none of it back." if d.dead else
                  " Each saturated unit lets almost none of it through." if d.saturated else
                  " Each sigmoid multiplies it by at most 0.25 on the way." if arch.activation == "sigmoid" else "")
-        if d.ratio:
-            text = (f"The gradient reaching layer 1 is {_times(1 / d.ratio)} times smaller than at the output layer, "
+        if ratio:
+            short = f"gradient at layer 1 {_times(1 / ratio)} times smaller than at the output"
+            text = (f"The gradient reaching layer 1 is {_times(1 / ratio)} times smaller than at the output layer, "
                     f"so the first layers barely learn.{cause}")
         else:
+            short = "no gradient reaches layer 1"
             text = f"No gradient at all reaches layer 1, although the output layer gets some: layer 1 cannot learn.{cause}"
-        out.append({"kind": "vanishing", "text": text})
+        out.append({"kind": "vanishing", "short": short, "text": text})
     if d.exploding:
-        out.append({"kind": "exploding", "text": (
-            f"The gradient reaching layer 1 is {_times(d.ratio)} times larger than at the output layer, so the first "
+        out.append({"kind": "exploding", "short": f"gradient at layer 1 {_times(ratio)} times larger than at the output",
+                    "text": (
+            f"The gradient reaching layer 1 is {_times(ratio)} times larger than at the output layer, so the first "
             f"layers take huge, erratic steps.")})
     if d.plateau:
-        change = ("did not move" if d.gain == 0 else f"fell only {d.gain * 100:.2g}%" if d.gain > 0
-                  else f"rose {-d.gain * 100:.2g}%")
-        out.append({"kind": "plateau", "text": (
-            f"The loss {change} over the last {PLATEAU_WINDOW} iterations while training accuracy is "
-            f"{accuracy:.0%}: the run has stalled. Another seed, more units or another learning rate may get it out.")})
+        gain = d.gain if d.gain is not None else 0.0
+        change = ("did not move" if gain == 0 else f"fell only {gain * 100:.2g}%" if gain > 0
+                  else f"rose {-gain * 100:.2g}%")
+        if d.trend is not None:
+            acc, loss = d.trend.accuracy, d.trend.loss
+            where = f"up to iteration {d.trend.at}"
+        else:
+            acc, loss, where = accuracy, None, ""
+        said = f"{acc:.0%}" if acc is not None else "unknown"
+        short = f"plateau at {said} accuracy" + (f", loss {loss:.2g}" if loss is not None else "")
+        out.append({"kind": "plateau", "short": short, "text": (
+            f"The loss {change} over the {PLATEAU_WINDOW} iterations {where or 'before this one'}"
+            f"{f' (now {loss:.2g})' if loss is not None else ''} while training accuracy is {said}: the run has "
+            f"stalled. Another seed, more units or another learning rate may get it out.")})
     return out
 
 

@@ -19,7 +19,7 @@ import copy
 import math
 import secrets
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterator, Literal, get_args
 
 import numpy as np
@@ -27,7 +27,8 @@ import numpy as np
 from app.engine import (LOSS_ID, Backward, Config, ConfigError, OptimizerState, Params, Trainer, backward, forward,
                         merge_config, neuron_graph, node_id, optimizer_step)
 from app.engine.config import MAX_SEED
-from app.engine.diagnostics import CHECKPOINT_EVERY, PLATEAU_WINDOW, Diagnostics, diagnose, plateau_checkpoint
+from app.engine.diagnostics import (CHECKPOINT_EVERY, LATCH_MEMORY, PLATEAU_WINDOW, Diagnostics, Reading, diagnose,
+                                    judge, reading)
 from app.engine.gates import build_example_graph
 from app.engine.mlp import Forward
 from app.engine.training import Split, evaluate
@@ -43,6 +44,9 @@ STEP_UNITS: tuple[str, ...] = get_args(StepUnit)
 SOFT_FIELDS = ("lr", "optimizer", "momentum", "l1", "l2", "batch_size")
 # How many finished iterations `back` can return into.
 BACK_ITERATIONS = 32
+# Checkpoints kept: a window and the hysteresis's memory behind the latest, also after `back`
+# has gone as far as it can (so the judged state there is the one originally seen).
+KEEP_CHECKPOINTS = PLATEAU_WINDOW + LATCH_MEMORY + BACK_ITERATIONS + CHECKPOINT_EVERY
 # Above this many gates the gate view would be an unreadable smear; the server refuses it.
 DEFAULT_MAX_GATES = 1200
 
@@ -109,7 +113,8 @@ class SavedRun:
     """A run's whole trajectory state as plain values: with its config, view and example it
     is everything the next iteration's numbers follow from. `params`, `opt_state`,
     `iteration` and the status are those of the iteration the cursor is in (its Start), and
-    `position` ops of it have been done; `losses` are the plateau checkpoints' training losses."""
+    `position` ops of it have been done; `losses` are the plateau checkpoints' training losses,
+    `marks` their accuracy, gradient ratio and flat shares (what the hysteresis replays)."""
 
     iteration: int
     position: int
@@ -118,6 +123,7 @@ class SavedRun:
     status: str
     diverged_at: int | None
     losses: dict[int, float]
+    marks: dict[int, dict] = field(default_factory=dict)
 
 
 class StepError(ValueError):
@@ -158,9 +164,11 @@ class Run:
         params, opt_state, iteration = ((self.start.params, self.start.opt_state, self.start.iteration) if at_start
                                         else (t.params, t.opt_state, t.iteration))
         status, diverged_at = (self.start.status, self.start.diverged_at) if at_start else (self.status, self.diverged_at)
-        losses = {k: self._loss_at(k) for k in sorted(self._checkpoints)}
+        readings = {k: self._reading_at(k) for k in sorted(self._checkpoints)}
+        kept = {k: r for k, r in readings.items() if r is not None and math.isfinite(r.loss)}
         return SavedRun(iteration, self.position if at_start else 0, params, opt_state, status, diverged_at,
-                        {k: v for k, v in losses.items() if v is not None and math.isfinite(v)})
+                        {k: r.loss for k, r in kept.items()},
+                        {k: {"accuracy": r.accuracy, "ratio": r.ratio, "flat": dict(r.flat)} for k, r in kept.items()})
 
     @classmethod
     def resume(cls, config: Config, saved: SavedRun | None, *, view: str = "neuron", example: int = 0,
@@ -194,7 +202,9 @@ class Run:
                             f"{view} view), got {saved.position}")
         t.params, t.opt_state, t.iteration = dict(saved.params), saved.opt_state, saved.iteration
         run.status, run.diverged_at = saved.status, saved.diverged_at
-        run._checkpoints = dict(saved.losses)
+        run._checkpoints = {k: Reading(loss, saved.marks.get(k, {}).get("accuracy"), saved.marks.get(k, {}).get("ratio"),
+                                       dict(saved.marks.get(k, {}).get("flat") or {}))
+                            for k, loss in saved.losses.items()}
         if saved.iteration % CHECKPOINT_EVERY == 0:
             run._checkpoints[saved.iteration] = t.params
         for _ in range(saved.position):
@@ -214,8 +224,8 @@ class Run:
         self._gates_cache: dict[int, GateStructure] = {}
         self._labels: dict[str, str] | None = None
         self._gate_values_cache: tuple | None = None  # (params id, example, ExampleGraph, backward ops replayed)
-        # the parameters (later: their training loss) every CHECKPOINT_EVERY iterations, for the plateau test
-        self._checkpoints: dict[int, Params | float] = {0: self.trainer.params}
+        # the parameters (later: their Reading) every CHECKPOINT_EVERY iterations: the trend is judged on these
+        self._checkpoints: dict[int, Params | Reading] = {0: self.trainer.params}
         self._diagnostics_cache: tuple | None = None
         if self.view_name == "gate" and self.gate_count() > self.max_gates:
             self.view_name = "neuron"  # the new network is too big to draw gate by gate
@@ -335,30 +345,42 @@ class Run:
         k = self.trainer.iteration
         if k % CHECKPOINT_EVERY == 0:
             self._checkpoints[k] = self.trainer.params  # never changed in place: a reference is a copy
-            for old in [i for i in self._checkpoints if i < k - PLATEAU_WINDOW - CHECKPOINT_EVERY]:
+            for old in [i for i in self._checkpoints if i < k - KEEP_CHECKPOINTS]:
                 del self._checkpoints[old]
 
-    def _loss_at(self, iteration: int | None) -> float | None:
-        """The training loss at a checkpointed iteration (computed once, then kept instead of the weights)."""
-        kept = self._checkpoints.get(iteration) if iteration is not None else None
-        if kept is None or isinstance(kept, float):
+    def _reading_at(self, iteration: int) -> Reading | None:
+        """A checkpoint's reading (computed once, then kept instead of the weights)."""
+        kept = self._checkpoints.get(iteration)
+        if kept is None or isinstance(kept, Reading):
             return kept
+        train = self.trainer.train
         with np.errstate(all="ignore"):
-            loss = evaluate(self.arch, kept, self.trainer.train).loss
-        self._checkpoints[iteration] = loss
-        return loss
+            ev = evaluate(self.arch, kept, train)
+        result = reading(self.arch, kept, train.X, train.T, ev.loss, _finite(ev.accuracy))
+        self._checkpoints[iteration] = result
+        return result
+
+    def trend(self):
+        """The judged trend at this iteration, from the checkpoints up to it."""
+        at = self.iteration - self.iteration % CHECKPOINT_EVERY
+        readings = {}
+        for k in range(max(0, at - LATCH_MEMORY - PLATEAU_WINDOW), at + 1, CHECKPOINT_EVERY):
+            r = self._reading_at(k)
+            if r is not None:
+                readings[k] = r
+        return judge(readings, self.iteration)
 
     def diagnostics(self, loss: float | None, accuracy: float | None, fwd: Forward | None = None) -> Diagnostics:
         """Why the run might be stuck, on the whole training set at the live parameters (whose
-        forward pass over it, `fwd`, the caller may already have)."""
+        forward pass over it, `fwd`, the caller may already have); the trend-like findings are
+        judged at the checkpoints (`judge`), so they hold still in between."""
         params, train = self.trainer.params, self.trainer.train
         key = (self.iteration, self.diverged_at, loss, accuracy)
         cached = self._diagnostics_cache
         if cached is not None and cached[0] is params and cached[1] == key:  # the cursor moved, the weights did not
             return cached[2]
-        result = diagnose(self.arch, params, train.X, train.T, accuracy=accuracy, loss=loss,
-                          loss_then=self._loss_at(plateau_checkpoint(self.iteration)), diverged_at=self.diverged_at,
-                          fwd=fwd)
+        result = diagnose(self.arch, params, train.X, train.T, accuracy=accuracy, loss=loss, loss_then=None,
+                          diverged_at=self.diverged_at, fwd=fwd, trend=self.trend())
         self._diagnostics_cache = (params, key, result)  # holding params keeps the identity test sound
         return result
 

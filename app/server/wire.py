@@ -121,6 +121,9 @@ def diagnostics(d: Diagnostics) -> dict:
         "layer_norms": [finite(v) for v in d.layer_norms], "ratio": finite(d.ratio),
         "vanishing": d.vanishing, "exploding": d.exploding, "plateau": d.plateau, "gain": finite(d.gain),
         "diverged_at": d.diverged_at, "findings": d.findings,
+        # what plateau, vanishing, exploding and saturation were judged on (a checkpoint), or null
+        "judged": None if d.trend is None else {"iteration": d.trend.at, "loss": finite(d.trend.loss),
+                                                "accuracy": finite(d.trend.accuracy), "ratio": finite(d.trend.ratio)},
     }
 
 
