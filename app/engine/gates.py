@@ -58,12 +58,16 @@ def _output_and_loss(arch: Architecture, z: list[Value], label: int, loss_begins
         loss = -(p.log() if label == 1 else (1.0 - p).log())
         return [p], loss
     if arch.loss == "cross_entropy":
-        # subtracting max z (a constant) keeps every exponent ≤ 0; it cancels in p
-        shift = Value(max(v.data for v in z), label="max z")
-        exps = [(v - shift).exp() for v in z]
+        # softmax from exp, + and a·b⁻¹ gates, every z before any p: each p divides by the sum
+        # of all the e^z. Adding −max z (one constant, not max z · (−1), as mse's −t) keeps every
+        # exponent ≤ 0 so e^z cannot overflow; it cancels in p, and being a constant it takes
+        # no gradient, so dL/dz_k still comes out as p_k − y_k.
+        shift = Value(-max(v.data for v in z), label="−max z")
+        exps = [(v + shift).exp() for v in z]
         total = exps[0]
         for e in exps[1:]:
             total = total + e
+        # only p_y reaches the loss, so the tape (the loss's ancestors) holds only its division
         probs = [e / total for e in exps]
         loss_begins()
         return probs, -probs[label].log()

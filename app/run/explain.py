@@ -75,13 +75,36 @@ def _forward_unit(run: Run, l: int, j: int) -> list[str]:
     fan_in = W.shape[0]
     symbols = [f"W{l}[{i}][{j}]·{_input_name(run, labels, l - 1, i)}" for i in range(fan_in)]
     numbers = [f"{factor(W[i, j])}·{factor(a_prev[i])}" for i in range(fan_in)]
+    softmax = l == depth and run.config.loss == "cross_entropy"
+    last = j == W.shape[1] - 1
+    then = f", then apply {act.name if l < depth else 'the output function'}."
+    if softmax:  # p needs every output's z, so no p is written until the last z is known
+        then = (". Every output's z is known now, so the softmax can turn them into probabilities." if last else
+                f". Its probability p{j} waits: the softmax divides by a sum over every output's z, "
+                f"and z{j + 1} is not computed yet.")
     lines = [f"Forward through {labels[nid]}: multiply each of its {fan_in} inputs by its weight, add them up with "
-             f"the bias, then apply {'the output function' if l == depth else act.name}.",
+             f"the bias{then}",
              f"z = {signed_sum(symbols)} + b{l}[{j}] = {signed_sum(numbers)} + {factor(b[j])} = {num(z)}"]
     if l < depth:
         lines.append(_activation_line(act.name, z, a))
+    elif softmax:
+        if j == W.shape[1] - 1:
+            lines += _softmax_lines(ex)
     else:
         lines.append(_output_line(run, j, ex))
+    return lines
+
+
+def _softmax_lines(ex) -> list[str]:
+    """Every p from every z, written after the last output's z: each p divides by all the e^z."""
+    z, p = ex.forward.Z[-1][0], ex.forward.A[-1][0]
+    e = np.exp(z)  # as written; the engine subtracts max z first, which cancels in p
+    k = len(z)
+    lines = [f"Softmax, now that all {k} z are known: pₖ = e^zₖ / Σⱼ e^zⱼ, so every p depends on every z.",
+             f"Σⱼ e^zⱼ = {' + '.join(f'e^{factor(float(v))}' for v in z)} = "
+             f"{' + '.join(num(float(v)) for v in e)} = {num(float(e.sum()))}"]
+    lines += [f"p{j} = e^z{j} / Σⱼ e^zⱼ = {num(float(e[j]))} / {num(float(e.sum()))} = {num(float(p[j]))}"
+              f"   (the probability of class {j})" for j in range(k)]
     return lines
 
 
@@ -137,15 +160,30 @@ def _backward_output(run: Run, j: int) -> list[str]:
         lines += [f"dL/dp = −y/p + (1 − y)/(1 − p) = {'−1/' + num(p) if y == 1 else '1/(1 − ' + num(p) + ')'} = {num(da)}",
                   f"dL/dz = dL/dp · p·(1 − p) = p − y = {num(p)} − {y} = {num(dz)}"]
     elif loss == "cross_entropy":
-        p = float(out[j])
-        hit = 1 if j == y else 0
-        lines += [f"dL/dp{j} = −[{j} = y]/p{j} = {('−1/' + num(p)) if hit else '0'} = {num(da)}",
-                  f"dL/dz{j} = p{j} − [{j} = y] = {num(p)} − {hit} = {num(dz)}   (softmax and cross-entropy together)"]
+        lines += _softmax_backward(j, y, float(out[j]), float(out[y]), da, dz)
     else:
         k, t = len(out), float(ex.target[j])
         lines += [f"dL/dŷ = 2·(ŷ − t)/{k} = 2·({num(float(out[j]))} − {num(t)})/{k} = {num(da)}",
                   f"dL/dz = dL/dŷ · 1 = {num(dz)}   (the output is linear)"]
     return lines + _weight_grad_lines(run, depth, j, dz)
+
+
+def _softmax_backward(j: int, y: int, p: float, p_y: float, da: float, dz: float) -> list[str]:
+    """dL/dz_j through softmax and cross-entropy: why it is p_j − y_j even where dL/dp_j = 0."""
+    hit = 1 if j == y else 0
+    with np.errstate(all="ignore"):
+        dp_y = float(np.divide(-1.0, p_y))  # −∞, not ZeroDivisionError, if p_y underflowed to 0
+    if hit:
+        lines = [f"dL/dp{j} = −1/p{j} = −1/{num(p)} = {num(da)}   (L = −log p{y}: {j} is the true class)"]
+    else:
+        lines = [f"dL/dp{j} = 0   (L = −log p{y} contains only the true class's p{y}, not p{j})"]
+    lines += [f"{'Yet ' if not hit else ''}z{j} moves every p through the softmax (each pₖ divides by a sum that "
+              f"holds e^z{j}): ∂p{y}/∂z{j} = p{y}·([{j} = {y}] − p{j}). L reads only p{y}, so of the chain-rule "
+              f"terms Σₖ dL/dpₖ·∂pₖ/∂z{j} only k = {y} is not zero, and (−1/p{y})·p{y}·(y{j} − p{j}) = p{j} − y{j} "
+              f"(yₖ = 1 for the true class, 0 otherwise).",
+              f"dL/dz{j} = dL/dp{y}·∂p{y}/∂z{j} = {factor(dp_y)}·{factor(p_y)}·({hit} − {num(p)}) "
+              f"= p{j} − y{j} = {num(p)} − {hit} = {num(dz)}"]
+    return lines
 
 
 def _backward_hidden(run: Run, l: int, j: int) -> tuple[list[str], list[dict]]:
@@ -258,7 +296,7 @@ def _gate_names(run: Run) -> dict[str, str]:
         elif node.role == "loss":
             names[node.id] = "L"
         elif node.kind == "const":
-            names[node.id] = factor(float(node.label.replace("−", "-"))) if node.label not in ("−t", "max z") else f"({node.label})"
+            names[node.id] = factor(float(node.label.replace("−", "-"))) if node.label not in ("−t", "−max z") else f"({node.label})"
         else:
             names[node.id] = node.id
     return names
@@ -316,8 +354,34 @@ def _gate_forward(run: Run, node: str) -> list[str]:
     symbolic, numeric = _gate_expression(v, parent_names, parent_values)
     of = info_of[v.serial].of
     part = " of the loss" if of == LOSS_ID else f", part of {_labels(run).get(of, of)}"
-    return [f"Forward through gate {node} ({OP_SYMBOLS.get(v.op, v.op)}{part}).",
-            f"{names[node]} = {symbolic} = {numeric} = {num(v.data)}"]
+    lines = [f"Forward through gate {node} ({OP_SYMBOLS.get(v.op, v.op)}{part}).",
+             f"{names[node]} = {symbolic} = {numeric} = {num(v.data)}"]
+    if _is_softmax_shift(v) and v.parents[0] is _first_output_z(v):
+        lines.append("Softmax begins: adding −max z, the largest output's z, keeps e^z from overflowing; "
+                     "it cancels in the division, p = e^(z − m) / Σ e^(z − m) = e^z / Σ e^z.")
+    elif v.op == "^-1":  # the softmax's division, the only a⁻¹ in the graphs
+        lines.append("This is the softmax's division: a / b is built as a·b⁻¹, so one power gate and one product.")
+    return lines
+
+
+def _is_softmax_shift(v: Value) -> bool:
+    """The gate z_k + (−max z) that starts cross-entropy's softmax (one per output, nowhere else)."""
+    return v.op == "+" and len(v.parents) == 2 and v.parents[1].label == "−max z" and not v.parents[1].op
+
+
+def _first_output_z(v: Value) -> Value | None:
+    """z_0, by its label (each output's z is labelled as its unit is): the softmax's first shift."""
+    return v.parents[0] if v.parents[0].label.endswith("out0") else None
+
+
+def _softmax_z_line(graph, run: Run, v: Value, zname: str) -> str:
+    """At the gate z_k + (−max z) going backward, z_k's gradient is complete: say that it is p_k − y_k."""
+    shifts = [c for c, _ in _consumers(graph).get(v.parents[1].serial, [])]  # z_0 − m, …, z_(K−1) − m
+    e = [math.exp(min(c.data, 709.0)) for c in shifts]  # ≤ 0 exponents in practice: −m is the largest z
+    k = next(i for i, c in enumerate(shifts) if c is v)
+    p, hit = e[k] / sum(e), 1 if run.example_values().label == k else 0
+    return (f"That is all of {zname}'s gradient, {zname} feeding only this gate: through the softmax and the loss "
+            f"the chain rule comes to p{k} − y{k} = e^(z{k} − m)/Σ − y{k} = {num(p)} − {hit} = {num(v.parents[0].grad)}")
 
 
 def _gate_backward(run: Run, node: str) -> list[str]:
@@ -336,6 +400,8 @@ def _gate_backward(run: Run, node: str) -> list[str]:
         if feeds > 1:
             lines.append(f"{pname} feeds {feeds} gates, so its gradient is the sum of what each passes back; "
                          f"so far dL/d{pname} = {num(p.grad)}")
+    if _is_softmax_shift(v):
+        lines.append(_softmax_z_line(graph, run, v, parent_names[0]))
     return lines
 
 
