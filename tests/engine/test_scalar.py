@@ -131,3 +131,34 @@ def test_feature_gates_are_part_of_the_graph():
     expected = bwd.dA[0][0, 0] * 2 * 0.5 + bwd.dA[0][0, 1] * -2.0
     assert x1.grad == pytest.approx(expected, abs=1e-12)
     assert math.isfinite(x2.grad)
+
+
+@pytest.mark.parametrize("label", [0, 1, 2])
+def test_softmax_cross_entropy_from_gates_gives_p_minus_y_and_matches_finite_differences(label):
+    # the gate view's softmax: z + (−max z), exp, a running +, a·b⁻¹; its dL/dz_k must be p_k − y_k
+    from app.engine.gates import _output_and_loss
+    from app.engine.mlp import Architecture
+
+    arch = Architecture((2, 3), "tanh", "cross_entropy")
+    zs = [0.3, -1.2, 2.1]
+
+    def loss_at(values):
+        z = [Value(v) for v in values]
+        probs, loss = _output_and_loss(arch, z, label, lambda: None)
+        return z, probs, loss
+
+    z, probs, loss = loss_at(zs)
+    Tape(loss).run_backward()
+    p = np.exp(zs) / np.exp(zs).sum()
+    assert probs[label].data == pytest.approx(p[label], rel=1e-12)
+    assert [v.grad for v in z] == pytest.approx(p - np.eye(3)[label], rel=1e-10, abs=1e-12)
+    eps = 1e-6
+    for k in range(3):
+        up, down = list(zs), list(zs)
+        up[k] += eps
+        down[k] -= eps
+        numeric = (loss_at(up)[2].data - loss_at(down)[2].data) / (2 * eps)
+        assert z[k].grad == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+    ops = [v.op for v in Tape(loss).gates]
+    assert ops.count("exp") == 3 and ops.count("^-1") == 1 and "*" in ops
+    assert ops.count("*") == 2, "the product e·Σ⁻¹ and −log: the shift −max z is one constant, not ·(−1) gates"

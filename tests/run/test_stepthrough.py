@@ -292,3 +292,73 @@ def test_a_diverging_run_keeps_answering_in_both_views(config):
     batch = run.work.batch
     check = gradient_check(run.arch, run.work.update[0], batch.X, batch.T, run.config.l2, run.config.l1)
     assert check.max_rel_error == float("inf")  # a non-finite gradient never passes verify
+
+
+SOFTMAX = {"loss": "cross_entropy", "dataset": {"name": "spiral", "classes": 3, "n": 30}, "optimizer": "momentum"}
+
+
+def test_softmax_explain_writes_every_z_before_any_p_and_ends_in_the_states_numbers():
+    run = make(**SOFTMAX)
+    run.run("iteration")
+    outputs = ["out0", "out1", "out2"]
+    n_forward = sum(op.phase == "forward" for op in run.ops)
+    seen_p = False
+    for step in range(n_forward + len(UNITS) + 1):  # forward, then backward through every unit
+        run.run("op")
+        view = run.view()
+        lines, node = view.explain["lines"], view.nodes.get(view.cursor, {})
+        assert not any(re.search(r"= (−?[\d.]+) = \1$", line) for line in lines), lines  # no "= 0 = 0"
+        if view.phase == "forward" and view.cursor in outputs:
+            j = outputs.index(view.cursor)
+            assert close_to_4_digits(last_number(next(line for line in lines if line.startswith("z = "))), node["z"])
+            p_lines = [line for line in lines if re.match(r"p\d = ", line)]
+            if j < 2:  # the softmax needs every z: no p, and no later z's number, before the last output
+                assert not p_lines and not seen_p and "waits" in lines[0]
+                later = [view.nodes[o]["z"] for o in outputs[j + 1:]]
+                assert all(v is None for v in later)
+            else:
+                seen_p = True
+                assert [line[:2] for line in p_lines] == ["p0", "p1", "p2"]
+                for k, line in enumerate(p_lines):
+                    assert close_to_4_digits(last_number(line), view.nodes[outputs[k]]["a"])
+                total = next(line for line in lines if line.startswith("Σ"))
+                zs = [view.nodes[o]["z"] for o in outputs]
+                assert close_to_4_digits(last_number(total), float(np.exp(zs).sum()))
+        elif view.phase == "backward" and view.cursor in outputs:
+            j = outputs.index(view.cursor)
+            p, y = view.nodes[view.cursor]["a"], run.example_values().label
+            dz = next(line for line in lines if line.startswith("dL/dz"))
+            dp = next(line for line in lines if line.startswith("dL/dp"))
+            assert close_to_4_digits(last_number(dz), node["grad_z"])
+            assert close_to_4_digits(last_number(dp), node["grad_a"])
+            assert node["grad_z"] == pytest.approx(p - (j == y), abs=1e-12)
+            assert f"p{j} − y{j}" in dz and any("moves every p through the softmax" in line for line in lines)
+            if j != y:  # dL/dp_j = 0 and yet dL/dz_j is p_j: the sentence says why
+                assert dp.startswith(f"dL/dp{j} = 0   (") and lines[2].startswith("Yet ")
+
+
+def test_the_gate_view_builds_the_softmax_from_exp_sum_and_division_and_says_p_minus_y():
+    run = make(**SOFTMAX)
+    run.set_view("gate")
+    nodes = run.gates().nodes
+    ops = [n.op for n in nodes if n.of == "out2" and n.kind == "gate"]
+    assert ops.count("exp") == 3 and ops.count("^-1") == 1
+    shift = [n for n in nodes if n.kind == "const" and n.label == "−max z"]
+    assert len(shift) == 1
+    z_of = {n.of: n.id for n in nodes if n.role == "z" and n.of.startswith("out")}
+    neuron = make(**SOFTMAX)
+    neuron.run("pass", 2)
+    run.run("pass")  # forward
+    said = {}
+    while run.phase != "update":
+        run.run("op")
+        lines = run.view().explain["lines"]
+        for line in lines:
+            if line.startswith("That is all of"):
+                said[run.cursor] = line
+    assert len(said) == 3
+    state = run.view().nodes
+    for out, gate_id in z_of.items():
+        line = next(line for line in said.values() if f"z({run.labels()[out]})" in line)
+        assert close_to_4_digits(last_number(line), state[gate_id]["grad_a"])
+        assert state[gate_id]["grad_a"] == pytest.approx(neuron.view().nodes[out]["grad_z"], rel=1e-9, abs=1e-12)
