@@ -48,24 +48,28 @@ LESSONS: list[dict] = [
                   "Watch the boundary bend into four quadrants while the loss falls.",
                   hidden=("inspector",)),
             _step("xor-unlucky", "5 · Same network, unlucky start",
-                  "Only the weight seed differs. Play: the loss stalls with three points in four right. Press r "
-                  "to re-randomize and play again; some starts learn and some do not.",
+                  "Only the weight seed differs. Play to iteration 1000: the loss stalls with about three points "
+                  "in four right, and the diagnosis says so. Press r to re-randomize and play again; some starts "
+                  "learn and some do not.",
                   hidden=("inspector",)),
             _step("dead-relus", "6 · Dead ReLUs",
                   "A learning rate of 3 throws most ReLUs below zero on every point in a few steps. A dead unit "
-                  "passes back no gradient, so nothing can revive it: watch the units turn grey.",
+                  "passes back no gradient, so nothing can revive it: watch the units turn grey. Play to iteration "
+                  "300 and the diagnosis names the dead units and the stalled loss.",
                   hidden=("inspector",)),
             _step("vanishing-sigmoid", "7 · The gradient vanishes",
                   "Each sigmoid scales the gradient by a quarter at most; six of them leave almost nothing for the "
-                  "first layer. Watch the gradient-norm chart fan out over powers of ten.",
+                  "first layer. Watch the gradient-norm chart fan out over powers of ten; by iteration 600 the "
+                  "diagnosis reports the vanishing gradient and the stalled loss.",
                   hidden=("inspector",)),
             _step("diverging-lr", "8 · Too large a step",
-                  "Each update overshoots by more than the one before, until the numbers overflow. A learning rate "
-                  "is a step size along the gradient, not a speed-up.",
+                  "Each update overshoots by more than the one before, until the numbers overflow (play to "
+                  "iteration 200: they do at 146). A learning rate is a step size along the gradient, not a speed-up.",
                   hidden=("inspector",)),
             _step("zero-init", "9 · Every neuron the same",
                   "Starting from all zeros, the units of a layer get the same gradient and stay copies of each "
-                  "other forever. Random starting weights are what break the tie.",
+                  "other forever, and by iteration 600 the loss stalls. Random starting weights are what break "
+                  "the tie.",
                   hidden=("inspector",)),
         ],
     },

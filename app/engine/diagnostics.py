@@ -37,10 +37,15 @@ PLATEAU_GAIN = 0.01  # relative loss improvement over the window below which the
 PLATEAU_OFF_GAIN = 0.02
 PLATEAU_ACCURACY = 0.9  # ...unless it is already this accurate (then a flat loss is just convergence)
 # The trend is judged only at checkpoints, every CHECKPOINT_EVERY iterations, on the whole
-# training set at the parameters kept there: with the presets' 10 batches per epoch every
-# checkpoint is the same place in its epoch, so the loss compared does not depend on which
-# minibatch came last (the live loss does, by up to 7% on the dead-ReLU preset).
+# training set at the parameters kept there, and a checkpoint is compared with the one a whole
+# number of epochs back (`trend_window`): both at the same place in their epochs, so the gain
+# does not depend on which minibatch came last (the live loss does, by up to 7% on the
+# dead-ReLU preset, which is what made the plateau come and go).
 CHECKPOINT_EVERY = 10
+# The longest window `trend_window` stretches to for a whole number of epochs; past it (an
+# epoch of many batches) the window stays PLATEAU_WINDOW, as an epoch's position matters little
+# once a window covers a good part of one.
+MAX_WINDOW = 2 * PLATEAU_WINDOW
 # How far back the hysteresis remembers: the on/off state is replayed over the checkpoints of
 # the last LATCH_MEMORY iterations, starting from off. It is derived from the kept checkpoints
 # (never stored), so `back`, `fork` and a saved run reproduce it exactly. 200 iterations: the
@@ -49,6 +54,14 @@ LATCH_MEMORY = 200
 # Saturation's own band: a unit becomes saturated on SATURATED_SHARE of points and stops only
 # below this share (a tenth of the points less).
 SATURATED_OFF_SHARE = 0.8
+
+
+def trend_window(batches_per_epoch: int) -> int:
+    """The plateau window: the first multiple of both CHECKPOINT_EVERY and an epoch from
+    PLATEAU_WINDOW on (200 for the presets' 10 batches per epoch, 210 for 3 or 7)."""
+    step = math.lcm(CHECKPOINT_EVERY, max(1, batches_per_epoch))
+    window = -(-PLATEAU_WINDOW // step) * step
+    return window if window <= MAX_WINDOW else PLATEAU_WINDOW
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,7 @@ class Trend:
     exploding: bool
     ratio: float | None
     saturated: frozenset = frozenset()
+    window: int = PLATEAU_WINDOW  # iterations between the two losses compared
 
 
 def latch(was: bool, on: bool, off: bool) -> bool:
@@ -82,7 +96,7 @@ def latch(was: bool, on: bool, off: bool) -> bool:
     return True if on else False if off else was
 
 
-def judge(readings: dict[int, Reading], iteration: int) -> Trend | None:
+def judge(readings: dict[int, Reading], iteration: int, window: int = PLATEAU_WINDOW) -> Trend | None:
     """The trend at `iteration`, from the checkpoints up to it (later ones, kept for `back`,
     are not looked at). Replays every checkpoint of the last LATCH_MEMORY iterations from off,
     so the answer depends on the kept readings only. None before any checkpoint is read."""
@@ -93,7 +107,7 @@ def judge(readings: dict[int, Reading], iteration: int) -> Trend | None:
     saturated: set[str] = set()
     gain = None
     for k in range(max(0, at - LATCH_MEMORY), at + 1, CHECKPOINT_EVERY):
-        now, then = readings.get(k), readings.get(k - PLATEAU_WINDOW)
+        now, then = readings.get(k), readings.get(k - window)
         if now is None:
             continue
         gain = None
@@ -110,7 +124,8 @@ def judge(readings: dict[int, Reading], iteration: int) -> Trend | None:
         saturated = {u for u, share in now.flat.items()
                      if share >= SATURATED_SHARE or (u in saturated and share >= SATURATED_OFF_SHARE)}
     last = readings[at]
-    return Trend(at, plateau, gain, last.loss, last.accuracy, vanishing, exploding, last.ratio, frozenset(saturated))
+    return Trend(at, plateau, gain, last.loss, last.accuracy, vanishing, exploding, last.ratio, frozenset(saturated),
+                 window)
 
 
 @dataclass(frozen=True)
@@ -130,9 +145,9 @@ class Diagnostics:
     trend: Trend | None = None  # what plateau, vanishing, exploding and saturated were judged on, in a run
 
 
-def plateau_checkpoint(iteration: int) -> int | None:
-    """The iteration whose loss the plateau test compares against (at least PLATEAU_WINDOW back)."""
-    back = iteration - PLATEAU_WINDOW
+def plateau_checkpoint(iteration: int, window: int = PLATEAU_WINDOW) -> int | None:
+    """The iteration whose loss the plateau test compares against (at least `window` back)."""
+    back = iteration - window
     return None if back < 0 else back - back % CHECKPOINT_EVERY
 
 
@@ -310,13 +325,13 @@ def findings(arch: Architecture, d: Diagnostics, accuracy: float | None) -> list
                   else f"rose {-gain * 100:.2g}%")
         if d.trend is not None:
             acc, loss = d.trend.accuracy, d.trend.loss
-            where = f"up to iteration {d.trend.at}"
+            where, window = f"up to iteration {d.trend.at}", d.trend.window
         else:
-            acc, loss, where = accuracy, None, ""
+            acc, loss, where, window = accuracy, None, "", PLATEAU_WINDOW
         said = f"{acc:.0%}" if acc is not None else "unknown"
         short = f"plateau at {said} accuracy" + (f", loss {loss:.2g}" if loss is not None else "")
         out.append({"kind": "plateau", "short": short, "text": (
-            f"The loss {change} over the {PLATEAU_WINDOW} iterations {where or 'before this one'}"
+            f"The loss {change} over the {window} iterations {where or 'before this one'}"
             f"{f' (now {loss:.2g})' if loss is not None else ''} while training accuracy is {said}: the run has "
             f"stalled. Another seed, more units or another learning rate may get it out.")})
     return out

@@ -27,8 +27,8 @@ import numpy as np
 from app.engine import (LOSS_ID, Backward, Config, ConfigError, OptimizerState, Params, Trainer, backward, forward,
                         merge_config, neuron_graph, node_id, optimizer_step)
 from app.engine.config import MAX_SEED
-from app.engine.diagnostics import (CHECKPOINT_EVERY, LATCH_MEMORY, PLATEAU_WINDOW, Diagnostics, Reading, diagnose,
-                                    judge, reading)
+from app.engine.diagnostics import (CHECKPOINT_EVERY, LATCH_MEMORY, MAX_WINDOW, Diagnostics, Reading, diagnose,
+                                    judge, reading, trend_window)
 from app.engine.gates import build_example_graph
 from app.engine.mlp import Forward
 from app.engine.training import Split, evaluate
@@ -46,7 +46,7 @@ SOFT_FIELDS = ("lr", "optimizer", "momentum", "l1", "l2", "batch_size")
 BACK_ITERATIONS = 32
 # Checkpoints kept: a window and the hysteresis's memory behind the latest, also after `back`
 # has gone as far as it can (so the judged state there is the one originally seen).
-KEEP_CHECKPOINTS = PLATEAU_WINDOW + LATCH_MEMORY + BACK_ITERATIONS + CHECKPOINT_EVERY
+KEEP_CHECKPOINTS = MAX_WINDOW + LATCH_MEMORY + BACK_ITERATIONS + CHECKPOINT_EVERY
 # Above this many gates the gate view would be an unreadable smear; the server refuses it.
 DEFAULT_MAX_GATES = 1200
 
@@ -363,12 +363,13 @@ class Run:
     def trend(self):
         """The judged trend at this iteration, from the checkpoints up to it."""
         at = self.iteration - self.iteration % CHECKPOINT_EVERY
+        window = trend_window(self.trainer.batches_per_epoch)
         readings = {}
-        for k in range(max(0, at - LATCH_MEMORY - PLATEAU_WINDOW), at + 1, CHECKPOINT_EVERY):
+        for k in range(max(0, at - LATCH_MEMORY - window), at + 1, CHECKPOINT_EVERY):
             r = self._reading_at(k)
             if r is not None:
                 readings[k] = r
-        return judge(readings, self.iteration)
+        return judge(readings, self.iteration, window)
 
     def diagnostics(self, loss: float | None, accuracy: float | None, fwd: Forward | None = None) -> Diagnostics:
         """Why the run might be stuck, on the whole training set at the live parameters (whose

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from app.engine import Config
-from app.engine.diagnostics import PLATEAU_ACCURACY, PLATEAU_WINDOW
+from app.engine.diagnostics import PLATEAU_ACCURACY
 from app.engine.heatmaps import heatmaps
 
 from .stepper import Run, RunView
@@ -43,25 +43,23 @@ class SeedResult:
 
 
 def verdict(view: RunView, iterations: int) -> tuple[str, str]:
-    """ok, stuck or diverged, with the reason in a few words (the most telling diagnostic first)."""
+    """ok, stuck or diverged, with the reason in numbers: for a stuck seed, the diagnosis's
+    findings in a few words each, most serious first, as the diagnosis panel states them."""
     d = view.diagnostics
     if view.status == "diverged":
         return "diverged", f"the numbers overflowed at iteration {view.diverged_at}"
     if view.accuracy is not None and view.accuracy >= PLATEAU_ACCURACY:
         return "ok", f"{view.accuracy:.0%} of training points right"
+    said = [f["short"] for f in d.findings]
+    if said:
+        return "stuck", "; ".join(said)
+    # below 90% with nothing wrong found: it is still learning, and the numbers say how fast
     accuracy = f"{view.accuracy:.0%}" if view.accuracy is not None else "no accuracy"
-    if d.dead:
-        return "stuck", f"{len(d.dead)} dead ReLU{'s' if len(d.dead) > 1 else ''}, {accuracy} right"
-    if d.symmetric:
-        return "stuck", f"units that are exact copies, {accuracy} right"
-    if d.vanishing:
-        return "stuck", f"vanishing gradient, {accuracy} right"
-    if d.saturated:
-        return "stuck", f"{len(d.saturated)} saturated unit{'s' if len(d.saturated) > 1 else ''}, {accuracy} right"
-    if d.plateau:
-        moved = f"fell only {d.gain:.1%}" if d.gain >= 0 else f"rose {-d.gain:.1%}"
-        return "stuck", f"stalled at {accuracy}: the loss {moved} in {PLATEAU_WINDOW} iterations"
-    return "stuck", f"still learning slowly: {accuracy} right after {iterations} iterations"
+    loss = f", loss {view.loss:.2g}" if view.loss is not None else ""
+    gain, trend = d.gain, d.trend
+    pace = (f", {'down' if gain >= 0 else 'up'} {abs(gain):.1%} over the {trend.window} iterations to {trend.at}"
+            if gain is not None and trend is not None else "")
+    return "stuck", f"{accuracy} right after {iterations} iterations{loss}{pace}: not stalled, just slow so far"
 
 
 def train_seed(config: Config, weight_seed: int, iterations: int, resolution: int = THUMBNAIL,

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from app.engine import Architecture, data_loss, parse_config
-from app.engine.diagnostics import (EXPLODING_RATIO, PLATEAU_WINDOW, SATURATION_Z, VANISHING_RATIO, diagnose,
-                                    plateau_checkpoint)
+from app.engine.diagnostics import (CHECKPOINT_EVERY, EXPLODING_RATIO, LATCH_MEMORY, PLATEAU_GAIN, PLATEAU_OFF_GAIN,
+                                    PLATEAU_WINDOW, SATURATION_Z, VANISHING_OFF, VANISHING_RATIO, Reading, Trend,
+                                    diagnose, judge, plateau_checkpoint, trend_window)
+from app.presets import PRESETS
 from app.run import Run
 
 from .helpers import central_difference
@@ -123,6 +125,14 @@ def test_plateau_is_under_one_percent_better_over_the_window_below_90_percent_ac
     assert any(f["kind"] == "plateau" for f in d.findings) == plateau
 
 
+@pytest.mark.parametrize("per_epoch, window", [(10, 200), (1, 200), (4, 200), (3, 210), (7, 210), (25, 200),
+                                               (30, 210), (64, 320), (500, 200)])
+def test_the_window_is_whole_epochs_and_checkpoints_from_200_on(per_epoch, window):
+    assert trend_window(per_epoch) == window
+    if window != PLATEAU_WINDOW:
+        assert window % per_epoch == 0 and window % CHECKPOINT_EVERY == 0
+
+
 def test_the_plateau_window_reaches_back_at_least_200_iterations():
     assert plateau_checkpoint(PLATEAU_WINDOW - 1) is None
     assert plateau_checkpoint(PLATEAU_WINDOW) == 0
@@ -132,7 +142,9 @@ def test_the_plateau_window_reaches_back_at_least_200_iterations():
 
 def test_a_run_that_cannot_move_is_on_a_plateau_once_the_window_has_passed():
     run = Run(parse_config({"lr": 0.0, "dataset": {"name": "circle", "n": 60}}))
-    run.run("iteration", PLATEAU_WINDOW - 1)
+    window = trend_window(run.trainer.batches_per_epoch)
+    assert window == 210  # 3 batches per epoch: 21 whole epochs, 21 checkpoints
+    run.run("iteration", window - 1)
     assert run.view().diagnostics.gain is None and not run.view().diagnostics.plateau
     run.run("iteration", 1)
     view = run.view()
@@ -145,7 +157,7 @@ def test_the_plateau_compares_with_the_loss_the_run_had_200_iterations_back():
     run = Run(config)
     run.run("iteration", 30)
     then = run.view().loss
-    run.run("iteration", PLATEAU_WINDOW)
+    run.run("iteration", trend_window(run.trainer.batches_per_epoch))  # the same place in the epoch
     view = run.view()
     assert view.diagnostics.gain == pytest.approx((then - view.loss) / then, rel=1e-12)
 
@@ -196,3 +208,88 @@ def test_diverged_at_is_the_first_iteration_with_a_non_finite_value():
     d = run.view().diagnostics
     assert d.diverged_at == first
     assert d.findings[0]["kind"] == "diverged" and f"iteration {first}" in d.findings[0]["text"]
+
+
+# --- hysteresis: on at the threshold, off only clearly past it -------------------------------
+
+def judged_along(values, make) -> list[Trend]:
+    """The trend at each of a run of checkpoints from PLATEAU_WINDOW on, the k-th reading made
+    by `make(value)`; every loss a window back is 1, so the gain at each is 1 − its loss."""
+    readings = {k: Reading(1.0, 0.6, 1.0) for k in range(0, PLATEAU_WINDOW, CHECKPOINT_EVERY)}
+    out = []
+    for i, value in enumerate(values):
+        k = PLATEAU_WINDOW + i * CHECKPOINT_EVERY
+        readings[k] = make(value)
+        out.append(judge(readings, k + 7))  # judged at the checkpoint, seven iterations on
+    return out
+
+
+def test_plateau_turns_on_below_one_percent_and_off_only_above_two():
+    gains = [0.05, 0.01001, 0.0099, 0.015, 0.0199, 0.01999, 0.0201, 0.015, 0.0099]
+    trends = judged_along(gains, lambda g: Reading(1.0 - g, 0.6, 1.0))
+    assert [t.plateau for t in trends] == [False, False, True, True, True, True, False, False, True]
+    assert [t.gain for t in trends] == pytest.approx(gains)
+    assert PLATEAU_OFF_GAIN == 2 * PLATEAU_GAIN
+
+
+def test_an_accurate_run_is_never_on_a_plateau():
+    trends = judged_along([0.0, 0.0, 0.015], lambda g: Reading(1.0 - g, 0.95, 1.0))
+    assert not any(t.plateau for t in trends)
+
+
+def test_vanishing_turns_on_below_1e_3_and_off_only_above_3e_3():
+    ratios = [2e-3, 1e-3, 9.9e-4, 2.9e-3, 3e-3, 3.01e-3, 2e-3, 5e-4]
+    trends = judged_along(ratios, lambda r: Reading(0.7, 0.6, r))
+    assert [t.vanishing for t in trends] == [False, False, True, True, True, False, False, True]
+    assert (VANISHING_RATIO, VANISHING_OFF) == (1e-3, 3e-3)
+
+
+def test_exploding_turns_on_above_1e3_and_off_only_below_a_third_of_it():
+    ratios = [500.0, 1000.0, 1001.0, 400.0, 1000 / 3, 333.0, 500.0]
+    trends = judged_along(ratios, lambda r: Reading(0.7, 0.6, r))
+    assert [t.exploding for t in trends] == [False, False, True, True, True, False, False]
+
+
+def test_a_unit_is_saturated_from_90_percent_of_points_until_below_80():
+    shares = [0.85, 0.9, 0.85, 0.8, 0.79, 0.85, 0.95]
+    trends = judged_along(shares, lambda s: Reading(0.7, 0.6, 1.0, {"h1_0": s, "h1_1": 0.0}))
+    assert [t.saturated for t in trends] == [frozenset({"h1_0"}) if on else frozenset()
+                                             for on in (False, True, True, True, False, False, True)]
+
+
+def test_the_hysteresis_remembers_at_most_its_memory():
+    # on at the first checkpoint, then inside the band for longer than LATCH_MEMORY: replayed from off
+    # (a derived memory: the kept checkpoints are all it needs, so nothing more is saved)
+    inside = LATCH_MEMORY // CHECKPOINT_EVERY
+    trends = judged_along([5e-4] + [2e-3] * (inside + 1), lambda r: Reading(0.7, 0.6, r))
+    assert all(t.vanishing for t in trends[:inside + 1]) and not trends[inside + 1].vanishing
+
+
+def test_a_run_passes_the_judged_trend_to_the_findings():
+    arch, params = relu_net(3)
+    trend = Trend(at=400, plateau=True, gain=0.004, loss=0.36, accuracy=0.75, vanishing=True, exploding=False,
+                  ratio=5e-4)
+    d = run_diagnose(arch, params, trend=trend)
+    assert (d.plateau, d.vanishing, d.gain) == (True, True, 0.004)
+    by_kind = {f["kind"]: f for f in d.findings}
+    assert by_kind["plateau"]["short"] == "plateau at 75% accuracy, loss 0.36"
+    assert "fell only 0.4% over the 200 iterations up to iteration 400 (now 0.36)" in by_kind["plateau"]["text"]
+    assert by_kind["vanishing"]["short"] == "gradient at layer 1 2,000 times smaller than at the output"
+
+
+@pytest.mark.parametrize("kind, unit", [("plateau", "iteration"), ("vanishing", "op")])
+def test_back_and_fork_reproduce_the_judged_state_exactly(kind, unit):
+    # the hysteresis is replayed from the kept checkpoints: after `back` (within an iteration, and
+    # across checkpoints) and in a fork it has to come out exactly as it was first seen
+    run = Run(parse_config(next(p for p in PRESETS if p["id"] == "vanishing-sigmoid")["config"]))
+    run.run("iteration", 590)
+    seen = []
+    for _ in range(25):
+        run.run(unit, 1 if unit == "iteration" else 37)
+        seen.append(repr(run.view().diagnostics))
+    fork = run.fork()
+    for expected in reversed(seen[:-1]):
+        run.back(len(run.ops) if unit == "iteration" else 37)  # a whole iteration's ops, or the 37 stepped
+        assert repr(run.view().diagnostics) == expected
+    assert repr(fork.view().diagnostics) == seen[-1]
+    assert kind in {f["kind"] for f in fork.view().diagnostics.findings}
