@@ -54,6 +54,22 @@ export function bindBoundary({ store, socket, token }) {
     $("csv-error").textContent = text || "";
   }
 
+  /** The points a change starts from: none while the custom data is empty, else the dataset's. */
+  const basePoints = () => (store.emptyCustom ? [] : currentPoints(store.config, store.dataset));
+
+  /** Leave the page with no points, adding: the server needs at least one, so the first click
+   * on the plot sends the custom dataset with just that point. */
+  function startEmpty() {
+    set(store, "emptyCustom", true);
+    set(store, "adding", true);
+    csvError(null);
+  }
+  $("custom-keep").addEventListener("click", (e) => {
+    if (sendPoints(currentPoints(store.config, store.dataset), e.currentTarget)) $("custom-choice").hidden = true;
+  });
+  $("custom-empty").addEventListener("click", () => { $("custom-choice").hidden = true; startEmpty(); });
+  $("points-clear").addEventListener("click", startEmpty);
+
   canvas.addEventListener("click", (e) => {
     if (!token) return;
     if (!store.adding) {
@@ -64,12 +80,12 @@ export function bindBoundary({ store, socket, token }) {
     const chosen = +$("point-class").value;
     const classes = store.config?.dataset.classes || 2;
     const label = e.shiftKey ? (chosen + 1) % classes : chosen; // "the other class": the next one round
-    sendPoints([...currentPoints(store.config, store.dataset), [...planeAt(e), label]], canvas);
+    sendPoints([...basePoints(), [...planeAt(e), label]], canvas);
   });
   canvas.addEventListener("contextmenu", (e) => {
     if (!store.adding) return;
     e.preventDefault();
-    const points = currentPoints(store.config, store.dataset);
+    const points = basePoints();
     const index = nearest(points, ...planeAt(e));
     if (index >= 0 && points.length > 1) { points.splice(index, 1); sendPoints(points, canvas); }
   });
@@ -88,7 +104,7 @@ export function bindBoundary({ store, socket, token }) {
   });
   $("csv-download").addEventListener("click", () => {
     const link = document.createElement("a");
-    link.href = URL.createObjectURL(new Blob([toCsv(currentPoints(store.config, store.dataset))], { type: "text/csv" }));
+    link.href = URL.createObjectURL(new Blob([toCsv(basePoints())], { type: "text/csv" }));
     link.download = "backprop-lab-points.csv";
     link.click();
     URL.revokeObjectURL(link.href);
@@ -107,10 +123,30 @@ export function bindBoundary({ store, socket, token }) {
   if (!token) for (const el of document.querySelectorAll(".custom-data input, .custom-data select")) el.disabled = true;
 
   let followKey = "";
+  let shownEmpty = false;
   return {
     showError: csvError,
+    /** The settings' dataset menu: "choose" while custom's choice is open, else the name sent.
+     * Choosing another dataset abandons an empty custom set that never got its first point. */
+    choosingDataset(name) {
+      if (name !== "choose") set(store, "emptyCustom", false);
+    },
     paint() {
       drawBoundary(canvas, store);
+      if (store.emptyCustom !== shownEmpty) {
+        // the settings say what the plot shows: custom, no points yet (the server's config is
+        // still the old data until the first point is sent)
+        shownEmpty = store.emptyCustom;
+        const size = document.querySelector('[data-field="dataset.n"]');
+        const name = document.querySelector('[data-field="dataset.name"]');
+        if (shownEmpty) { size.value = 0; size.disabled = true; name.value = "custom"; }
+        else if (store.config) {
+          const custom = store.config.dataset.name === "custom";
+          size.value = custom ? store.config.dataset.points.length : store.config.dataset.n;
+          size.disabled = custom || !token;
+          name.value = store.config.dataset.name;
+        }
+      }
       document.body.classList.toggle("adding", store.adding);
       $("add-points").checked = store.adding;
       const s = store.state;

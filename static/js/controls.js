@@ -40,7 +40,7 @@ export function offerChoices(root, { choices, limits }, send) {
   }
 }
 
-export function bindControls(root, { send, getConfig, getLimits, readOnly }) {
+export function bindControls(root, { send, getConfig, getLimits, readOnly, onDataset }) {
   const featureBox = root.querySelector('[data-field="features"]');
   for (const el of root.querySelectorAll("[data-field]")) {
     if (el === featureBox) continue;
@@ -52,7 +52,35 @@ export function bindControls(root, { send, getConfig, getLimits, readOnly }) {
         showFieldError(root, el, `${path} needs a number`);
         return;
       }
-      send({ type: "configure", config: patchFor(path, value) }, el);
+      const config = getConfig();
+      // custom data needs points, which the server cannot invent: the page asks where they come
+      // from (these points, or none) before it sends anything, and leaves the run as it is till then
+      const choice = root.querySelector("#custom-choice");
+      if (path === "dataset.name" && value === "custom" && config?.dataset?.name !== "custom") {
+        root.querySelector("#custom-count").textContent = String(config?.dataset?.n ?? 0);
+        choice.hidden = false;
+        onDataset?.("choose");
+        return;
+      }
+      if (path === "dataset.name") { choice.hidden = true; onDataset?.(value); }
+      const classes = path === "dataset.classes" ? value : config?.dataset?.classes;
+      const patch = patchFor(path, value);
+      note(root, null);
+      // bce has one sigmoid output, which cannot tell 3 classes apart: more classes take the loss
+      // to cross_entropy in the same change, and the page says so rather than switching silently
+      if (path === "dataset.classes" && value > 2 && config?.loss === "bce") {
+        patch.loss = "cross_entropy";
+        note(root, "bce has one output, so the loss moved to cross_entropy");
+      }
+      // the other way round nothing moves by itself: the learner chose bce, so the page says why
+      // it cannot be had here and leaves the classes alone
+      if (path === "loss" && value === "bce" && classes > 2) {
+        el.value = config.loss;
+        showFieldError(root, el, `bce needs 2 classes (one output: the chance of class 1), and this data has ${classes}; `
+          + "set classes to 2 first, or keep cross_entropy or mse");
+        return;
+      }
+      send({ type: "configure", config: patch }, el);
     });
   }
   const widths = root.querySelector("#layer-widths");
@@ -74,6 +102,13 @@ export function bindControls(root, { send, getConfig, getLimits, readOnly }) {
   if (readOnly) disableAll(root);
 }
 
+/** The short note beside the classes field: what the page changed along with the user's choice. */
+function note(root, text) {
+  const box = root.querySelector("#classes-note");
+  box.hidden = !text;
+  box.textContent = text || "";
+}
+
 /** A viewer watches: every control that would change the run is switched off (features arrive later). */
 export function disableAll(root) {
   for (const el of root.querySelectorAll("input, select, button:not(#settings-close)")) el.disabled = true;
@@ -90,6 +125,13 @@ export function showConfig(root, config) {
     const value = getPath(config, el.dataset.field);
     if (value !== undefined) el.value = value;
   }
+  // a custom dataset's size is its list of points: the field shows how many and is not for typing
+  const size = root.querySelector('[data-field="dataset.n"]');
+  const custom = config.dataset.name === "custom";
+  if (custom) size.value = config.dataset.points.length;
+  size.disabled = custom;
+  size.title = custom ? "the number of custom points: add, remove or clear them on the plot" : "";
+  if (custom) root.querySelector("#custom-choice").hidden = true;
   root.querySelector("#layer-count").textContent = config.hidden.length;
   const widths = root.querySelector("#layer-widths");
   widths.innerHTML = "";

@@ -4,13 +4,40 @@ const MINUS = "−";
 
 const missing = (v) => v === null || v === undefined;
 const signed = (text) => text.replace("-", MINUS);
+const SUPERSCRIPT = { 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹", "-": "⁻", "+": "" };
+
+/** 10 to a whole power as the page writes it: "10⁻⁴", which reads as a number, where "1e-4" reads
+ * as code and ran straight into the word after it ("−2.5e153activation"). */
+export function power(e) {
+  return `10${String(e).replace(/[-+\d]/g, (c) => SUPERSCRIPT[c])}`;
+}
+
+/** `v` with `digits` decimals in its mantissa, written m×10ⁿ. */
+function scientific(v, digits) {
+  const [mantissa, e] = v.toExponential(digits).split("e");
+  return `${signed(mantissa)}×${power(+e)}`;
+}
+
+/** Three significant figures, for labels beside a scale (the legend's ends): plain between 10⁻³
+ * and 10⁴, m×10ⁿ outside, trailing zeros dropped so "2.50" never pads the box. */
+export function sci(v) {
+  if (missing(v)) return "";
+  if (!Number.isFinite(v)) return short(v);
+  const a = Math.abs(v);
+  if (a === 0) return "0";
+  if (a < 1e-3 || a >= 1e4) {
+    const [mantissa, e] = v.toExponential(2).split("e");
+    return `${signed(String(+mantissa))}×${power(+e)}`;
+  }
+  return signed(String(+v.toPrecision(3)));
+}
 
 /** Compact, for labels drawn on the canvas: 3 decimals below 1, exponents outside 1e-3…1e4. */
 export function short(v) {
   if (missing(v)) return "";
   if (!Number.isFinite(v)) return v > 0 ? "∞" : v < 0 ? `${MINUS}∞` : "NaN";
   const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e4)) return signed(v.toExponential(1).replace("e+", "e"));
+  if (a !== 0 && (a < 1e-3 || a >= 1e4)) return scientific(v, 1);
   return signed(v.toFixed(a < 1 ? 3 : 2));
 }
 
@@ -44,7 +71,7 @@ export function cell(v) {
 export function tick(v, step) {
   if (v === 0) return "0";
   const a = Math.abs(v);
-  if (a >= 1e4 || a < 1e-3) return signed(v.toExponential(0).replace("e+", "e"));
+  if (a >= 1e4 || a < 1e-3) return scientific(v, 0);
   const decimals = Math.max(0, Math.min(4, -Math.floor(Math.log10(step || 1) + 1e-9)));
   return signed(v.toFixed(decimals));
 }
@@ -58,7 +85,7 @@ export function count(v) {
   return signed(String(Math.round(v)));
 }
 
-/** 10^e on a log axis: "1" and "10" read faster than exponents; the rest as 1e−4, 1e2. */
+/** 10^e on a log axis: "1" and "10" read faster than exponents; the rest as 10⁻⁴, 10². */
 export function decade(e) {
-  return e === 0 ? "1" : e === 1 ? "10" : signed(`1e${e}`);
+  return e === 0 ? "1" : e === 1 ? "10" : power(e);
 }

@@ -89,6 +89,8 @@ bindControls(controls, {
   getConfig: () => store.config,
   getLimits: () => store.hello?.limits || {},
   readOnly: !token,
+  // the boundary owns the custom data: it hears which dataset the learner is choosing
+  onDataset: (name) => boundary.choosingDataset(name),
 });
 const inspector = bindInspector({ store, socket, token });
 const graph = bindGraph({ store, socket, token, showError });

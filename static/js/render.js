@@ -2,7 +2,7 @@
 // changes the store.
 import { fitCanvas, font, ink, roundRect } from "./canvas.js";
 import { CLASS_COLORS, css, DEAD_GREY, diverging, SATURATED, signedUnit } from "./colors.js";
-import { short } from "./format.js";
+import { sci, short } from "./format.js";
 import { edgeCurve, PRIORITY } from "./layout.js";
 import { colouring } from "./store.js";
 
@@ -350,7 +350,7 @@ export function drawLegend(canvas, store) {
     ctx.textBaseline = "alphabetic";
     const y = Math.min(height - 3, 6 + 9 * k + size);
     // the ends' numbers take their room first; the name goes between them only if it fits
-    const lo = `−${short(scale).replace("−", "")}`, hi = `+${short(scale)}`;
+    const lo = `−${sci(scale).replace("−", "")}`, hi = `+${sci(scale)}`;
     ctx.textAlign = "left"; ctx.fillText(lo, x0, y);
     ctx.textAlign = "right"; ctx.fillText(hi, x0 + w, y);
     const room = w - ctx.measureText(lo).width - ctx.measureText(hi).width - 16;
@@ -414,10 +414,33 @@ const SHAPES = [
   (ctx, x, y, r) => { for (let i = 0; i < 10; i++) { const a = (i * Math.PI) / 5 - Math.PI / 2, q = i % 2 ? r * 0.55 : r * 1.25; ctx.lineTo(x + q * Math.cos(a), y + q * Math.sin(a)); } ctx.closePath(); },
 ];
 
+/** Points as the boundary draws them (shape and colour by class, a white rim), on a square
+ * `size` pixels a side showing the plane out to ±`extent`: the sweep's thumbnails use it too. */
+export function drawPoints(ctx, points, extent, size, radius) {
+  const { toX, toY } = planeMapping(extent, size, size);
+  ctx.lineWidth = 0.8;
+  ctx.strokeStyle = "#ffffff";
+  for (const [x1, x2, label] of points) {
+    ctx.beginPath();
+    SHAPES[label % SHAPES.length](ctx, toX(x1), toY(x2), radius);
+    ctx.fillStyle = css(CLASS_COLORS[label % CLASS_COLORS.length]);
+    ctx.fill();
+    ctx.stroke();
+  }
+}
+
 export function drawBoundary(canvas, store) {
   const { ctx, width, height } = fitCanvas(canvas);
   const { grid, dataset, state } = store;
   ctx.clearRect(0, 0, width, height);
+  if (store.emptyCustom) {
+    // no data yet: neither the old points nor a boundary learned from them belong on the plot
+    ctx.fillStyle = "#5b6475";
+    ctx.font = font(13 * ink(store));
+    ctx.textAlign = "center";
+    ctx.fillText("No points: click to add the first", width / 2, height / 2);
+    return;
+  }
   if (grid) {
     paintBoundary(grid);
     ctx.imageSmoothingEnabled = true;

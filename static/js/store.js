@@ -11,14 +11,16 @@ export function createStore() {
     history: [], mode: "auto", hover: null, connection: "connecting", error: null,
     lastSeq: -1, drawnSeq: -1, dirty: true,
     // the step-through: a clicked node's explanation, the last verify and batch answers
-    pinned: null, explained: null, verify: null, batch: null, batchOpen: false,
+    pinned: null, explained: null, verify: null, verifyFor: null, batch: null, batchOpen: false,
     tryIt: { on: false, waiting: null, verdict: null }, animateUntil: 0,
     // stuck runs: each layer's gradient norm over iterations, the seeds tried, the last sweep
-    gradHistory: [], seeds: [], sweep: null, galleryOpen: false,
+    gradHistory: [], seeds: [], sweep: null, galleryOpen: false, gallerySort: "verdict", galleryFilter: "all",
     // classroom: how the session is shown (title, notes, hidden panels, lesson step); a projector?
     presentation: null, presenting: false,
     // the page: is a drawer or the guide open; are clicks on the boundary adding points
     drawerOpen: false, adding: false,
+    // custom data started empty (or cleared): the page holds no points till the first click sends one
+    emptyCustom: false,
   };
 }
 
@@ -101,6 +103,20 @@ function applySweep(store, message) {
   }
 }
 
+/** The point of the run a verify answer holds for: where the cursor is and the parameters it
+ * checked. A verify is only true of exactly this point; any step, reset, new seed or edited weight
+ * makes it a claim about a run that no longer exists, so it must not stay on screen beside it. */
+function runPoint(state) {
+  return state ? JSON.stringify([state.iteration, state.phase, state.cursor, state.weight_seed, state.params]) : "";
+}
+
+function applyVerify(store, message) {
+  // answered for an iteration the page has already left: nothing on screen is what it checked
+  const current = store.state && message.iteration === store.state.iteration;
+  store.verify = current ? message : null;
+  store.verifyFor = current ? runPoint(store.state) : null;
+}
+
 /** Apply one server message. */
 export function applyMessage(store, message) {
   switch (message.type) {
@@ -109,17 +125,22 @@ export function applyMessage(store, message) {
     case "state":
       if (message.cursor !== store.state?.cursor || message.seq === undefined) store.animateUntil = performance.now() + 2400;
       store.state = message;
+      if (store.verify && runPoint(message) !== store.verifyFor) { store.verify = null; store.verifyFor = null; }
       store.lastSeq = message.seq;
       remember(store, message);
       rememberSeed(store, store.config, message);
       break;
-    case "config": store.config = message.config; rememberSeed(store, message.config, null); break;
+    case "config":
+      // a new config is a new run (or new data): an earlier verify says nothing about it
+      store.verify = null; store.verifyFor = null;
+      store.emptyCustom = false; // the server's data is what the page shows again
+      store.config = message.config; rememberSeed(store, message.config, null); break;
     case "sweep_progress": case "sweep": applySweep(store, message); break;
     case "dataset": store.dataset = message; break;
     case "presentation": store.presentation = message; break;
     case "error": store.error = message; break;
     case "explain": store.explained = message; break;
-    case "verify": store.verify = message; break;
+    case "verify": applyVerify(store, message); break;
     case "batch": store.batch = message; break;
     default: return;
   }

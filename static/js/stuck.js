@@ -3,7 +3,7 @@
 import { drawGradChart, drawLossChart } from "./charts.js";
 import { renderDiagnosis } from "./diagnosis.js";
 import { set } from "./store.js";
-import { renderGallery, renderSeedHistory } from "./sweep.js";
+import { renderGallery, renderSeedHistory, sweptPoints } from "./sweep.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,6 +33,11 @@ export function bindStuckRuns({ store, socket, token, session, showError }) {
   });
   $("sweep-cancel").addEventListener("click", () => socket.send({ type: "sweep_cancel" }, $("sweep-cancel")));
   $("gallery-toggle").addEventListener("change", (e) => set(store, "galleryOpen", e.target.checked));
+  // the gallery's sort and filter are this page's own view of the sweep, kept in the store
+  $("gallery").addEventListener("change", (e) => {
+    if (e.target.matches(".gallery-sort")) set(store, "gallerySort", e.target.value);
+    if (e.target.matches(".gallery-filter")) set(store, "galleryFilter", e.target.value);
+  });
   $("gallery").addEventListener("click", (e) => {
     if (e.target.closest(".gallery-close")) { set(store, "galleryOpen", false); return; }
     const picked = e.target.closest("button[data-seed]");
@@ -76,10 +81,11 @@ export function bindStuckRuns({ store, socket, token, session, showError }) {
       $("sweep-cancel").disabled = !token || Boolean(sweep?.cancelling);
       $("gallery-toggle").checked = store.galleryOpen;
       $("gallery").hidden = !store.galleryOpen;
-      const key = [sweep, current, store.galleryOpen];
+      const key = [sweep, current, store.galleryOpen, store.gallerySort, store.galleryFilter, store.config, store.dataset];
       if (store.galleryOpen && (drawn.gallery === null || key.some((v, k) => v !== drawn.gallery[k]))) {
         drawn.gallery = key;
-        renderGallery($("gallery"), sweep, current, !token);
+        const points = sweptPoints(sweep?.final, store.config, store.dataset);
+        renderGallery($("gallery"), sweep, current, !token, { sort: store.gallerySort, filter: store.galleryFilter }, points);
       }
     },
   };
