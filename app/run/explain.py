@@ -379,7 +379,7 @@ def _softmax_z_line(graph, run: Run, v: Value, zname: str) -> str:
     shifts = [c for c, _ in _consumers(graph).get(v.parents[1].serial, [])]  # z_0 − m, …, z_(K−1) − m
     e = [math.exp(min(c.data, 709.0)) for c in shifts]  # ≤ 0 exponents in practice: −m is the largest z
     k = next(i for i, c in enumerate(shifts) if c is v)
-    p, hit = e[k] / sum(e), 1 if run.example_values().label == k else 0
+    p, hit = e[k] / (sum(e) or math.nan), 1 if run.example_values().label == k else 0  # NaN, not a ZeroDivisionError, once diverged
     return (f"That is all of {zname}'s gradient, {zname} feeding only this gate: through the softmax and the loss "
             f"the chain rule comes to p{k} − y{k} = e^(z{k} − m)/Σ − y{k} = {num(p)} − {hit} = {num(v.parents[0].grad)}")
 

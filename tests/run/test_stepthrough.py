@@ -362,3 +362,17 @@ def test_the_gate_view_builds_the_softmax_from_exp_sum_and_division_and_says_p_m
         line = next(line for line in said.values() if f"z({run.labels()[out]})" in line)
         assert close_to_4_digits(last_number(line), state[gate_id]["grad_a"])
         assert state[gate_id]["grad_a"] == pytest.approx(neuron.view().nodes[out]["grad_z"], rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e200])
+def test_softmax_explain_answers_when_the_logits_are_huge(scale):
+    # e^z overflows, p_y underflows to 0 (−1/p_y = −∞), z − max z is NaN at ±∞: words, never an exception
+    run = make(**SOFTMAX)
+    W2 = run.trainer.params["W2"]
+    run.set_params({"W2": (W2 * scale).tolist()})
+    for view in ("neuron", "gate"):
+        run.set_view(view)
+        for _ in range(sum(op.phase != "update" for op in run.ops)):
+            run.run("op")
+            assert run.view().explain["lines"]
+        run.run("pass")  # the update, to the next iteration's start
