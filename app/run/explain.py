@@ -321,7 +321,7 @@ def local_derivative(v: Value, k: int, other_name: str = "b") -> tuple[str, floa
         return other_name, float(v.parents[1 - k].data)
     if v.op.startswith("^"):
         n = float(v.op[1:])
-        return f"{n:g}·a^{n - 1:g}", n * _power(p.data, n - 1)
+        return f"{n:g}·a^{n - 1:g}".replace("-", "−"), n * _power(p.data, n - 1)  # a real minus, as num() writes
     if v.op == "exp":
         return "e^a", float(v.data)
     if v.op == "log":
