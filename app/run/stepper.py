@@ -638,6 +638,10 @@ class Run:
         reached = {op.node for op in self.ops[:min(done, n_forward)]}
         returned = {op.node for op in self.ops[n_forward:done] if op.phase == "backward"}
         backward_over = done >= n_forward + n_backward
+        # a softmax output's p needs every output's z: until the last is reached, p waits (as the
+        # inspector says), though each z is there as soon as its unit is
+        softmax_waits = self.arch.loss == "cross_entropy" and any(
+            node_id(depth, j, depth) not in reached for j in range(sizes[depth]))
         values: dict[str, dict[str, float | None]] = {}
         for l in range(depth + 1):
             for j in range(sizes[l]):
@@ -645,6 +649,8 @@ class Run:
                 v = dict(empty)
                 if l == 0 or nid in reached:
                     v["z"], v["a"] = float(ex.forward.Z[l][0, j]), float(ex.forward.A[l][0, j])
+                    if l == depth and softmax_waits:
+                        v["a"] = None
                 if (l == 0 and backward_over) or nid in returned:
                     v["grad_z"], v["grad_a"] = float(ex.backward.dZ[l][0, j]), float(ex.backward.dA[l][0, j])
                 values[nid] = v

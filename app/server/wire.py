@@ -123,7 +123,8 @@ def diagnostics(d: Diagnostics) -> dict:
         "diverged_at": d.diverged_at, "findings": d.findings,
         # what plateau, vanishing, exploding and saturation were judged on (a checkpoint), or null
         "judged": None if d.trend is None else {"iteration": d.trend.at, "loss": finite(d.trend.loss),
-                                                "accuracy": finite(d.trend.accuracy), "ratio": finite(d.trend.ratio)},
+                                                "accuracy": finite(d.trend.accuracy), "ratio": finite(d.trend.ratio),
+                                                "window": d.trend.window},
     }
 
 

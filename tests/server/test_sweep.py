@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import time
 from concurrent.futures import Future
@@ -64,6 +65,11 @@ def assert_single_runs(final: dict, frame: bytes, config: dict, iterations: int)
             (view.loss, view.accuracy, view.test_accuracy)  # exactly, not approximately
         assert result["findings"] == [f["kind"] for f in view.diagnostics.findings]
         assert result["verdict"] == ("ok" if view.accuracy >= 0.9 else "stuck")
+        if result["verdict"] == "stuck":  # what is wrong, in the diagnosis's own words and numbers
+            shorts = [f["short"] for f in view.diagnostics.findings]
+            assert result["reason"] == "; ".join(shorts) if shorts else \
+                result["reason"].startswith(f"{view.accuracy:.0%} right after {iterations} iterations, loss ")
+            assert "still learning slowly" not in result["reason"]
         boundary, _ = heatmaps(run.arch, run.trainer.params, run.config.features, 32)
         assert np.array_equal(picture, np.clip(np.rint(boundary * 255), 0, 255).astype(np.uint8))
 
@@ -79,6 +85,18 @@ def test_a_sweep_gives_exactly_the_numbers_of_single_runs_of_its_seeds(client):
     assert [r["weight_seed"] for r in final["results"]] == seeds
     assert_single_runs(final, frame, XOR, iterations)
     assert {"ok", "stuck"} <= {r["verdict"] for r in final["results"]}  # seeds 0 and 8 of the XOR presets
+
+
+def test_a_stuck_seed_says_what_is_wrong_in_numbers():
+    # the unlucky XOR preset's seed 8, to its budget: stalled with about three points in four right
+    from app.presets import PRESETS
+    preset = next(p for p in PRESETS if p["id"] == "xor-unlucky")
+    result = train_seed(parse_config(preset["config"]), 8, preset["iterations"])
+    assert result.verdict == "stuck" and result.kinds == ["plateau"]
+    assert re.fullmatch(r"plateau at 7\d% accuracy, loss 0\.\d+", result.reason), result.reason
+    dead = train_seed(parse_config(next(p for p in PRESETS if p["id"] == "dead-relus")["config"]), 1, 300)
+    assert dead.reason.startswith("1 of 8 ReLUs in layer 1 dead; 6 of 8 ReLUs in layer 2 dead; ")
+    assert re.search(r"; plateau at \d+% accuracy, loss [\d.]+$", dead.reason)
 
 
 def test_a_diverging_seed_is_called_diverged_with_its_iteration(client):
