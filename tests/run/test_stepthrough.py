@@ -134,8 +134,6 @@ def test_the_gate_view_agrees_with_the_neuron_view_at_every_op(config):
                     gate_id = roles[("loss", "loss")]
                 if gate_id is None or values[quantity] is None:
                     continue
-                if quantity == "a" and node.startswith("out") and run.config.loss == "cross_entropy" and run.phase == "forward":
-                    continue  # softmax needs every z: the gate view computes p after the last output's sum
                 assert gate_nodes[gate_id][quantity] == pytest.approx(values[quantity], rel=1e-9, abs=1e-12), (node, quantity)
         if run.phase == "update":  # the backward pass is over: every gradient agrees too
             for (node, role), gate_id in roles.items():
@@ -376,3 +374,20 @@ def test_softmax_explain_answers_when_the_logits_are_huge(scale):
             run.run("op")
             assert run.view().explain["lines"]
         run.run("pass")  # the update, to the next iteration's start
+
+
+def test_a_softmax_output_shows_no_p_until_every_z_is_known():
+    run = Run(parse_config({"loss": "cross_entropy", "dataset": {"name": "gauss", "classes": 3, "n": 24}}))
+    outputs = [f"out{j}" for j in range(3)]
+    seen = []
+    while True:
+        run.run("op")
+        nodes = run.view().nodes
+        if run.view().cursor in outputs:
+            seen.append([(nodes[o]["z"] is not None, nodes[o]["a"] is not None) for o in outputs])
+        if run.view().cursor == "loss":
+            break
+    # out0 reached: its z only; out1: both z's, no p; out2: every z, and then every p
+    assert seen == [[(True, False), (False, False), (False, False)],
+                    [(True, False), (True, False), (False, False)],
+                    [(True, True), (True, True), (True, True)]]
