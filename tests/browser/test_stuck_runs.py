@@ -3,6 +3,8 @@ history and the sweep gallery."""
 
 from __future__ import annotations
 
+import json
+
 from .conftest import screenshot
 
 STORE = "window.__backprop"
@@ -138,4 +140,57 @@ def test_a_sweep_fills_the_gallery_and_a_click_loads_that_seed(app_page):
     assert state["iteration"] == 300
     assert (state["loss"], state["accuracy"], state["test_accuracy"]) == \
         (result["loss"], result["accuracy"], result["test_accuracy"])
+    assert not page.console_errors
+
+
+CARD_SEEDS = "[...document.querySelectorAll('#gallery button.seed-card')].map(c => +c.dataset.seed)"
+
+
+def wait_for_cards(page, seeds: list[int]):
+    """The gallery is redrawn on the next frame after a choice: wait for exactly these cards, in this order."""
+    page.wait_for_function(f"JSON.stringify({CARD_SEEDS}) === {json.dumps(json.dumps(seeds, separators=(',', ':')))}")
+
+
+def test_the_gallery_draws_the_points_and_sorts_and_filters(app_page):
+    page = app_page
+    load_preset(page, "xor-unlucky", f"{STORE}.config.weight_seed === 8")
+    page.get_by_label("Seeds to sweep").select_option("8")
+    page.get_by_label("Iterations per seed").fill("200")
+    page.get_by_role("button", name="Sweep seeds").click()
+    page.wait_for_function(f"{STORE}.sweep && {STORE}.sweep.thumbnails", timeout=60_000)
+    results = page.evaluate(f"{STORE}.sweep.final.results")
+    # the training points are on every thumbnail, in their class colours (orange, blue at full strength;
+    # the boundary under them is lightened, so these pixels are the points)
+    classed = page.evaluate("""() => [...document.querySelectorAll('#gallery canvas')].map(c => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const near = (k, [r, g, b]) => Math.abs(d[k] - r) + Math.abs(d[k + 1] - g) + Math.abs(d[k + 2] - b) < 30;
+        let n = [0, 0]; for (let k = 0; k < d.length; k += 4) { if (near(k, [232, 135, 30])) n[0]++; if (near(k, [31, 111, 178])) n[1]++; }
+        return n; })""")
+    assert len(classed) == 8 and all(orange > 20 and blue > 20 for orange, blue in classed), classed
+    # by final loss: lowest first (a diverged seed, with no loss, last)
+    page.get_by_label("Sort seeds by").select_option("loss")
+    by_loss = [r["weight_seed"] for r in sorted(results, key=lambda r: r["loss"] if r["loss"] is not None else float("inf"))]
+    wait_for_cards(page, by_loss)
+    # by test accuracy: best first
+    page.get_by_label("Sort seeds by").select_option("test")
+    by_test = [r["weight_seed"] for r in sorted(results, key=lambda r: -(-1 if r["test_accuracy"] is None else r["test_accuracy"]))]
+    wait_for_cards(page, by_test)
+    # filtered by verdict: exactly the seeds with that verdict, still in the chosen order
+    for verdict in ("ok", "stuck"):
+        page.get_by_label("Show seeds").select_option(verdict)
+        verdict_of = {r["weight_seed"]: r["verdict"] for r in results}
+        wait_for_cards(page, [s for s in by_test if verdict_of[s] == verdict])
+    page.get_by_label("Show seeds").select_option("all")
+    page.get_by_label("Sort seeds by").select_option("verdict")
+    rank = ["stuck", "diverged", "ok"].index
+    wait_for_cards(page, [r["weight_seed"] for r in sorted(results, key=lambda r: rank(r["verdict"]))])  # stuck first
+    screenshot(page, "stuck-gallery-sorted")
+    # other data than the sweep's: its points are not drawn over boundaries that never saw them
+    page.get_by_label("Close the sweep gallery").click()
+    noise = page.get_by_label("Noise")
+    noise.fill("0.3")
+    noise.dispatch_event("change")
+    page.wait_for_function(f"{STORE}.config.dataset.noise === 0.3")
+    page.locator("#gallery-toggle").check()
+    assert "points are not drawn" in page.locator("#gallery .hint").inner_text()
     assert not page.console_errors
