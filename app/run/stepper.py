@@ -538,6 +538,8 @@ class Run:
         self._forget_iteration()  # whatever was shown was computed with the old values
         self.trainer.params = {**self.trainer.params, **parsed}
         self._example_cache = None
+        if self.iteration % CHECKPOINT_EVERY == 0:  # the trend is judged here: on the weights now in place
+            self._checkpoints[self.iteration] = self.trainer.params
 
     def randomize(self, weight_seed: int | None = None) -> int:
         if weight_seed is None:

@@ -146,3 +146,32 @@ def test_every_lesson_step_loads():
             scenario = from_document(step)
             run = scenario.build_run(1200)
             assert scenario.title and scenario.notes and run.view_name == step["view"]
+
+
+def test_a_saved_run_keeps_the_judged_diagnosis_and_an_old_document_still_loads():
+    # six sigmoid layers: the vanishing finding and saturation shares come from the checkpoints
+    run = make(hidden=[4, 4, 4, 4, 4, 4], activation="sigmoid", batch_size=10)
+    run.run("iteration", 437)
+    doc = orjson.loads(orjson.dumps(to_document(capture(run), "test")))
+    assert set(doc["run"]["marks"]) == set(doc["run"]["losses"]) and "430" in doc["run"]["marks"]
+    loaded = from_document(doc).build_run(1200)
+    assert repr(loaded.view().diagnostics) == repr(run.view().diagnostics)
+    del doc["run"]["marks"]  # a scenario saved before marks: loads, the losses still judge the plateau
+    older = from_document(doc).build_run(1200).view().diagnostics
+    assert (older.gain, older.plateau) == (run.view().diagnostics.gain, run.view().diagnostics.plateau)
+    for bad, field in ((lambda d: d["run"]["marks"].update({"7": {}}), "run.marks.7"),
+                       (lambda d: d["run"]["marks"]["430"].update({"ratio": "x"}), "run.marks.430.ratio")):
+        broken = orjson.loads(orjson.dumps(to_document(capture(run), "test")))
+        bad(broken)
+        with pytest.raises(ScenarioError) as info:
+            from_document(broken)
+        assert info.value.field == field
+
+
+def test_new_weights_are_judged_at_once_at_a_checkpoint():
+    run = make()
+    run.run("iteration", 20)
+    params = {k: (v * 0.0).tolist() for k, v in run.trainer.params.items() if k.startswith("W")}
+    run.set_params(params)
+    d = run.view().diagnostics
+    assert d.trend.ratio == d.ratio  # judged on the weights in place, not those before the edit
