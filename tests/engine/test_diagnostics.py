@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from app.engine import Architecture, data_loss, parse_config
-from app.engine.diagnostics import (CHECKPOINT_EVERY, EXPLODING_RATIO, LATCH_MEMORY, PLATEAU_GAIN, PLATEAU_OFF_GAIN,
+from app.engine.diagnostics import (CHECKPOINT_EVERY, EXPLODING_RATIO, LATCH_MEMORY, PLATEAU_ACCURACY,
+                                    PLATEAU_ACCURACY_OFF, PLATEAU_GAIN, PLATEAU_OFF_GAIN,
                                     PLATEAU_WINDOW, SATURATION_Z, VANISHING_OFF, VANISHING_RATIO, Reading, Trend,
                                     diagnose, judge, plateau_checkpoint, trend_window)
 from app.presets import PRESETS
@@ -235,6 +236,13 @@ def test_plateau_turns_on_below_one_percent_and_off_only_above_two():
 def test_an_accurate_run_is_never_on_a_plateau():
     trends = judged_along([0.0, 0.0, 0.015], lambda g: Reading(1.0 - g, 0.95, 1.0))
     assert not any(t.plateau for t in trends)
+
+
+def test_a_plateau_found_below_90_percent_is_called_off_by_accuracy_only_at_92():
+    accuracies = [0.9, 0.89, 0.9, 0.91, 0.92, 0.91, 0.89]
+    trends = judged_along(accuracies, lambda a: Reading(1.0, a, 1.0))  # the loss never moves
+    assert [t.plateau for t in trends] == [False, True, True, True, False, False, True]
+    assert (PLATEAU_ACCURACY, PLATEAU_ACCURACY_OFF) == (0.9, 0.92)
 
 
 def test_vanishing_turns_on_below_1e_3_and_off_only_above_3e_3():
