@@ -323,8 +323,8 @@ def findings(arch: Architecture, d: Diagnostics, accuracy: float | None) -> list
             text = f"No gradient at all reaches layer 1, although the output layer gets some: layer 1 cannot learn.{cause}"
         out.append({"kind": "vanishing", "short": short, "text": text})
     if d.exploding:
-        out.append({"kind": "exploding", "short": f"gradient at layer 1 {_times(ratio)} times larger than at the output",
-                    "text": (
+        short = f"gradient at layer 1 {_times(ratio)} times larger than at the output"
+        out.append({"kind": "exploding", "short": short, "text": (
             f"The gradient reaching layer 1 is {_times(ratio)} times larger than at the output layer, so the first "
             f"layers take huge, erratic steps.")})
     if d.plateau:

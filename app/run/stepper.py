@@ -202,9 +202,10 @@ class Run:
                             f"{view} view), got {saved.position}")
         t.params, t.opt_state, t.iteration = dict(saved.params), saved.opt_state, saved.iteration
         run.status, run.diverged_at = saved.status, saved.diverged_at
-        run._checkpoints = {k: Reading(loss, saved.marks.get(k, {}).get("accuracy"), saved.marks.get(k, {}).get("ratio"),
-                                       dict(saved.marks.get(k, {}).get("flat") or {}))
-                            for k, loss in saved.losses.items()}
+        run._checkpoints = {}
+        for k, loss in saved.losses.items():  # a checkpoint without marks (an older save): the loss alone
+            mark = saved.marks.get(k, {})
+            run._checkpoints[k] = Reading(loss, mark.get("accuracy"), mark.get("ratio"), dict(mark.get("flat") or {}))
         if saved.iteration % CHECKPOINT_EVERY == 0:
             run._checkpoints[saved.iteration] = t.params
         for _ in range(saved.position):
