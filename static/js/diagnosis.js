@@ -12,8 +12,10 @@ export function renderDiagnosis(box, diagnostics, accuracy) {
   if (!diagnostics) return;
   if (!diagnostics.findings.length) {
     const healthy = "every unit fires somewhere, none is saturated, and the gradient reaches the first layer";
-    const falling = diagnostics.gain === null ? "it is too early to tell whether the loss has stopped falling"
-      : `the loss fell ${percent(diagnostics.gain)} over the last 200 iterations`;
+    // the trend is judged between checkpoints whole epochs apart: say which ones, as the server did
+    const judged = diagnostics.judged;
+    const falling = diagnostics.gain === null || !judged ? "it is too early to tell whether the loss has stopped falling"
+      : `the loss fell ${percent(diagnostics.gain)} over the ${judged.window} iterations to ${judged.iteration}`;
     box.append(el("p", "finding clear", accuracy !== null && accuracy < 0.9
       ? `Not stuck yet: ${healthy}; ${falling}.` : `Nothing looks stuck: ${healthy}.`));
     return;
