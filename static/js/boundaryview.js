@@ -133,14 +133,19 @@ export function bindBoundary({ store, socket, token }) {
     },
     paint() {
       drawBoundary(canvas, store);
-      if (store.emptyCustom !== shownEmpty) {
+      const size = document.querySelector('[data-field="dataset.n"]');
+      const name = document.querySelector('[data-field="dataset.name"]');
+      if (store.emptyCustom) {
         // the settings say what the plot shows: custom, no points yet (the server's config is
-        // still the old data until the first point is sent)
-        shownEmpty = store.emptyCustom;
-        const size = document.querySelector('[data-field="dataset.n"]');
-        const name = document.querySelector('[data-field="dataset.name"]');
-        if (shownEmpty) { size.value = 0; size.disabled = true; name.value = "custom"; }
-        else if (store.config) {
+        // still the old data until the first point is sent, and a config for another change
+        // would otherwise put its dataset back in these fields)
+        shownEmpty = true;
+        if (size.value !== "0") size.value = 0;
+        size.disabled = true;
+        if (name.value !== "custom") name.value = "custom";
+      } else if (shownEmpty) {
+        shownEmpty = false;
+        if (store.config) {
           const custom = store.config.dataset.name === "custom";
           size.value = custom ? store.config.dataset.points.length : store.config.dataset.n;
           size.disabled = custom || !token;

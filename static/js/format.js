@@ -52,7 +52,7 @@ export function precise(v) {
 export function metric(v) {
   if (missing(v)) return "–";
   if (!Number.isFinite(v)) return short(v);
-  return signed(Math.abs(v) >= 1e4 ? v.toExponential(2).replace("e+", "e") : v.toFixed(3));
+  return Math.abs(v) >= 1e4 ? scientific(v, 2) : signed(v.toFixed(3));
 }
 
 /** A share as a percentage, `digits` after the point. */

@@ -133,7 +133,9 @@ export function applyMessage(store, message) {
     case "config":
       // a new config is a new run (or new data): an earlier verify says nothing about it
       store.verify = null; store.verifyFor = null;
-      store.emptyCustom = false; // the server's data is what the page shows again
+      // the first point sent (or other data chosen) ends an empty custom set; a change to anything
+      // else (the learning rate, say) leaves the page waiting for its first point
+      if (JSON.stringify(message.config.dataset) !== JSON.stringify(store.config?.dataset)) store.emptyCustom = false;
       store.config = message.config; rememberSeed(store, message.config, null); break;
     case "sweep_progress": case "sweep": applySweep(store, message); break;
     case "dataset": store.dataset = message; break;
