@@ -125,6 +125,15 @@ def test_custom_can_start_empty(app_page):
     assert plot_is_blank(page)
     assert page.evaluate(f"{STORE}.config.dataset.name") == "xor"
     assert page.get_by_label("Dataset").input_value() == "custom"
+    # a change to something other than the data leaves the page waiting for its first point
+    rate = page.get_by_label("Learning rate")
+    rate.fill("0.05")
+    rate.dispatch_event("change")
+    page.wait_for_function(f"{STORE}.config.lr === 0.05")
+    page.wait_for_timeout(100)
+    assert page.evaluate(f"{STORE}.emptyCustom") and plot_is_blank(page)
+    assert page.get_by_label("Dataset").input_value() == "custom"
+    assert page.get_by_label("Number of points").input_value() == "0"
     page.locator("#boundary").click(position={"x": 40, "y": 40})
     page.wait_for_function(f"{STORE}.config.dataset.name === 'custom' && {STORE}.config.dataset.points.length === 1")
     assert page.get_by_label("Number of points").input_value() == "1"
