@@ -157,7 +157,8 @@ export function bindBoundary({ store, socket, token }) {
       const s = store.state;
       $("loss").textContent = metric(s?.loss); $("test-loss").textContent = metric(s?.test_loss);
       $("accuracy").textContent = percent(s?.accuracy); $("test-accuracy").textContent = percent(s?.test_accuracy);
-      const point = s && store.dataset?.train?.[s.example];
+      // with no points there is no example to follow: the old dataset's would be a ghost
+      const point = s && !store.emptyCustom && store.dataset?.train?.[s.example];
       const key = point ? `${s.example}|${point}` : "";
       if (key === followKey) return;
       followKey = key;
