@@ -20,8 +20,9 @@ const CURSOR = "#f2c230";
 const INK = "#1d2330";
 const GATE_SYMBOLS = { "+": "+", "*": "×", exp: "exp", log: "log", tanh: "tanh", sigmoid: "σ", relu: "relu", leaky_relu: "lrelu", sin: "sin" };
 // The widest texts `short` writes but for 3-digit exponents (|v| < 1e-99, > 1e100: drawn squeezed
-// into the same box by fillText's maxWidth rather than widening every box for them).
-const WIDEST_VALUES = ["−8888.88", "−8.8e-88", "−8.8e88", "NaN"];
+// into the same box by fillText's maxWidth rather than widening every box for them). Asked of
+// `short` itself, so a change of format cannot outgrow the boxes.
+const WIDEST_VALUES = [-8888.88, -8.8e-88, -8.8e88, NaN].map(short);
 
 // --- the graph, indexed once --------------------------------------------------------------------
 
