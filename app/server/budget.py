@@ -46,9 +46,15 @@ class Lane:
     async def __aenter__(self) -> "Lane":
         await self._lock.acquire()
         loop = asyncio.get_running_loop()
-        wait = self._free_at - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        try:
+            wait = self._free_at - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        except BaseException:
+            # cancelled during the rest (a session paused, a socket closed): the turn is given
+            # back, or every session of the process would wait on this lane for ever
+            self._lock.release()
+            raise
         self._entered = loop.time()
         return self
 

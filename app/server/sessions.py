@@ -126,7 +126,14 @@ class Session:
         if last is not None and (last.version == self.version or time.monotonic() - last.built_at < reuse_for):
             return last
         async with lane(), self.lock, self.frame_lock:
-            return await asyncio.get_running_loop().run_in_executor(frame_executor(), self.frame, reuse_for)
+            built = asyncio.get_running_loop().run_in_executor(frame_executor(), self.frame, reuse_for)
+            try:
+                return await asyncio.shield(built)
+            except asyncio.CancelledError:
+                # the thread cannot be stopped: hold the locks until it is done, so no other frame
+                # is built beside it and the run does not change under it
+                await asyncio.wait([built])
+                raise
 
     def state_extra(self) -> dict:
         return {"playing": self.playing, "speed": self.speed, "viewers": len(self.connections),

@@ -272,3 +272,23 @@ def test_verify_runs_apart_from_storage_so_a_save_does_not_wait_for_it(make_clie
             answer = viewer.recv_json()
         assert answer["type"] == "verify"
     assert threads == ["backprop-heavy_0"]
+
+
+def test_a_turn_cancelled_while_it_rests_gives_the_lane_back():
+    import asyncio
+
+    from app.server.budget import Lane
+
+    async def scenario():
+        lane = Lane()
+        async with lane:  # a chunk that held the lane for a while: the next turn must rest first
+            await asyncio.sleep(0.02)
+        resting = asyncio.create_task(lane.__aenter__())
+        await asyncio.sleep(0)  # it has the lock and is resting
+        resting.cancel()
+        await asyncio.gather(resting, return_exceptions=True)
+        async with asyncio.timeout(1):  # a later turn is not kept waiting for ever
+            async with lane:
+                return True
+
+    assert run_apart(scenario())
