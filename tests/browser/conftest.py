@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from app.server.main import create_app
 from app.server.settings import Settings
+from tests.serving import serving
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
 
@@ -43,21 +40,8 @@ def live_app():
 
 @pytest.fixture(scope="session")
 def live_server(live_app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(live_app, host="127.0.0.1", port=port, log_level="warning",
-                            ws_per_message_deflate=False, timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with serving(live_app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -4,15 +4,12 @@ errors; then, mended, saving, listing and deleting one's own scenarios, unseen b
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
 from app.server.main import create_app
 from app.server.settings import Settings
+from tests.serving import serving
 
 from .conftest import new_page, screenshot
 
@@ -25,21 +22,8 @@ def broken_server(tmp_path_factory):
     """A live server whose scenario database path is, for now, a folder; yields (url, path)."""
     db = tmp_path_factory.mktemp("broken") / "scenarios.sqlite3"
     db.mkdir()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(scenario_db=db, storage_timeout=0.3)), host="127.0.0.1",
-                                           port=port, log_level="critical", ws_per_message_deflate=False,
-                                           timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", db
-    server.should_exit = True
-    thread.join(5)
+    with serving(create_app(Settings(scenario_db=db, storage_timeout=0.3)), log_level="critical") as port:
+        yield f"http://127.0.0.1:{port}", db
 
 
 def open_app(browser, url):

@@ -15,12 +15,12 @@ import warnings
 
 import numpy as np
 import pytest
-import uvicorn
 
 from app.engine import parse_config
 from app.run import Run
 from app.server import wire
 from app.server.main import create_app
+from tests.serving import serving
 
 from .conftest import connect, new_session, run_apart, small_settings
 
@@ -172,17 +172,8 @@ def test_non_finite_values_make_the_state_diverged_and_the_grid_defined():
 @pytest.fixture
 def real_server():
     app = create_app(small_settings(send_timeout=0.5, grid_resolution=64, neuron_resolution=32))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws_per_message_deflate=False, timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, what="the server to start")
-    yield app, port
-    server.should_exit = True
-    thread.join(5)
+    with serving(app) as port:
+        yield app, port
 
 
 def test_a_client_blocked_at_the_tcp_level_is_closed(real_server):
