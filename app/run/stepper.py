@@ -221,10 +221,10 @@ class Run:
         self.history: deque[Start] = deque(maxlen=BACK_ITERATIONS)
         self.example = min(self.example, len(self.trainer.train) - 1)
         self.status, self.diverged_at = "ok", None
-        self._example_cache: tuple[int, int, Example] | None = None
+        self._example_cache: tuple[Params, int, Example] | None = None
         self._gates_cache: dict[int, GateStructure] = {}
         self._labels: dict[str, str] | None = None
-        self._gate_values_cache: tuple | None = None  # (params id, example, ExampleGraph, backward ops replayed)
+        self._gate_values_cache: tuple | None = None  # (params, example, ExampleGraph, backward ops replayed)
         # the parameters (later: their Reading) every CHECKPOINT_EVERY iterations: the trend is judged on these
         self._checkpoints: dict[int, Params | Reading] = {0: self.trainer.params}
         self._diagnostics_cache: tuple | None = None
@@ -570,14 +570,16 @@ class Run:
     def example_values(self) -> Example:
         """The selected example through the parameters this iteration's forward pass uses."""
         params = self.forward_params
-        key = (id(params), self.example)
-        if self._example_cache is None or self._example_cache[:2] != key:
+        # the cache holds the params object itself and compares identity: keyed on id() alone, a
+        # freed params object's id can be reused by a new one, and stale values would be shown
+        cached = self._example_cache
+        if cached is None or cached[0] is not params or cached[1] != self.example:
             rows = self.trainer.train.rows(slice(self.example, self.example + 1))
             with np.errstate(all="ignore"):
                 fwd = forward(self.arch, params, rows.X)
                 bwd = backward(self.arch, params, fwd, rows.T)
                 loss = float(self.arch.loss_fn.per_example(fwd.Z[-1], rows.T)[0])
-            self._example_cache = (*key, Example(fwd, bwd, loss, int(rows.labels[0]), rows.T[0]))
+            self._example_cache = (params, self.example, Example(fwd, bwd, loss, int(rows.labels[0]), rows.T[0]))
         return self._example_cache[2]
 
     def _example_graph(self, params: Params):
@@ -611,8 +613,9 @@ class Run:
     def gate_graph_values(self):
         """The gate graph at this iteration's forward parameters, as the cursor has replayed it."""
         params = self.forward_params
-        key = (id(params), self.example)
-        if self._gate_values_cache is None or self._gate_values_cache[:2] != key:
+        key = (params, self.example)  # the object itself, compared by identity (see example_values)
+        cached = self._gate_values_cache
+        if cached is None or cached[0] is not params or cached[1] != self.example:
             self._gate_values_cache = (*key, self._example_graph(params), None)
         graph, replayed = self._gate_values_cache[2:]
         n_forward, n_backward = phase_counts(self.ops)

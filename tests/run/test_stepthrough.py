@@ -391,3 +391,18 @@ def test_a_softmax_output_shows_no_p_until_every_z_is_known():
     assert seen == [[(True, False), (False, False), (False, False)],
                     [(True, False), (True, False), (False, False)],
                     [(True, True), (True, True), (True, True)]]
+
+
+def test_the_example_shown_is_always_computed_with_the_current_parameters():
+    # the example's values are cached per parameters object: across thousands of ops of every
+    # size, what is shown must be what a fresh forward and backward pass gives
+    from app.engine import backward as backward_pass, forward as forward_pass
+
+    run = Run(parse_config({"dataset": {"name": "moons"}, "hidden": [5], "optimizer": "adam"}))
+    run.select(5)
+    for k in range(3000):
+        run.run("op", 1 + k % 23)
+        shown = run.example_values()
+        rows = run.trainer.train.rows(slice(5, 6))
+        fresh = backward_pass(run.arch, run.forward_params, forward_pass(run.arch, run.forward_params, rows.X), rows.T)
+        assert np.array_equal(shown.backward.dZ[1], fresh.dZ[1])
