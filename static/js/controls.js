@@ -40,7 +40,7 @@ export function offerChoices(root, { choices, limits }, send) {
   }
 }
 
-export function bindControls(root, { send, getConfig, getLimits, readOnly, onDataset }) {
+export function bindControls(root, { send, getConfig, getLimits, getChoices, readOnly, onDataset }) {
   const featureBox = root.querySelector('[data-field="features"]');
   for (const el of root.querySelectorAll("[data-field]")) {
     if (el === featureBox) continue;
@@ -72,13 +72,24 @@ export function bindControls(root, { send, getConfig, getLimits, readOnly, onDat
         patch.loss = "cross_entropy";
         note(root, "bce has one output, so the loss moved to cross_entropy");
       }
-      // the other way round nothing moves by itself: the learner chose bce, so the page says why
-      // it cannot be had here and leaves the classes alone
+      // the other way round: a generated dataset can be made again with 2 classes, and is, saying
+      // so; custom points carry their own labels, so there the page says why bce cannot be had
+      const generated = config?.dataset?.name !== "custom";
       if (path === "loss" && value === "bce" && classes > 2) {
-        el.value = config.loss;
-        showFieldError(root, el, `bce needs 2 classes (one output: the chance of class 1), and this data has ${classes}; `
-          + "set classes to 2 first, or keep cross_entropy or mse");
-        return;
+        if (!generated) {
+          el.value = config.loss;
+          showFieldError(root, el, `bce needs 2 classes (one output: the chance of class 1), and these points have `
+            + `${classes}; keep cross_entropy or mse`);
+          return;
+        }
+        patch.dataset = { classes: 2 };
+        note(root, "bce has one output, so the data moved to 2 classes");
+      }
+      // a dataset that has only 2 classes is chosen with 2 classes, rather than refused
+      const multiclass = getChoices().multiclass_datasets || [];
+      if (path === "dataset.name" && classes > 2 && !multiclass.includes(value)) {
+        patch.dataset.classes = 2;
+        note(root, `${value} has 2 classes, so classes moved to 2`);
       }
       send({ type: "configure", config: patch }, el);
     });

@@ -88,6 +88,7 @@ bindControls(controls, {
   send: (command, origin) => socket.send(command, origin),
   getConfig: () => store.config,
   getLimits: () => store.hello?.limits || {},
+  getChoices: () => store.hello?.choices || {},
   readOnly: !token,
   // the boundary owns the custom data: it hears which dataset the learner is choosing
   onDataset: (name) => boundary.choosingDataset(name),

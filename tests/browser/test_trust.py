@@ -51,23 +51,22 @@ def test_more_classes_take_bce_to_cross_entropy_and_say_so(app_page):
     assert note.is_visible() and "moved to cross_entropy" in note.inner_text()
     assert page.locator("#control-error").is_hidden()
     screenshot(page, "trust-classes-note")
-    # bce by hand while there are 3 classes: refused beside the menu, nothing changes silently
-    seq = page.evaluate(f"{STORE}.state.seq")
+    # bce by hand while there are 3 classes: the generated data is made again with 2, and the note says so
     loss = page.get_by_label("Loss", exact=True)
     loss.select_option("bce")
-    error = page.locator("#control-error")
-    error.wait_for(state="visible")
-    assert "bce needs 2 classes" in error.inner_text()
-    assert loss.input_value() == "cross_entropy"
-    page.wait_for_timeout(200)
-    assert page.evaluate(f"{STORE}.config.loss") == "cross_entropy" and page.evaluate(f"{STORE}.state.seq") == seq
-    assert page.evaluate(f"{STORE}.config.dataset.classes") == 3
-    screenshot(page, "trust-bce-refused")
-    # back to 2 classes: cross_entropy works there, so it stays
-    classes.fill("2")
+    page.wait_for_function(f"{STORE}.config.loss === 'bce' && {STORE}.config.dataset.classes === 2")
+    assert "moved to 2 classes" in note.inner_text()
+    assert page.locator("#control-error").is_hidden()
+    screenshot(page, "trust-bce-two-classes")
+    # back to 3 classes (cross_entropy again), then a dataset of 2 classes only: chosen with 2, not refused
+    classes.fill("3")
     classes.dispatch_event("change")
-    page.wait_for_function(f"{STORE}.config.dataset.classes === 2")
-    assert page.evaluate(f"{STORE}.config.loss") == "cross_entropy"
+    page.wait_for_function(f"{STORE}.config.dataset.classes === 3 && {STORE}.config.loss === 'cross_entropy'")
+    page.get_by_label("Dataset").select_option("xor")
+    page.wait_for_function(f"{STORE}.config.dataset.name === 'xor' && {STORE}.config.dataset.classes === 2")
+    assert "xor has 2 classes" in note.inner_text()
+    assert page.evaluate(f"{STORE}.config.loss") == "cross_entropy"  # it works with 2 classes: it stays
+    assert page.locator("#control-error").is_hidden()
     assert not page.console_errors
 
 
