@@ -44,6 +44,10 @@ export function bindControls(root, { send, getConfig, getLimits, getChoices, rea
   const featureBox = root.querySelector('[data-field="features"]');
   for (const el of root.querySelectorAll("[data-field]")) {
     if (el === featureBox) continue;
+    // typing marks a field as the learner's; sending it (change) gives it back to the server's config
+    el.addEventListener("input", () => { el.dataset.typing = "1"; });
+    el.addEventListener("change", () => { delete el.dataset.typing; });
+    el.addEventListener("blur", () => { delete el.dataset.typing; });
     el.addEventListener("change", () => {
       const path = el.dataset.field;
       let value = el.value;
@@ -132,7 +136,7 @@ export function showConfig(root, config) {
       for (const box of el.querySelectorAll("input")) box.checked = config.features.includes(box.value);
       continue;
     }
-    if (document.activeElement === el) continue;
+    if (el.dataset.typing === "1") continue; // the learner's half-typed value is theirs until sent
     const value = getPath(config, el.dataset.field);
     if (value !== undefined) el.value = value;
   }
