@@ -104,7 +104,8 @@ def test_a_phone_has_touch_targets_a_drawer_and_taps(browser, live_server):
     spot = page.evaluate(f"{VIEW}.locate('h1_0')")
     page.touchscreen.tap(spot["x"], spot["y"])
     page.wait_for_function(f"{STORE}.pinned === 'h1_0' && {STORE}.explained && {STORE}.explained.node === 'h1_0'")
-    assert "h1.1" in page.locator("#inspector-title").inner_text()
+    # the inspector shows it on the next painted frame
+    page.wait_for_function("document.getElementById('inspector-title').textContent.includes('h1.1')")
     screenshot(page, "screen-phone-pinned")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
@@ -176,6 +177,7 @@ def test_the_first_step_computes_one_op_and_backward_shows_gradients(browser, li
     assert page.locator("#step-unit").input_value() == "op"
     page.get_by_role("button", name="Step").click()
     page.wait_for_function(f"{STORE}.state.phase === 'forward'")
+    settled(page)
     assert page.evaluate(f"[{STORE}.state.iteration, {STORE}.state.cursor]") == [0, "h1_0"]
     assert "values" in page.locator("#legend-words").inner_text()
     forward_ops = page.evaluate(f"{STORE}.graph.nodes.filter(n => n.kind !== 'input').length")
@@ -232,6 +234,7 @@ def test_a_tap_on_a_training_point_follows_that_example(browser, live_server):
     points = page.evaluate(f"{STORE}.dataset.train.length")
     page.touchscreen.tap(target["x"], target["y"])
     page.wait_for_function(f"{STORE}.state.example === {target['index']}")
+    settled(page)
     assert page.evaluate(f"{STORE}.dataset.train.length") == points, "a tap must not add a point"
     assert page.evaluate(f"{STORE}.config.dataset.name") == "xor"
     assert f"example {target['index']}" in page.locator("#follow").inner_text()
