@@ -11,21 +11,24 @@ const $ = (id) => document.getElementById(id);
 export function bindBoundary({ store, socket, token }) {
   const canvas = $("boundary");
 
-  const planeAt = (event) => {
+  /** Where the pointer is on the canvas, and the plane's mapping at the canvas's size now. */
+  function pointer(event) {
     const rect = canvas.getBoundingClientRect();
-    const m = planeMapping(store.grid?.extent || 6, rect.width, rect.height);
-    const x1 = m.fromX(event.clientX - rect.left), x2 = m.fromY(event.clientY - rect.top);
-    return [Math.round(x1 * 100) / 100, Math.round(x2 * 100) / 100];
+    return { x: event.clientX - rect.left, y: event.clientY - rect.top, width: rect.width,
+      m: planeMapping(store.grid?.extent || 6, rect.width, rect.height) };
+  }
+
+  const planeAt = (event) => {
+    const { x, y, m } = pointer(event);
+    return [Math.round(m.fromX(x) * 100) / 100, Math.round(m.fromY(y) * 100) / 100];
   };
 
   /** The training example drawn under the pointer (a finger reaches a little further), or -1. */
   function exampleAt(event) {
     const train = store.dataset?.train;
     if (!train?.length) return -1;
-    const rect = canvas.getBoundingClientRect();
-    const m = planeMapping(store.grid?.extent || 6, rect.width, rect.height);
-    const x = event.clientX - rect.left, y = event.clientY - rect.top;
-    const reach = Math.max(pointRadius(rect.width, store) * 2.2, event.pointerType === "touch" ? 18 : 9);
+    const { x, y, width, m } = pointer(event);
+    const reach = Math.max(pointRadius(width, store) * 2.2, event.pointerType === "touch" ? 18 : 9);
     let best = -1, bestD = reach;
     train.forEach(([x1, x2], i) => {
       const d = Math.hypot(m.toX(x1) - x, m.toY(x2) - y);

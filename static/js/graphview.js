@@ -17,7 +17,7 @@ export function bindGraph({ store, socket, token, showError }) {
   const canvas = $("graph");
   const tooltip = $("tooltip");
   const view = createViewport();
-  let layout = null, layoutKey = "";
+  let layout = null, layoutKey = "", sizeKey = "";
   let labels = [], labelKey = "";
   const measureCtx = document.createElement("canvas").getContext("2d");
 
@@ -27,12 +27,13 @@ export function bindGraph({ store, socket, token, showError }) {
     if (!graph) return null;
     const w = canvas.clientWidth, h = canvas.clientHeight, k = ink(store);
     const focus = graph.view === "gate" ? gateFocus(graph, store.state, store.pinned) : [];
-    const key = `${graph.view}|${w}x${h}|${k}|${focus.join(",")}`;
+    const size = `${graph.view}|${w}x${h}|${k}`, key = `${size}|${focus.join(",")}`;
     if (layout && key === layoutKey && layout.graph === graph) return layout;
-    const sized = layoutKey.split("|").slice(0, 3).join("|") === key.split("|").slice(0, 3).join("|") && layout?.graph === graph;
+    const sized = size === sizeKey && layout?.graph === graph; // only the focus moved
     layout = graph.view === "gate" ? layoutGateView(graph, focus, w, h, { scale: k }) : layoutGraph(graph, w, h, k);
     layout.graph = graph;
     layoutKey = key;
+    sizeKey = size;
     labelKey = "";
     // a new graph or size starts fitted; a new focus keeps the learner's zoom
     if (!sized || !view.user) resetViewport(view, fitted());

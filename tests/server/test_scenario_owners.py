@@ -20,19 +20,9 @@ TINY = {"title": "tiny", "config": {}}
 
 
 @pytest.fixture
-def make(tmp_path):
+def make(make_client, tmp_path):
     """A server on its own database, with any settings changed."""
-    clients = []
-
-    def make(**overrides) -> TestClient:
-        client = TestClient(create_app(small_settings(scenario_db=tmp_path / "scenarios.sqlite3", **overrides)))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
+    return lambda **overrides: make_client(**{"scenario_db": tmp_path / "scenarios.sqlite3", **overrides})
 
 
 def save(client, headers=None, body=None):
