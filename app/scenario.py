@@ -22,7 +22,7 @@ import numpy as np
 from app.engine import Config, ConfigError, OptimizerState, config_to_dict, parse_config
 from app.run import Run, StepError
 from app.run.ops import VIEWS
-from app.run.stepper import SavedRun
+from app.run.saved import SavedRun, resume, save
 
 FORMAT = "backprop-lab/scenario"
 VERSION = 1
@@ -55,14 +55,14 @@ class Scenario:
 
     def build_run(self, max_gates: int) -> Run:
         try:
-            return Run.resume(self.config, self.saved, view=self.view, example=self.example, max_gates=max_gates)
+            return resume(self.config, self.saved, view=self.view, example=self.example, max_gates=max_gates)
         except StepError as exc:  # the saved state does not fit the config (shapes, cursor, example)
             raise ScenarioError(exc.field, str(exc)[len(exc.field) + 1:]) from None
 
 
 def capture(run: Run, *, title: str = "", notes: str = "", hidden: list[str] | None = None) -> Scenario:
     """The scenario of a live run, exactly where it is."""
-    return Scenario(run.config, run.saved(), title, notes, list(hidden or []), run.view_name, run.example)
+    return Scenario(run.config, save(run), title, notes, list(hidden or []), run.view_name, run.example)
 
 
 # --- to JSON -----------------------------------------------------------------------------

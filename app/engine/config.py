@@ -1,6 +1,6 @@
 """The one validated description of a run: data, features, network shape, loss, optimiser.
 
-Every field of PROTOCOL.md's config lives here with its limits. Anything that is wrong
+Every field of the config (docs/protocol.md) lives here with its limits. Anything that is wrong
 raises ``ConfigError`` whose message names the field, the value and what is allowed, so
 the server can forward it to a learner word for word.
 """
@@ -12,6 +12,9 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
+
+from .activations import ACTIVATIONS as ACTIVATION_DEFINITIONS
+from .losses import LOSSES as LOSS_DEFINITIONS
 
 # Limits, in one place so that `hello.limits` can state exactly what is enforced.
 MAX_HIDDEN_LAYERS = 6
@@ -34,18 +37,14 @@ MIN_BATCH_SIZE = 1
 # `hello.choices`) are read off it, so what the page offers is what a config accepts.
 DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "custom"]
 Feature = Literal["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
-ActivationName = Literal["relu", "tanh", "sigmoid", "linear", "leaky_relu"]
-LossName = Literal["bce", "cross_entropy", "mse"]
+# the activations are defined in activations.py, each once; the config takes whichever are there
+ActivationName = Literal[tuple(ACTIVATION_DEFINITIONS)]  # type: ignore[valid-type]
+LossName = Literal[tuple(LOSS_DEFINITIONS)]  # type: ignore[valid-type]  # each loss is defined in losses.py
 OptimizerName = Literal["sgd", "momentum", "adam"]
 InitName = Literal["xavier", "he", "uniform", "normal", "zeros", "integers"]
 
-DATASETS: tuple[str, ...] = get_args(DatasetName)
 MULTICLASS_DATASETS = ("gauss", "spiral", "custom")
 FEATURES: tuple[str, ...] = get_args(Feature)
-ACTIVATIONS: tuple[str, ...] = get_args(ActivationName)
-LOSSES: tuple[str, ...] = get_args(LossName)
-OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
-INITS: tuple[str, ...] = get_args(InitName)
 
 
 class ConfigError(ValueError):
@@ -305,6 +304,7 @@ def limits() -> dict:
 def choices() -> dict:
     """Every value a config's choice fields accept (the `hello` message offers them)."""
     return {
-        "datasets": list(DATASETS), "multiclass_datasets": list(MULTICLASS_DATASETS), "features": list(FEATURES),
-        "activations": list(ACTIVATIONS), "losses": list(LOSSES), "optimizers": list(OPTIMIZERS), "inits": list(INITS),
+        "datasets": list(get_args(DatasetName)), "multiclass_datasets": list(MULTICLASS_DATASETS),
+        "features": list(FEATURES), "activations": list(get_args(ActivationName)), "losses": list(get_args(LossName)),
+        "optimizers": list(get_args(OptimizerName)), "inits": list(get_args(InitName)),
     }

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .activations import LEAKY_SLOPE
+from .activations import ACTIVATIONS
 from .mlp import Architecture, Forward, Params, backward, forward
 from .topology import hidden_label, hidden_unit, node_id
 
 # tanh' = 1 − a² is below 0.01 past |z| = 3; sigmoid' = a(1 − a) is below 0.007 past |z| = 5.
-SATURATION_Z = {"tanh": 3.0, "sigmoid": 5.0}
 SATURATED_SHARE = 0.9  # a unit is saturated when it is flat on at least this share of points
 # first layer's gradient norm ÷ last layer's. Measured at the start over 5 seeds × 4 initialisers:
 # tanh and relu networks of up to 6 layers sit between 0.007 and 7, six-layer sigmoid ones
@@ -137,6 +136,15 @@ def judge(readings: dict[int, Reading], iteration: int, window: int = PLATEAU_WI
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One condition present, in a sentence (`text`) and in a few words with its numbers (`short`)."""
+
+    kind: str  # diverged | dead | saturated | symmetric | vanishing | exploding | plateau
+    short: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Diagnostics:
     dead: list[str]
     saturated: list[str]
@@ -149,7 +157,7 @@ class Diagnostics:
     plateau: bool
     gain: float | None  # relative loss improvement over the plateau window
     diverged_at: int | None
-    findings: list[dict] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     trend: Trend | None = None  # what plateau, vanishing, exploding and saturated were judged on, in a run
 
 
@@ -218,7 +226,7 @@ def _layer_ratio(arch: Architecture, grad_norms: dict[str, float]) -> tuple[list
 
 def flat_shares(arch: Architecture, fwd: Forward) -> dict[str, float]:
     """Each hidden tanh or sigmoid unit's share of training points where it is flat (in node order)."""
-    limit = SATURATION_Z.get(arch.activation)
+    limit = ACTIVATIONS[arch.activation].flat_beyond
     if limit is None:
         return {}
     out = {}
@@ -230,7 +238,7 @@ def flat_shares(arch: Architecture, fwd: Forward) -> dict[str, float]:
 
 
 def _dead_units(activation: str, z: np.ndarray) -> list[int]:
-    if activation not in ("relu", "leaky_relu"):
+    if not ACTIVATIONS[activation].dies:
         return []
     return np.flatnonzero((z <= 0).all(axis=0)).tolist()
 
@@ -270,44 +278,39 @@ def _by_layer(ids: list[str]) -> dict[int, int]:
 
 
 def _dead_sentence(arch: Architecture, layer: int, count: int) -> str:
-    width, leaky = arch.sizes[layer], arch.activation == "leaky_relu"
-    kind = "leaky ReLUs" if leaky else "ReLUs"
-    if leaky:
-        return (f"{count} of {width} {kind} in layer {layer} are below zero on every training point, so only the leak "
-                f"(slope {LEAKY_SLOPE}) lets a trickle of gradient back to their weights.")
+    width, act = arch.sizes[layer], ACTIVATIONS[arch.activation]
+    if act.leak:
+        return (f"{count} of {width} {act.plural} in layer {layer} are below zero on every training point, so only the "
+                f"leak (slope {act.leak}) lets a trickle of gradient back to their weights.")
     if count == width:
-        return (f"All {width} ReLUs in layer {layer} are dead: none fires on any training point, so everything after "
-                f"them sees the same input for every point and no gradient gets past them.")
-    return (f"{count} of {width} ReLUs in layer {layer} never fire on any training point, so no gradient reaches their "
-            f"weights: they cannot come back to life.")
+        return (f"All {width} {act.plural} in layer {layer} are dead: none fires on any training point, so everything "
+                f"after them sees the same input for every point and no gradient gets past them.")
+    return (f"{count} of {width} {act.plural} in layer {layer} never fire on any training point, so no gradient "
+            f"reaches their weights: they cannot come back to life.")
 
 
-def findings(arch: Architecture, d: Diagnostics, accuracy: float | None) -> list[dict]:
+def findings(arch: Architecture, d: Diagnostics, accuracy: float | None) -> list[Finding]:
     """One sentence per condition present, most serious first. `short` says the same in a few
     words with its numbers (a sweep's reason joins them)."""
-    out: list[dict] = []
+    out: list[Finding] = []
+    act = ACTIVATIONS[arch.activation]
     if d.diverged_at is not None:
-        out.append({"kind": "diverged", "short": f"numbers overflowed at iteration {d.diverged_at}", "text": (
+        out.append(Finding("diverged", f"numbers overflowed at iteration {d.diverged_at}", (
             f"The numbers blew up at iteration {d.diverged_at}: a value became infinite or not a number. Each step "
-            f"overshot further than the last; a smaller learning rate usually cures it.")})
+            f"overshot further than the last; a smaller learning rate usually cures it.")))
     for layer, count in sorted(_by_layer(d.dead).items()):
-        kind = "leaky ReLUs" if arch.activation == "leaky_relu" else "ReLUs"
-        out.append({"kind": "dead", "short": f"{count} of {arch.sizes[layer]} {kind} in layer {layer} dead",
-                    "text": _dead_sentence(arch, layer, count)})
-    limit = SATURATION_Z.get(arch.activation)
-    slope = "1 − a²" if arch.activation == "tanh" else "a·(1 − a)"
+        out.append(Finding("dead", f"{count} of {arch.sizes[layer]} {act.plural} in layer {layer} dead",
+                            _dead_sentence(arch, layer, count)))
     for layer, count in sorted(_by_layer(d.saturated).items()):
-        out.append({"kind": "saturated",
-                    "short": f"{count} of {arch.sizes[layer]} {arch.activation} units in layer {layer} saturated",
-                    "text": (
-            f"{count} of {arch.sizes[layer]} {arch.activation} units in layer {layer} are saturated (|z| > {limit:g} "
-            f"on at least {SATURATED_SHARE:.0%} of points): their slope {slope} is nearly 0 there, so almost no "
-            f"gradient passes through them.")})
+        out.append(Finding("saturated", f"{count} of {arch.sizes[layer]} {act.plural} in layer {layer} saturated", (
+            f"{count} of {arch.sizes[layer]} {act.plural} in layer {layer} are saturated (|z| > {act.flat_beyond:g} "
+            f"on at least {SATURATED_SHARE:.0%} of points): their slope {act.slope_written('z', 'a')} is nearly 0 "
+            f"there, so almost no gradient passes through them.")))
     if d.symmetric:
         who = " and ".join(_group_words(arch, group) for group in d.symmetric)
-        out.append({"kind": "symmetric", "short": f"{who} exact copies", "text": (
+        out.append(Finding("symmetric", f"{who} exact copies", (
             f"{who[0].upper()}{who[1:]} have exactly the same weights in and out, so they compute the same value and "
-            f"receive the same gradient: no update can ever make them different. Random starting weights break the tie.")})
+            f"receive the same gradient: no update can ever make them different. Random starting weights break the tie.")))
     # the judged ratio (at the latest checkpoint) is the one the finding is about
     ratio = d.trend.ratio if d.trend is not None else d.ratio
     if d.vanishing:
@@ -321,12 +324,12 @@ def findings(arch: Architecture, d: Diagnostics, accuracy: float | None) -> list
         else:
             short = "no gradient reaches layer 1"
             text = f"No gradient at all reaches layer 1, although the output layer gets some: layer 1 cannot learn.{cause}"
-        out.append({"kind": "vanishing", "short": short, "text": text})
+        out.append(Finding("vanishing", short, text))
     if d.exploding:
         short = f"gradient at layer 1 {_times(ratio)} times larger than at the output"
-        out.append({"kind": "exploding", "short": short, "text": (
+        out.append(Finding("exploding", short, (
             f"The gradient reaching layer 1 is {_times(ratio)} times larger than at the output layer, so the first "
-            f"layers take huge, erratic steps.")})
+            f"layers take huge, erratic steps.")))
     if d.plateau:
         gain = d.gain if d.gain is not None else 0.0
         change = ("did not move" if gain == 0 else f"fell only {gain * 100:.2g}%" if gain > 0
@@ -338,10 +341,10 @@ def findings(arch: Architecture, d: Diagnostics, accuracy: float | None) -> list
             acc, loss, where, window = accuracy, None, "", PLATEAU_WINDOW
         said = f"{acc:.0%}" if acc is not None else "unknown"
         short = f"plateau at {said} accuracy" + (f", loss {loss:.2g}" if loss is not None else "")
-        out.append({"kind": "plateau", "short": short, "text": (
+        out.append(Finding("plateau", short, (
             f"The loss {change} over the {window} iterations {where or 'before this one'}"
             f"{f' (now {loss:.2g})' if loss is not None else ''} while training accuracy is {said}: the run has "
-            f"stalled. Another seed, more units or another learning rate may get it out.")})
+            f"stalled. Another seed, more units or another learning rate may get it out.")))
     return out
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .activations import ACTIVATIONS
 from .mlp import Architecture, Params
 from .scalar import Tape, Value, serial_mark
 from .topology import LOSS_ID, node_id
@@ -46,7 +47,7 @@ def _feature(name: str, x1: Value, x2: Value) -> Value:
 def _activate(z: Value, activation: str) -> Value:
     if activation == "linear":
         return z  # a = z: no gate of its own
-    return getattr(z, activation)()
+    return z.activate(ACTIVATIONS[activation])
 
 
 def _output_and_loss(arch: Architecture, z: list[Value], label: int, loss_begins) -> tuple[list[Value], Value]:

@@ -11,12 +11,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from .activations import sigmoid
-
-
-def softplus(z: np.ndarray) -> np.ndarray:
-    """log(1 + e^z), finite for any finite z (e^z alone overflows past z ≈ 709)."""
-    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+from .activations import sigmoid, softplus
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

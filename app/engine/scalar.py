@@ -11,7 +11,7 @@ import itertools
 import math
 from typing import Callable, Iterator
 
-from .activations import LEAKY_SLOPE
+from .activations import ACTIVATIONS, Activation
 
 
 _serials = itertools.count()
@@ -105,50 +105,30 @@ class Value:
 
         return out._gate(forward, backward)
 
-    def tanh(self) -> "Value":
-        out = Value(parents=(self,), op="tanh")
+    def activate(self, activation: Activation) -> "Value":
+        """A hidden activation's gate: its formula and derivative stated once, in activations.py."""
+        out = Value(parents=(self,), op=activation.name)
+        f, slope = activation.scalar, activation.scalar_derivative
 
         def forward():
-            out.data = math.tanh(self.data)
+            out.data = f(self.data)
 
-        def backward():  # d(tanh a)/da = 1 − tanh²a
-            self.grad += (1.0 - out.data**2) * out.grad
+        def backward():  # da/dz, from the gate's input and its own output
+            self.grad += slope(self.data, out.data) * out.grad
 
         return out._gate(forward, backward)
+
+    def tanh(self) -> "Value":
+        return self.activate(ACTIVATIONS["tanh"])
 
     def sigmoid(self) -> "Value":
-        out = Value(parents=(self,), op="sigmoid")
-
-        def forward():
-            a = self.data
-            out.data = 1.0 / (1.0 + math.exp(-a)) if a >= 0 else math.exp(a) / (1.0 + math.exp(a))
-
-        def backward():  # dσ(a)/da = σ(a)·(1 − σ(a))
-            self.grad += out.data * (1.0 - out.data) * out.grad
-
-        return out._gate(forward, backward)
+        return self.activate(ACTIVATIONS["sigmoid"])
 
     def relu(self) -> "Value":
-        out = Value(parents=(self,), op="relu")
-
-        def forward():
-            out.data = self.data if self.data > 0 else 0.0
-
-        def backward():  # max(0, a) routes the gradient to a only where a won
-            self.grad += (1.0 if self.data > 0 else 0.0) * out.grad
-
-        return out._gate(forward, backward)
+        return self.activate(ACTIVATIONS["relu"])
 
     def leaky_relu(self) -> "Value":
-        out = Value(parents=(self,), op="leaky_relu")
-
-        def forward():
-            out.data = self.data if self.data > 0 else LEAKY_SLOPE * self.data
-
-        def backward():
-            self.grad += (1.0 if self.data > 0 else LEAKY_SLOPE) * out.grad
-
-        return out._gate(forward, backward)
+        return self.activate(ACTIVATIONS["leaky_relu"])
 
     def sin(self) -> "Value":
         out = Value(parents=(self,), op="sin")

@@ -8,6 +8,7 @@ its backward ones once it has finished that layer's backward ops, as in the othe
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,34 @@ if TYPE_CHECKING:
 
 # Matrices with more rows than this show their first rows only (the shapes say how many there are).
 MAX_ROWS = 8
+MATRICES = ("X", "W", "b", "Z", "A", "dZ", "dW", "db", "dX")
+
+
+@dataclass
+class BatchLayer:
+    """One weight layer's products; a matrix is None until the cursor has reached it."""
+
+    layer: int
+    activation: str
+    shapes: dict[str, list[int]]  # every matrix's full shape, rows included
+    X: np.ndarray | None = None
+    W: np.ndarray | None = None
+    b: np.ndarray | None = None
+    Z: np.ndarray | None = None
+    A: np.ndarray | None = None
+    dZ: np.ndarray | None = None
+    dW: np.ndarray | None = None
+    db: np.ndarray | None = None
+    dX: np.ndarray | None = None
+
+
+@dataclass
+class BatchView:
+    iteration: int
+    n: int  # examples in the batch
+    rows_shown: int  # the first rows each N-row matrix holds
+    examples: list[int]  # the batch's training-set indices
+    layers: list[BatchLayer] = field(default_factory=list)
 
 
 def _layers_done(run: Run) -> tuple[set[int], set[int]]:
@@ -34,46 +63,33 @@ def _layers_done(run: Run) -> tuple[set[int], set[int]]:
     return forward, backward
 
 
-def batch_view(run: Run) -> dict:
-    """Plain Python and numpy values; `None` where the cursor has not reached a matrix yet."""
-    work = run.work
-    if work is None or run.position == 0:
-        batch = run.trainer.batch()
-        return {"iteration": run.iteration, "n": len(batch), "rows_shown": min(len(batch), MAX_ROWS),
-                "examples": _examples(run, run.iteration), "layers": _shapes_only(run, len(batch))}
+def batch_view(run: Run) -> BatchView:
+    """The iteration the cursor is in: its shapes always, its matrices as far as it has reached."""
+    start, batch = run.iteration_inputs()
+    n = len(batch)
+    rows = run.trainer.batch_rows(start.iteration)
+    view = BatchView(start.iteration, n, min(n, MAX_ROWS), list(range(rows.start, rows.stop)))
+    view.layers = [_shapes(run, l, n) for l in range(1, run.arch.depth + 1)]
+    if not run.begun:
+        return view
     forward_done, backward_done = _layers_done(run)
-    fwd, bwd, params = work.forward, work.backward, run.start.params
-    n = len(work.batch)
-    rows = slice(0, MAX_ROWS)
-    layers = []
-    for l in range(1, run.arch.depth + 1):
-        entry = _shapes(run, l, n)
-        entry["W"], entry["b"] = params[f"W{l}"], params[f"b{l}"]
-        entry["X"] = fwd.A[l - 1][rows] if l - 1 in forward_done or l == 1 else None
+    fwd, bwd = run.work.forward, run.work.backward
+    shown = slice(0, MAX_ROWS)
+    for layer in view.layers:
+        l = layer.layer
+        layer.W, layer.b = start.params[f"W{l}"], start.params[f"b{l}"]
+        if l - 1 in forward_done or l == 1:
+            layer.X = fwd.A[l - 1][shown]
         if l in forward_done:
-            entry["Z"], entry["A"] = fwd.Z[l][rows], fwd.A[l][rows]
+            layer.Z, layer.A = fwd.Z[l][shown], fwd.A[l][shown]
         if l in backward_done:
-            entry["dZ"], entry["dW"], entry["db"] = bwd.dZ[l][rows], bwd.grads[f"W{l}"], bwd.grads[f"b{l}"]
-            entry["dX"] = bwd.dA[l - 1][rows]
-        layers.append(entry)
-    return {"iteration": run.start.iteration, "n": n, "rows_shown": min(n, MAX_ROWS),
-            "examples": _examples(run, run.start.iteration), "layers": layers}
+            layer.dZ, layer.dW, layer.db = bwd.dZ[l][shown], bwd.grads[f"W{l}"], bwd.grads[f"b{l}"]
+            layer.dX = bwd.dA[l - 1][shown]
+    return view
 
 
-def _examples(run: Run, iteration: int) -> list[int]:
-    rows = run.trainer.batch_rows(iteration)
-    return list(range(rows.start, rows.stop))
-
-
-def _shapes(run: Run, l: int, n: int) -> dict:
+def _shapes(run: Run, l: int, n: int) -> BatchLayer:
     k, m = run.arch.sizes[l - 1], run.arch.sizes[l]
-    return {"layer": l, "activation": run.config.activation if l < run.arch.depth else f"output ({run.config.loss})",
-            "shapes": {"X": [n, k], "W": [k, m], "b": [m], "Z": [n, m], "A": [n, m],
-                       "dZ": [n, m], "dW": [k, m], "db": [m], "dX": [n, k]},
-            "X": None, "W": None, "b": None, "Z": None, "A": None, "dZ": None, "dW": None, "db": None, "dX": None}
-
-
-def _shapes_only(run: Run, n: int) -> list[dict]:
-    return [_shapes(run, l, n) for l in range(1, run.arch.depth + 1)]
-
-
+    return BatchLayer(l, run.config.activation if l < run.arch.depth else f"output ({run.config.loss})",
+                      {"X": [n, k], "W": [k, m], "b": [m], "Z": [n, m], "A": [n, m],
+                       "dZ": [n, m], "dW": [k, m], "db": [m], "dX": [n, k]})

@@ -1,26 +1,99 @@
 """The chain rule written out: each step of an iteration in words and in its actual numbers.
 
 `explain_op` describes the op the cursor has just done; `explain_node` everything reached so
-far at one node (the inspector's answer to a click). Numbers carry 4 significant digits and
-each line ends in the same number the state reports for that quantity, so a learner can
-check every step by hand. Reads a Run; changes nothing.
+far at one node (the inspector's answer to a click). An `Explanation` is a list of lines, each
+either `Words` or an `Equation` (a symbol, the steps that compute it, its result, an optional
+note); app/server/wire.py turns it into JSON (docs/protocol.md) and the page renders that
+structure. Numbers carry 4 significant digits and each equation ends in the same number the
+state reports for that quantity, so a learner can check every step by hand. How each
+activation is written comes from its one definition (app/engine/activations.py). Reads a
+Run; changes nothing.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.engine import LOSS_ID, node_id
+from app.engine.activations import ACTIVATIONS, Activation
 from app.engine.optim import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 from app.engine.scalar import Value, _power
 
-from .ops import OP_SYMBOLS, Op, phase_counts, rule_of
+from .ops import OP_SYMBOLS, Op, rule_of
 
 if TYPE_CHECKING:
     from .stepper import Run
+
+
+# --- what an explanation is made of -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Words:
+    """A sentence."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Equation:
+    """`symbol relation steps[0] = steps[1] = … = result   (note)`: what is computed, the formula
+    and the numbers put into it, and the number it comes to."""
+
+    symbol: str
+    steps: tuple[str, ...]
+    result: str
+    note: str | None = None
+    relation: str = "="  # "+=" where a gate adds its share to a gradient
+    quantity: str | None = None  # the state's number it ends in at the op's node: "z", "a", "grad_a", "grad_z"
+
+    @property
+    def text(self) -> str:
+        worked = " = ".join([*self.steps, self.result])
+        return f"{self.symbol} {self.relation} {worked}" + (f"   ({self.note})" if self.note else "")
+
+
+Line = Words | Equation
+
+
+@dataclass(frozen=True)
+class Term:
+    """One outgoing edge's share of a hidden unit's dL/da: its weight times the next unit's dL/dz."""
+
+    edge: str
+    source: str  # the unit the edge leads to, whose gradient comes back along it
+    w: float
+    grad: float
+    product: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    node: str
+    phase: str
+    lines: tuple[Line, ...]
+    terms: tuple[Term, ...] | None = None  # a hidden unit's backward op: the sum its dL/da equation adds up
+
+    def as_text(self) -> list[str]:
+        """Each line as one string (what a screen reader reads, and the `lines` of the wire)."""
+        return [line.text for line in self.lines]
+
+
+def eq(symbol: str, *steps: str, result: str, note: str | None = None, quantity: str | None = None) -> Equation:
+    return Equation(symbol, tuple(steps), result, note, quantity=quantity)
+
+
+def bracketed(formula: str) -> str:
+    """A formula as one factor of a product: in brackets if it is a sum or a difference."""
+    depth = 0
+    for ch in formula:
+        depth += ch in "([" and 1 or (ch in ")]" and -1 or 0)
+        if ch == " " and depth == 0:
+            return f"({formula})"
+    return formula
 
 
 # --- numbers as the inspector writes them -------------------------------------------------------
@@ -66,7 +139,7 @@ def _optimizer_words(run: Run) -> str:
 
 # --- neuron view ------------------------------------------------------------------------------------
 
-def _forward_unit(run: Run, l: int, j: int) -> list[str]:
+def _forward_unit(run: Run, l: int, j: int) -> list[Line]:
     labels, ex, params = _labels(run), run.example_values(), run.forward_params
     depth, act = run.arch.depth, run.arch.hidden_activation
     W, b, a_prev = params[f"W{l}"], params[f"b{l}"], ex.forward.A[l - 1][0]
@@ -82,111 +155,116 @@ def _forward_unit(run: Run, l: int, j: int) -> list[str]:
         then = (". Every output's z is known now, so the softmax can turn them into probabilities." if last else
                 f". Its probability p{j} waits: the softmax divides by a sum over every output's z, "
                 f"and z{j + 1} is not computed yet.")
-    lines = [f"Forward through {labels[nid]}: multiply each of its {fan_in} inputs by its weight, add them up with "
-             f"the bias{then}",
-             f"z = {signed_sum(symbols)} + b{l}[{j}] = {signed_sum(numbers)} + {factor(b[j])} = {num(z)}"]
+    lines: list[Line] = [
+        Words(f"Forward through {labels[nid]}: multiply each of its {fan_in} inputs by its weight, add them up with "
+              f"the bias{then}"),
+        eq("z", f"{signed_sum(symbols)} + b{l}[{j}]", f"{signed_sum(numbers)} + {factor(b[j])}", result=num(z),
+           quantity="z")]
     if l < depth:
-        lines.append(_activation_line(act.name, z, a))
+        lines.append(_activation_line(act, z, a))
     elif softmax:
-        if j == W.shape[1] - 1:
+        if last:
             lines += _softmax_lines(ex)
     else:
         lines.append(_output_line(run, j, ex))
     return lines
 
 
-def _softmax_lines(ex) -> list[str]:
+def _softmax_lines(ex) -> list[Line]:
     """Every p from every z, written after the last output's z: each p divides by all the e^z."""
     z, p = ex.forward.Z[-1][0], ex.forward.A[-1][0]
     e = np.exp(z)  # as written; the engine subtracts max z first, which cancels in p
     k = len(z)
-    lines = [f"Softmax, now that all {k} z are known: pₖ = e^zₖ / Σⱼ e^zⱼ, so every p depends on every z.",
-             f"Σⱼ e^zⱼ = {' + '.join(f'e^{factor(float(v))}' for v in z)} = "
-             f"{' + '.join(num(float(v)) for v in e)} = {num(float(e.sum()))}"]
-    lines += [f"p{j} = e^z{j} / Σⱼ e^zⱼ = {num(float(e[j]))} / {num(float(e.sum()))} = {num(float(p[j]))}"
-              f"   (the probability of class {j})" for j in range(k)]
+    lines: list[Line] = [
+        Words(f"Softmax, now that all {k} z are known: pₖ = e^zₖ / Σⱼ e^zⱼ, so every p depends on every z."),
+        eq("Σⱼ e^zⱼ", " + ".join(f"e^{factor(float(v))}" for v in z), " + ".join(num(float(v)) for v in e),
+           result=num(float(e.sum())))]
+    lines += [eq(f"p{j}", f"e^z{j} / Σⱼ e^zⱼ", f"{num(float(e[j]))} / {num(float(e.sum()))}", result=num(float(p[j])),
+                 note=f"the probability of class {j}") for j in range(k)]
     return lines
 
 
-def _activation_line(name: str, z: float, a: float) -> str:
-    if name == "linear":
-        return f"a = z = {num(a)}"
-    if name == "relu":
-        return f"a = max(0, z) = max(0, {num(z)}) = {num(a)}"
-    if name == "leaky_relu":
-        return f"a = z if z > 0 else 0.01·z = {num(a)}   (z = {num(z)})"
-    symbol = "σ" if name == "sigmoid" else name
-    return f"a = {symbol}(z) = {symbol}({num(z)}) = {num(a)}"
+def _activation_line(act: Activation, z: float, a: float) -> Equation:
+    """a = f(z) as the activation's definition writes it, then with z's number put in."""
+    formula, numbers = act.written("z"), act.written(num(z), factor(z))
+    steps = (formula,) if formula == "z" else (formula, numbers)
+    return eq("a", *steps, result=num(a), quantity="a")
 
 
-def _output_line(run: Run, j: int, ex) -> str:
+def _output_line(run: Run, j: int, ex) -> Equation:
     z, a = ex.forward.Z[-1][0], float(ex.forward.A[-1][0, j])
     loss = run.config.loss
     if loss == "bce":
-        return f"p = σ(z) = 1 / (1 + e^(−z)) = σ({num(float(z[0]))}) = {num(a)}   (the probability of class 1)"
+        return eq("p", "σ(z)", "1 / (1 + e^(−z))", f"σ({num(float(z[0]))})", result=num(a),
+                  note="the probability of class 1", quantity="a")
     if loss == "cross_entropy":
         exps = " + ".join(f"e^{factor(float(v))}" for v in z)
-        return f"p{j} = e^z{j} / Σₖ e^zₖ = e^{factor(float(z[j]))} / ({exps}) = {num(a)}   (softmax: the probability of class {j})"
-    return f"ŷ = z = {num(a)}   (mse's output is linear)"
+        return eq(f"p{j}", f"e^z{j} / Σₖ e^zₖ", f"e^{factor(float(z[j]))} / ({exps})", result=num(a),
+                  note=f"softmax: the probability of class {j}", quantity="a")
+    return eq("ŷ", "z", result=num(a), note="mse's output is linear", quantity="a")
 
 
-def _forward_loss(run: Run) -> list[str]:
+def _forward_loss(run: Run) -> list[Line]:
     ex, loss = run.example_values(), run.config.loss
     y, out = ex.label, ex.forward.A[-1][0]
     if loss == "bce":
         p = float(out[0])
-        term = f"−log(p) = −log({num(p)})" if y == 1 else f"−log(1 − p) = −log(1 − {num(p)})"
-        return [f"The loss: how far p is from the label y = {y}.",
-                f"L = −[y·log p + (1 − y)·log(1 − p)] = {term} = {num(ex.loss)}"]
+        term = ("−log(p)", f"−log({num(p)})") if y == 1 else ("−log(1 − p)", f"−log(1 − {num(p)})")
+        return [Words(f"The loss: how far p is from the label y = {y}."),
+                eq("L", "−[y·log p + (1 − y)·log(1 − p)]", *term, result=num(ex.loss), quantity="a")]
     if loss == "cross_entropy":
-        return [f"The loss: minus the log of the probability given to the true class y = {y}.",
-                f"L = −log p_y = −log(p{y}) = −log({num(float(out[y]))}) = {num(ex.loss)}"]
+        return [Words(f"The loss: minus the log of the probability given to the true class y = {y}."),
+                eq("L", "−log p_y", f"−log(p{y})", f"−log({num(float(out[y]))})", result=num(ex.loss), quantity="a")]
     t = ex.target
     if len(out) == 1:
-        return [f"The loss: the squared distance from the target t = {num(float(t[0]))}.",
-                f"L = (ŷ − t)² = ({num(float(out[0]))} − {num(float(t[0]))})² = {num(ex.loss)}"]
+        return [Words(f"The loss: the squared distance from the target t = {num(float(t[0]))}."),
+                eq("L", "(ŷ − t)²", f"({num(float(out[0]))} − {num(float(t[0]))})²", result=num(ex.loss), quantity="a")]
     squares = " + ".join(f"({num(float(o))} − {num(float(tk))})²" for o, tk in zip(out, t))
-    return [f"The loss: the mean squared distance from the one-hot target of class {y}.",
-            f"L = (1/{len(out)})·Σₖ (ŷₖ − tₖ)² = (1/{len(out)})·[{squares}] = {num(ex.loss)}"]
+    return [Words(f"The loss: the mean squared distance from the one-hot target of class {y}."),
+            eq("L", f"(1/{len(out)})·Σₖ (ŷₖ − tₖ)²", f"(1/{len(out)})·[{squares}]", result=num(ex.loss), quantity="a")]
 
 
-def _backward_output(run: Run, j: int) -> list[str]:
+def _backward_output(run: Run, j: int) -> list[Line]:
     ex, loss, depth = run.example_values(), run.config.loss, run.arch.depth
     out, dz, da = ex.forward.A[depth][0], float(ex.backward.dZ[depth][0, j]), float(ex.backward.dA[depth][0, j])
     y = ex.label
-    lines = ["The gradient starts at the loss (dL/dL = 1) and comes back into the output unit."]
+    lines: list[Line] = [Words("The gradient starts at the loss (dL/dL = 1) and comes back into the output unit.")]
     if loss == "bce":
         p = float(out[0])
-        lines += [f"dL/dp = −y/p + (1 − y)/(1 − p) = {'−1/' + num(p) if y == 1 else '1/(1 − ' + num(p) + ')'} = {num(da)}",
-                  f"dL/dz = dL/dp · p·(1 − p) = p − y = {num(p)} − {y} = {num(dz)}"]
+        lines += [eq("dL/dp", "−y/p + (1 − y)/(1 − p)", f"−1/{num(p)}" if y == 1 else f"1/(1 − {num(p)})",
+                     result=num(da), quantity="grad_a"),
+                  eq("dL/dz", "dL/dp · p·(1 − p)", "p − y", f"{num(p)} − {y}", result=num(dz), quantity="grad_z")]
     elif loss == "cross_entropy":
         lines += _softmax_backward(j, y, float(out[j]), float(out[y]), da, dz)
     else:
         k, t = len(out), float(ex.target[j])
-        lines += [f"dL/dŷ = 2·(ŷ − t)/{k} = 2·({num(float(out[j]))} − {num(t)})/{k} = {num(da)}",
-                  f"dL/dz = dL/dŷ · 1 = {num(dz)}   (the output is linear)"]
+        lines += [eq("dL/dŷ", f"2·(ŷ − t)/{k}", f"2·({num(float(out[j]))} − {num(t)})/{k}", result=num(da),
+                     quantity="grad_a"),
+                  eq("dL/dz", "dL/dŷ · 1", result=num(dz), note="the output is linear", quantity="grad_z")]
     return lines + _weight_grad_lines(run, depth, j, dz)
 
 
-def _softmax_backward(j: int, y: int, p: float, p_y: float, da: float, dz: float) -> list[str]:
+def _softmax_backward(j: int, y: int, p: float, p_y: float, da: float, dz: float) -> list[Line]:
     """dL/dz_j through softmax and cross-entropy: why it is p_j − y_j even where dL/dp_j = 0."""
     hit = 1 if j == y else 0
     with np.errstate(all="ignore"):
         dp_y = float(np.divide(-1.0, p_y))  # −∞, not ZeroDivisionError, if p_y underflowed to 0
     if hit:
-        lines = [f"dL/dp{j} = −1/p{j} = −1/{num(p)} = {num(da)}   (L = −log p{y}: {j} is the true class)"]
+        lines: list[Line] = [eq(f"dL/dp{j}", f"−1/p{j}", f"−1/{num(p)}", result=num(da),
+                                note=f"L = −log p{y}: {j} is the true class", quantity="grad_a")]
     else:
-        lines = [f"dL/dp{j} = 0   (L = −log p{y} contains only the true class's p{y}, not p{j})"]
-    lines += [f"{'Yet ' if not hit else ''}z{j} moves every p through the softmax (each pₖ divides by a sum that "
-              f"holds e^z{j}): ∂p{y}/∂z{j} = p{y}·([{j} = {y}] − p{j}). L reads only p{y}, so of the chain-rule "
-              f"terms Σₖ dL/dpₖ·∂pₖ/∂z{j} only k = {y} is not zero, and (−1/p{y})·p{y}·(y{j} − p{j}) = p{j} − y{j} "
-              f"(yₖ = 1 for the true class, 0 otherwise).",
-              f"dL/dz{j} = dL/dp{y}·∂p{y}/∂z{j} = {factor(dp_y)}·{factor(p_y)}·({hit} − {num(p)}) "
-              f"= p{j} − y{j} = {num(p)} − {hit} = {num(dz)}"]
+        lines = [eq(f"dL/dp{j}", result="0", note=f"L = −log p{y} contains only the true class's p{y}, not p{j}",
+                    quantity="grad_a")]
+    lines += [Words(f"{'Yet ' if not hit else ''}z{j} moves every p through the softmax (each pₖ divides by a sum that "
+                    f"holds e^z{j}): ∂p{y}/∂z{j} = p{y}·([{j} = {y}] − p{j}). L reads only p{y}, so of the chain-rule "
+                    f"terms Σₖ dL/dpₖ·∂pₖ/∂z{j} only k = {y} is not zero, and (−1/p{y})·p{y}·(y{j} − p{j}) = p{j} − y{j} "
+                    f"(yₖ = 1 for the true class, 0 otherwise)."),
+              eq(f"dL/dz{j}", f"dL/dp{y}·∂p{y}/∂z{j}", f"{factor(dp_y)}·{factor(p_y)}·({hit} − {num(p)})",
+                 f"p{j} − y{j}", f"{num(p)} − {hit}", result=num(dz), quantity="grad_z")]
     return lines
 
 
-def _backward_hidden(run: Run, l: int, j: int) -> tuple[list[str], list[dict]]:
+def _backward_hidden(run: Run, l: int, j: int) -> tuple[list[Line], tuple[Term, ...]]:
     labels, ex, params = _labels(run), run.example_values(), run.forward_params
     depth, act = run.arch.depth, run.arch.hidden_activation
     W_next = params[f"W{l + 1}"]
@@ -196,46 +274,45 @@ def _backward_hidden(run: Run, l: int, j: int) -> tuple[list[str], list[dict]]:
     fan_out = W_next.shape[1]
     name = labels[node_id(l, j, depth)]
     edges = f"{fan_out} outgoing edges" if fan_out > 1 else "its one outgoing edge"
-    terms = [{"edge": f"W{l + 1}[{j}][{k}]", "from": node_id(l + 1, k, depth), "w": float(W_next[j, k]),
-              "grad": float(dz_next[k]), "product": float(W_next[j, k] * dz_next[k])} for k in range(fan_out)]
+    terms = tuple(Term(f"W{l + 1}[{j}][{k}]", node_id(l + 1, k, depth), float(W_next[j, k]), float(dz_next[k]),
+                       float(W_next[j, k] * dz_next[k])) for k in range(fan_out))
     symbols = [f"W{l + 1}[{j}][{k}]·dL/dz({labels[node_id(l + 1, k, depth)]})" for k in range(fan_out)]
-    numbers = [f"{factor(t['w'])}·{factor(t['grad'])}" for t in terms]
+    numbers = [f"{factor(t.w)}·{factor(t.grad)}" for t in terms]
     words = (f"it feeds {fan_out} units of the next layer, so the gradients coming back along those {fan_out} edges add up"
              if fan_out > 1 else "it feeds one unit, so its gradient is that unit's, times the weight between them")
-    lines = [f"Backward through {name}: {words}.",
-             f"dL/da = Σ w·dL/dz over {edges} = {signed_sum(symbols)} = {signed_sum(numbers)} = {num(da)}",
-             _local_line(act.name, z, a, da, dz)]
+    lines: list[Line] = [
+        Words(f"Backward through {name}: {words}."),
+        eq("dL/da", f"Σ w·dL/dz over {edges}", signed_sum(symbols), signed_sum(numbers), result=num(da),
+           quantity="grad_a"),
+        _local_line(act, z, a, da, dz)]
     return lines + _weight_grad_lines(run, l, j, dz), terms
 
 
-def _local_line(name: str, z: float, a: float, da: float, dz: float) -> str:
-    if name == "tanh":
-        return f"dL/dz = dL/da · (1 − a²) = {factor(da)}·(1 − {factor(a)}²) = {num(dz)}"
-    if name == "sigmoid":
-        return f"dL/dz = dL/da · a·(1 − a) = {factor(da)}·{factor(a)}·(1 − {factor(a)}) = {num(dz)}"
-    if name == "relu":
-        gate = 1 if z > 0 else 0
-        why = "z > 0, so relu lets the gradient through" if gate else "z ≤ 0, so relu blocks the gradient"
-        return f"dL/dz = dL/da · [z > 0] = {factor(da)}·{gate} = {num(dz)}   ({why})"
-    if name == "leaky_relu":
-        slope = "1" if z > 0 else "0.01"
-        return f"dL/dz = dL/da · (1 if z > 0 else 0.01) = {factor(da)}·{slope} = {num(dz)}"
-    return f"dL/dz = dL/da · 1 = {num(dz)}   (linear)"
+def _local_line(act: Activation, z: float, a: float, da: float, dz: float) -> Equation:
+    """dL/dz = dL/da · da/dz, with the activation's slope as its definition writes it."""
+    slope = act.slope_written("z", "a")
+    steps = [f"dL/da · {bracketed(slope)}"]
+    if act.switch:  # a piecewise slope: the value it takes here says it all
+        steps.append(f"{factor(da)}·{num(act.scalar_derivative(z, a))}")
+    elif slope != act.slope_written(factor(z), factor(a)):  # a slope that depends on z or a: put the numbers in
+        steps.append(f"{factor(da)}·{bracketed(act.slope_written(factor(z), factor(a)))}")
+    return eq("dL/dz", *steps, result=num(dz), note=act.why(z) if act.why else None, quantity="grad_z")
 
 
-def _weight_grad_lines(run: Run, l: int, j: int, dz: float) -> list[str]:
+def _weight_grad_lines(run: Run, l: int, j: int, dz: float) -> list[Line]:
     labels, ex = _labels(run), run.example_values()
     a_prev = ex.forward.A[l - 1][0]
-    lines = [f"dL/dW{l}[{i}][{j}] = dL/dz · {_input_name(run, labels, l - 1, i)} = {factor(dz)}·{factor(a_prev[i])} "
-             f"= {num(float(dz * a_prev[i]))}" for i in range(len(a_prev))]
-    lines.append(f"dL/db{l}[{j}] = dL/dz · 1 = {num(dz)}")
+    lines: list[Line] = [eq(f"dL/dW{l}[{i}][{j}]", f"dL/dz · {_input_name(run, labels, l - 1, i)}",
+                            f"{factor(dz)}·{factor(a_prev[i])}", result=num(float(dz * a_prev[i])))
+                         for i in range(len(a_prev))]
+    lines.append(eq(f"dL/db{l}[{j}]", "dL/dz · 1", result=num(dz)))
     n = len(run.work.batch) if run.work else run.trainer.batch_size
-    lines.append(f"These are this example's own gradients. The update uses their mean over the batch of {n}"
-                 + (" plus the regularisation terms." if run.config.l2 or run.config.l1 else "."))
+    lines.append(Words(f"These are this example's own gradients. The update uses their mean over the batch of {n}"
+                       + (" plus the regularisation terms." if run.config.l2 or run.config.l1 else ".")))
     return lines
 
 
-def _update_lines(run: Run, name: str, index: tuple[int, ...]) -> list[str]:
+def _update_lines(run: Run, name: str, index: tuple[int, ...]) -> list[Line]:
     cfg, start = run.config, run.start
     w = float(start.params[name][index])
     g = float(run.work.backward.grads[name][index])
@@ -245,38 +322,47 @@ def _update_lines(run: Run, name: str, index: tuple[int, ...]) -> list[str]:
     w_new = float(new_params[name][index])
     label = f"{name}[{']['.join(map(str, index))}]"
     n = len(run.work.batch)
-    lines = []
+    lines: list[Line] = []
     if name[0] == "W" and (cfg.l2 or cfg.l1):
         data = g - cfg.l2 * w - cfg.l1 * float(np.sign(w))
-        lines.append(f"g = mean of dL/d{label} over the batch of {n} + l2·w + l1·sign(w) = {num(data)} + "
-                     f"{factor(cfg.l2)}·{factor(w)} + {factor(cfg.l1)}·{num(float(np.sign(w)))} = {num(g)}")
+        lines.append(eq("g", f"mean of dL/d{label} over the batch of {n} + l2·w + l1·sign(w)",
+                        f"{num(data)} + {factor(cfg.l2)}·{factor(w)} + {factor(cfg.l1)}·{num(float(np.sign(w)))}",
+                        result=num(g)))
     else:
-        lines.append(f"g = mean of dL/d{label} over the batch of {n} = {num(g)}")
+        lines.append(eq("g", f"mean of dL/d{label} over the batch of {n}", result=num(g)))
+    moved = Equation(label, (), num(w_new), relation="←")
     if cfg.optimizer == "sgd":
-        lines.append(f"{label} ← w − lr·g = {num(w)} − {factor(cfg.lr)}·{factor(g)} = {num(w_new)}")
+        lines.append(_replace_steps(moved, "w − lr·g", f"{num(w)} − {factor(cfg.lr)}·{factor(g)}"))
     elif cfg.optimizer == "momentum":
         v_old = float(np.asarray(start.opt_state.velocity.get(name, np.zeros_like(start.params[name])))[index])
         v = float(new_state.velocity[name][index])
-        lines += [f"v ← μ·v + g = {factor(cfg.momentum)}·{factor(v_old)} + {factor(g)} = {num(v)}   (momentum remembers past steps)",
-                  f"{label} ← w − lr·v = {num(w)} − {factor(cfg.lr)}·{factor(v)} = {num(w_new)}"]
+        lines += [Equation("v", ("μ·v + g", f"{factor(cfg.momentum)}·{factor(v_old)} + {factor(g)}"), num(v),
+                           "momentum remembers past steps", relation="←"),
+                  _replace_steps(moved, "w − lr·v", f"{num(w)} − {factor(cfg.lr)}·{factor(v)}")]
     else:
         t = new_state.steps
         m, v = float(new_state.velocity[name][index]), float(new_state.second[name][index])
         m_old = float(np.asarray(start.opt_state.velocity.get(name, np.zeros_like(start.params[name])))[index])
         v_old = float(np.asarray(start.opt_state.second.get(name, np.zeros_like(start.params[name])))[index])
         m_hat, v_hat = m / (1 - ADAM_BETA1**t), v / (1 - ADAM_BETA2**t)
-        lines += [f"m ← 0.9·m + 0.1·g = 0.9·{factor(m_old)} + 0.1·{factor(g)} = {num(m)}",
-                  f"v ← 0.999·v + 0.001·g² = 0.999·{factor(v_old)} + 0.001·{factor(g)}² = {num(v)}",
-                  f"m̂ = m/(1 − 0.9^{t}) = {num(m_hat)},  v̂ = v/(1 − 0.999^{t}) = {num(v_hat)}   (undoing the zero start)",
-                  f"{label} ← w − lr·m̂/(√v̂ + ε) = {num(w)} − {factor(cfg.lr)}·{factor(m_hat)}/(√{num(v_hat)} + {ADAM_EPS:g}) "
-                  f"= {num(w_new)}"]
+        lines += [Equation("m", ("0.9·m + 0.1·g", f"0.9·{factor(m_old)} + 0.1·{factor(g)}"), num(m), relation="←"),
+                  Equation("v", ("0.999·v + 0.001·g²", f"0.999·{factor(v_old)} + 0.001·{factor(g)}²"), num(v),
+                           relation="←"),
+                  eq("m̂", f"m/(1 − 0.9^{t})", result=num(m_hat)),
+                  eq("v̂", f"v/(1 − 0.999^{t})", result=num(v_hat), note="undoing the zero start"),
+                  _replace_steps(moved, "w − lr·m̂/(√v̂ + ε)",
+                                 f"{num(w)} − {factor(cfg.lr)}·{factor(m_hat)}/(√{num(v_hat)} + {ADAM_EPS:g})")]
     return lines
 
 
-def _update_unit(run: Run, l: int, j: int) -> list[str]:
+def _replace_steps(equation: Equation, *steps: str) -> Equation:
+    return Equation(equation.symbol, steps, equation.result, equation.note, equation.relation, equation.quantity)
+
+
+def _update_unit(run: Run, l: int, j: int) -> list[Line]:
     name = _labels(run)[node_id(l, j, run.arch.depth)]
-    lines = [f"Update {name}: every weight into it and its bias take one step against their batch gradient "
-             f"({_optimizer_words(run)})."]
+    lines: list[Line] = [Words(f"Update {name}: every weight into it and its bias take one step against their batch "
+                               f"gradient ({_optimizer_words(run)}).")]
     run.update_step()
     for i in range(run.arch.sizes[l - 1]):
         lines += _update_lines(run, f"W{l}", (i, j))
@@ -326,14 +412,9 @@ def local_derivative(v: Value, k: int, other_name: str = "b") -> tuple[str, floa
         return "e^a", float(v.data)
     if v.op == "log":
         return "1/a", 1.0 / p.data if p.data else math.inf
-    if v.op == "tanh":
-        return "1 − out²", 1.0 - v.data**2
-    if v.op == "sigmoid":
-        return "out·(1 − out)", v.data * (1.0 - v.data)
-    if v.op == "relu":
-        return "[a > 0]", 1.0 if p.data > 0 else 0.0
-    if v.op == "leaky_relu":
-        return "1 if a > 0 else 0.01", 1.0 if p.data > 0 else 0.01
+    act = ACTIVATIONS.get(v.op)
+    if act is not None:  # a hidden activation's gate: its input is written a, its output out
+        return act.slope_written("a", "out"), act.scalar_derivative(p.data, v.data)
     if v.op == "sin":
         return "cos(a)", math.cos(p.data) if math.isfinite(p.data) else math.nan
     return "?", math.nan
@@ -347,20 +428,20 @@ def _gate_at(run: Run, node: str):
     return graph, done, graph.tape.values[structure.position_of(node)], info_of, _gate_names(run)
 
 
-def _gate_forward(run: Run, node: str) -> list[str]:
+def _gate_forward(run: Run, node: str) -> list[Line]:
     _, _, v, info_of, names = _gate_at(run, node)
     parent_names = [names[info_of[p.serial].id] for p in v.parents]
     parent_values = [factor(p.data) for p in v.parents]
     symbolic, numeric = _gate_expression(v, parent_names, parent_values)
     of = info_of[v.serial].of
     part = " of the loss" if of == LOSS_ID else f", part of {_labels(run).get(of, of)}"
-    lines = [f"Forward through gate {node} ({OP_SYMBOLS.get(v.op, v.op)}{part}).",
-             f"{names[node]} = {symbolic} = {numeric} = {num(v.data)}"]
+    lines: list[Line] = [Words(f"Forward through gate {node} ({OP_SYMBOLS.get(v.op, v.op)}{part})."),
+                         eq(names[node], symbolic, numeric, result=num(v.data), quantity="a")]
     if _is_softmax_shift(v) and v.parents[0] is _first_output_z(v):
-        lines.append("Softmax begins: adding −max z, the largest output's z, keeps e^z from overflowing; "
-                     "it cancels in the division, p = e^(z − m) / Σ e^(z − m) = e^z / Σ e^z.")
+        lines.append(Words("Softmax begins: adding −max z, the largest output's z, keeps e^z from overflowing; "
+                           "it cancels in the division, p = e^(z − m) / Σ e^(z − m) = e^z / Σ e^z."))
     elif v.op == "^-1":  # the softmax's division, the only a⁻¹ in the graphs
-        lines.append("This is the softmax's division: a / b is built as a·b⁻¹, so one power gate and one product.")
+        lines.append(Words("This is the softmax's division: a / b is built as a·b⁻¹, so one power gate and one product."))
     return lines
 
 
@@ -374,32 +455,32 @@ def _first_output_z(v: Value) -> Value | None:
     return v.parents[0] if v.parents[0].label.endswith("out0") else None
 
 
-def _softmax_z_line(graph, run: Run, v: Value, zname: str) -> str:
+def _softmax_z_line(graph, run: Run, v: Value, zname: str) -> Words:
     """At the gate z_k + (−max z) going backward, z_k's gradient is complete: say that it is p_k − y_k."""
     shifts = [c for c, _ in _consumers(graph).get(v.parents[1].serial, [])]  # z_0 − m, …, z_(K−1) − m
     e = [math.exp(min(c.data, 709.0)) for c in shifts]  # ≤ 0 exponents in practice: −m is the largest z
     k = next(i for i, c in enumerate(shifts) if c is v)
     p, hit = e[k] / (sum(e) or math.nan), 1 if run.example_values().label == k else 0  # NaN, not a ZeroDivisionError, once diverged
-    return (f"That is all of {zname}'s gradient, {zname} feeding only this gate: through the softmax and the loss "
+    return Words(f"That is all of {zname}'s gradient, {zname} feeding only this gate: through the softmax and the loss "
             f"the chain rule comes to p{k} − y{k} = e^(z{k} − m)/Σ − y{k} = {num(p)} − {hit} = {num(v.parents[0].grad)}")
 
 
-def _gate_backward(run: Run, node: str) -> list[str]:
+def _gate_backward(run: Run, node: str) -> list[Line]:
     graph, _, v, info_of, names = _gate_at(run, node)
     consumers = _consumers(graph)
-    lines = [f"Backward through gate {node}: {rule_of(v.op)}."]
+    lines: list[Line] = [Words(f"Backward through gate {node}: {rule_of(v.op)}.")]
     parent_names = [names[info_of[p.serial].id] for p in v.parents]
     for k, p in enumerate(v.parents):
         if info_of[p.serial].kind == "const":
             continue  # a constant's gradient is computed but feeds nothing
         symbol, d = local_derivative(v, k, parent_names[1 - k] if v.op == "*" else "")
         pname = parent_names[k]
-        shown = f"({symbol})" if " " in symbol else symbol
-        lines.append(f"dL/d{pname} += {shown}·dL/d{names[node]} = {factor(d)}·{factor(v.grad)} = {num(d * v.grad)}")
+        lines.append(Equation(f"dL/d{pname}", (f"{bracketed(symbol)}·dL/d{names[node]}", f"{factor(d)}·{factor(v.grad)}"),
+                              num(d * v.grad), relation="+="))
         feeds = len(consumers.get(p.serial, ()))
         if feeds > 1:
-            lines.append(f"{pname} feeds {feeds} gates, so its gradient is the sum of what each passes back; "
-                         f"so far dL/d{pname} = {num(p.grad)}")
+            lines.append(Words(f"{pname} feeds {feeds} gates, so its gradient is the sum of what each passes back; "
+                               f"so far dL/d{pname} = {num(p.grad)}"))
     if _is_softmax_shift(v):
         lines.append(_softmax_z_line(graph, run, v, parent_names[0]))
     return lines
@@ -413,7 +494,7 @@ def _consumers(graph) -> dict[int, list[tuple[Value, int]]]:
     return out
 
 
-def _gate_gradient_sum(run: Run, node: str) -> list[str]:
+def _gate_gradient_sum(run: Run, node: str) -> list[Line]:
     """A value's gradient as the sum of what each gate it feeds has passed back so far."""
     graph, done, v, info_of, names = _gate_at(run, node)
     gates = graph.tape.gates
@@ -423,13 +504,13 @@ def _gate_gradient_sum(run: Run, node: str) -> list[str]:
         return []
     terms = [f"{factor(local_derivative(c, k)[1])}·{factor(c.grad)}" for c, k in parts]
     symbols = [f"∂{names[info_of[c.serial].id]}/∂{names[node]}·dL/d{names[info_of[c.serial].id]}" for c, _ in parts]
-    return [f"dL/d{names[node]} = {signed_sum(symbols)} = {signed_sum(terms)} = {num(v.grad)}"
-            + (f"   ({len(parts)} contributions add)" if len(parts) > 1 else "")]
+    return [eq(f"dL/d{names[node]}", signed_sum(symbols), signed_sum(terms), result=num(v.grad),
+               note=f"{len(parts)} contributions add" if len(parts) > 1 else None, quantity="grad_a")]
 
 
 # --- entry points -----------------------------------------------------------------------------------
 
-def explain_op(run: Run, op: Op) -> dict:
+def explain_op(run: Run, op: Op) -> Explanation:
     """The step the cursor has just taken."""
     with np.errstate(all="ignore"):
         if run.view_name == "gate":
@@ -439,33 +520,27 @@ def explain_op(run: Run, op: Op) -> dict:
                 lines = _gate_backward(run, op.node)
             else:
                 run.update_step()
-                lines = [f"Update {op.node} ({_optimizer_words(run)})."] + _update_lines(run, *op.param)
-            return {"node": op.node, "phase": op.phase, "lines": lines}
-        depth = run.arch.depth
+                lines = [Words(f"Update {op.node} ({_optimizer_words(run)}).")] + _update_lines(run, *op.param)
+            return Explanation(op.node, op.phase, tuple(lines))
         terms = None
         if op.phase == "forward":
             lines = _forward_loss(run) if op.node == LOSS_ID else _forward_unit(run, op.layer, op.unit)
         elif op.phase == "backward":
-            if op.layer == depth:
+            if op.layer == run.arch.depth:
                 lines = _backward_output(run, op.unit)
             else:
                 lines, terms = _backward_hidden(run, op.layer, op.unit)
         else:
             lines = _update_unit(run, op.layer, op.unit)
-        out = {"node": op.node, "phase": op.phase, "lines": lines}
-        if terms is not None:
-            out["terms"] = terms
-        return out
+        return Explanation(op.node, op.phase, tuple(lines), terms)
 
 
-def explain_node(run: Run, node: str) -> dict:
+def explain_node(run: Run, node: str) -> Explanation:
     """Everything reached so far at one node, forward, backward and update."""
-    ops = run.ops
-    done = ops[:run.position]
     known = {n.id for n in run.gates().nodes} if run.view_name == "gate" else set(_labels(run))
     if node not in known:
         raise KeyError(node)
-    lines: list[str] = []
+    lines: list[Line] = []
     terms = None
     with np.errstate(all="ignore"):
         if run.view_name == "gate" and run.position:
@@ -473,17 +548,14 @@ def explain_node(run: Run, node: str) -> dict:
             info = info_of[value.serial]
             if info.kind != "gate":
                 kind = {"input": "an input", "param": "a parameter, as the forward pass used it"}.get(info.kind, "a constant")
-                lines.append(f"{node} = {num(value.data)}   ({kind})")
+                lines.append(eq(node, result=num(value.data), note=kind, quantity="a"))
             lines += _gate_gradient_sum(run, node)
-        for op in done:
+        for op in run.ops[:run.position]:
             if op.node != node:
                 continue
             part = explain_op(run, op)
-            lines += part["lines"]
-            terms = part.get("terms", terms)
+            lines += part.lines
+            terms = part.terms or terms
     if not lines:
-        lines = ["Not reached yet in this iteration."]
-    out = {"node": node, "phase": run.phase, "lines": lines}
-    if terms is not None:
-        out["terms"] = terms
-    return out
+        lines = [Words("Not reached yet in this iteration.")]
+    return Explanation(node, run.phase, tuple(lines), terms)

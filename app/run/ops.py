@@ -1,6 +1,6 @@
 """The ops one iteration is made of, in the two views the cursor can walk.
 
-Neuron view (PROTOCOL.md): forward visits every neuron and output layer by layer, then the
+Neuron view (docs/protocol.md): forward visits every neuron and output layer by layer, then the
 loss; backward visits every output and neuron once in exactly the reverse order; update
 moves the weights into each unit. Gate view: the same iteration, one scalar gate at a time
 (every product w·a, every add, every activation, each piece of the loss), and in the update
@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from app.engine import LOSS_ID, node_id
+from app.engine.activations import ACTIVATIONS
 from app.engine.gates import ExampleGraph
 from app.engine.scalar import Value
 
@@ -52,8 +53,10 @@ def phase_counts(ops: list[Op]) -> tuple[int, int]:
 
 # --- gate view ---------------------------------------------------------------------------------
 
-OP_SYMBOLS = {"+": "+", "*": "×", "exp": "exp", "log": "log", "tanh": "tanh", "sigmoid": "σ", "relu": "relu",
-              "leaky_relu": "leaky", "sin": "sin"}
+# How each gate is named and what its local derivative does, in words: the arithmetic gates
+# here, each hidden activation's from its one definition (app/engine/activations.py).
+OP_SYMBOLS = {"+": "+", "*": "×", "exp": "exp", "log": "log", "sin": "sin",
+              **{name: act.symbol for name, act in ACTIVATIONS.items()}}
 
 RULES = {
     "+": "add passes the gradient to both inputs unchanged: ∂(a + b)/∂a = ∂(a + b)/∂b = 1",
@@ -61,11 +64,8 @@ RULES = {
     "pow": "power: ∂(aⁿ)/∂a = n·aⁿ⁻¹",
     "exp": "exp: ∂eᵃ/∂a = eᵃ, the gate's own output",
     "log": "log: ∂(log a)/∂a = 1/a",
-    "tanh": "tanh: ∂tanh(z)/∂z = 1 − tanh²(z), read off the gate's own output",
-    "sigmoid": "sigmoid: ∂σ(z)/∂z = σ(z)·(1 − σ(z)), read off the gate's own output",
-    "relu": "relu = max(0, z), and max routes the gradient to the larger input: all of it to z if z > 0, none otherwise",
-    "leaky_relu": "leaky relu: passes the gradient through ×1 where z > 0 and ×0.01 where z ≤ 0",
     "sin": "sin: ∂sin(a)/∂a = cos(a)",
+    **{name: act.rule for name, act in ACTIVATIONS.items()},
 }
 
 
@@ -84,6 +84,7 @@ class GateNode:
     of: str  # the neuron-view node this value is part of
     role: str | None  # "z" or "a" of that node, "loss", or None for an intermediate value
     rule: str
+    symbol: str  # what the gate's box shows: its operation ("×", "σ", "^2"), L for the loss, a leaf's label
 
 
 @dataclass
@@ -165,7 +166,8 @@ def gate_structure(example: ExampleGraph, neuron: list[Op], sizes: tuple[int, ..
         else:
             kind = "input" if v.label in ("x1", "x2") else ("param" if ids[v.serial] == v.label else "const")
             label = v.label or f"{v.data:g}"
-        nodes.append(GateNode(ids[v.serial], kind, v.op, label, col, rows[col], of, role, rule_of(v.op)))
+        symbol = "L" if role == "loss" else (OP_SYMBOLS.get(v.op, v.op) or label)
+        nodes.append(GateNode(ids[v.serial], kind, v.op, label, col, rows[col], of, role, rule_of(v.op), symbol))
     edges = []
     for v in values:
         for k, p in enumerate(v.parents):

@@ -1,6 +1,6 @@
 """The step-through stepper: one network, its data, and a cursor walking each iteration.
 
-One iteration is a list of ops in three passes (PROTOCOL.md, and `ops.py` for both views).
+One iteration is a list of ops in three passes (docs/protocol.md, and `ops.py` for both views).
 `position` counts the ops done in the current iteration (0 = nothing yet). When the last
 update op is done the iteration counter moves on, but the cursor stays on that op so its
 values can still be read; the next op starts a new iteration.
@@ -10,7 +10,10 @@ optimiser's memory, the counter): the batch, its forward and backward pass and t
 step are computed from that, and the cursor only decides what has been *reached*. So stepping
 op by op and running a whole iteration give the same numbers bit for bit, and going back is
 exact: `back` moves the cursor and, across an iteration boundary, returns to an earlier Start.
-Synchronous and deterministic; it knows nothing of the wire.
+Synchronous and deterministic; it knows nothing of the wire. `Run` is the cursor and the
+trajectory only: what a frame shows is read off it by `view.py` (and `explain.py`,
+`batchview.py`), the selected example is built by `example.py`, saving and resuming is
+`saved.py`.
 """
 
 from __future__ import annotations
@@ -19,22 +22,21 @@ import copy
 import math
 import secrets
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Iterator, Literal, get_args
 
 import numpy as np
 
-from app.engine import (LOSS_ID, Backward, Config, ConfigError, OptimizerState, Params, Trainer, backward, forward,
-                        merge_config, neuron_graph, node_id, optimizer_step)
+from app.engine import (Backward, Config, ConfigError, OptimizerState, Params, Trainer, merge_config,
+                        optimizer_step)
 from app.engine.config import MAX_SEED
-from app.engine.diagnostics import (CHECKPOINT_EVERY, LATCH_MEMORY, MAX_WINDOW, Diagnostics, Reading, diagnose,
-                                    judge, reading, trend_window)
-from app.engine.gates import build_example_graph
+from app.engine.diagnostics import (CHECKPOINT_EVERY, LATCH_MEMORY, MAX_WINDOW, Reading, judge, reading,
+                                    trend_window)
 from app.engine.mlp import Forward
 from app.engine.training import Split, evaluate
 
-from .ops import (VIEWS, GateStructure, Op, gate_position, gate_structure, neuron_ops, neuron_position,
-                  phase_counts)
+from .example import ExampleMemo, Remembered
+from .ops import VIEWS, GateStructure, Op, gate_position, neuron_ops, neuron_position, phase_counts
 
 # Written once, as the type the `step` command validates against, so the units the page is
 # offered (`hello.choices`) cannot drift from the ones accepted.
@@ -72,60 +74,6 @@ class Work:
     update: tuple[Params, OptimizerState] | None = None  # the optimiser step, once the update pass needs it
 
 
-@dataclass
-class Example:
-    """The selected example's own forward and backward pass (a batch of one, no regulariser)."""
-
-    forward: Forward
-    backward: Backward
-    loss: float
-    label: int
-    target: np.ndarray
-
-
-@dataclass
-class RunView:
-    """Everything a `state` message reports, as plain Python and numpy values."""
-
-    iteration: int
-    epoch: int
-    phase: str
-    cursor: str | None
-    status: str
-    diverged_at: int | None
-    example: int
-    loss: float | None
-    accuracy: float | None
-    test_loss: float | None
-    test_accuracy: float | None
-    nodes: dict[str, dict[str, float | None]]
-    params: Params
-    grads: Params | None
-    view: str = "neuron"
-    can_back: int = 0
-    next: dict | None = None  # the op a step of one op would do: {"phase", "node"}
-    explain: dict | None = None
-    diagnostics: Diagnostics | None = None
-
-
-@dataclass(frozen=True)
-class SavedRun:
-    """A run's whole trajectory state as plain values: with its config, view and example it
-    is everything the next iteration's numbers follow from. `params`, `opt_state`,
-    `iteration` and the status are those of the iteration the cursor is in (its Start), and
-    `position` ops of it have been done; `losses` are the plateau checkpoints' training losses,
-    `marks` their accuracy, gradient ratio and flat shares (what the hysteresis replays)."""
-
-    iteration: int
-    position: int
-    params: Params
-    opt_state: OptimizerState
-    status: str
-    diverged_at: int | None
-    losses: dict[int, float]
-    marks: dict[int, dict] = field(default_factory=dict)
-
-
 class StepError(ValueError):
     """A command the run cannot carry out; the run is untouched."""
 
@@ -152,65 +100,9 @@ class Run:
         twin.trainer = copy.copy(self.trainer)
         twin.history = deque(self.history, maxlen=BACK_ITERATIONS)
         twin.work = replace(self.work) if self.work is not None else None
-        twin._checkpoints = dict(self._checkpoints)
-        twin._example_cache = twin._gate_values_cache = twin._diagnostics_cache = None
-        twin._gates_cache = {}
+        twin.checkpoints = dict(self.checkpoints)
+        twin.examples, twin.judged = ExampleMemo(), Remembered()
         return twin
-
-    def saved(self) -> SavedRun:
-        """What `resume` needs to carry on from here, bit for bit (not the `back` history)."""
-        at_start = self.start is not None and self.position > 0
-        t = self.trainer
-        params, opt_state, iteration = ((self.start.params, self.start.opt_state, self.start.iteration) if at_start
-                                        else (t.params, t.opt_state, t.iteration))
-        status, diverged_at = (self.start.status, self.start.diverged_at) if at_start else (self.status, self.diverged_at)
-        readings = {k: self._reading_at(k) for k in sorted(self._checkpoints)}
-        kept = {k: r for k, r in readings.items() if r is not None and math.isfinite(r.loss)}
-        return SavedRun(iteration, self.position if at_start else 0, params, opt_state, status, diverged_at,
-                        {k: r.loss for k, r in kept.items()},
-                        {k: {"accuracy": r.accuracy, "ratio": r.ratio, "flat": dict(r.flat)} for k, r in kept.items()})
-
-    @classmethod
-    def resume(cls, config: Config, saved: SavedRun | None, *, view: str = "neuron", example: int = 0,
-               max_gates: int = DEFAULT_MAX_GATES) -> "Run":
-        """A run of `config` put back where `saved` was (or at its start), on `example` in `view`.
-        Raises StepError naming the field if the saved state does not fit the config."""
-        run = cls(config, max_gates=max_gates)
-        run.select(example)
-        run.set_view(view)
-        if saved is None:
-            return run
-        arch, t = run.arch, run.trainer
-        for name in arch.param_names():
-            for where, values in (("params", saved.params), ("optimizer.velocity", saved.opt_state.velocity),
-                                  ("optimizer.second", saved.opt_state.second)):
-                if name not in values:
-                    if where == "params":
-                        raise StepError(f"run.params.{name}", "is missing; every parameter of the network is needed")
-                    continue
-                if values[name].shape != arch.param_shape(name):
-                    raise StepError(f"run.{where}.{name}", f"must have shape {list(arch.param_shape(name))}, "
-                                    f"got {list(values[name].shape)}")
-        for where, values in (("params", saved.params), ("optimizer.velocity", saved.opt_state.velocity),
-                              ("optimizer.second", saved.opt_state.second)):
-            extra = sorted(set(values) - set(arch.param_names()))
-            if extra:
-                raise StepError(f"run.{where}.{extra[0]}", f"is not a parameter of this network; it has "
-                                f"{', '.join(arch.param_names())}")
-        if not 0 <= saved.position <= len(run.ops):
-            raise StepError("run.position", f"must be from 0 to {len(run.ops)} (the ops of one iteration in the "
-                            f"{view} view), got {saved.position}")
-        t.params, t.opt_state, t.iteration = dict(saved.params), saved.opt_state, saved.iteration
-        run.status, run.diverged_at = saved.status, saved.diverged_at
-        run._checkpoints = {}
-        for k, loss in saved.losses.items():  # a checkpoint without marks (an older save): the loss alone
-            mark = saved.marks.get(k, {})
-            run._checkpoints[k] = Reading(loss, mark.get("accuracy"), mark.get("ratio"), dict(mark.get("flat") or {}))
-        if saved.iteration % CHECKPOINT_EVERY == 0:
-            run._checkpoints[saved.iteration] = t.params
-        for _ in range(saved.position):
-            run._advance_op()
-        return run
 
     def _build(self, config: Config) -> None:
         self.trainer = Trainer(config)
@@ -221,13 +113,10 @@ class Run:
         self.history: deque[Start] = deque(maxlen=BACK_ITERATIONS)
         self.example = min(self.example, len(self.trainer.train) - 1)
         self.status, self.diverged_at = "ok", None
-        self._example_cache: tuple[Params, int, Example] | None = None
-        self._gates_cache: dict[int, GateStructure] = {}
-        self._labels: dict[str, str] | None = None
-        self._gate_values_cache: tuple | None = None  # (params, example, ExampleGraph, backward ops replayed)
+        self.examples = ExampleMemo()  # the selected example's numbers and gate graphs
+        self.judged: Remembered = Remembered()  # the diagnostics of the live parameters (app/run/view.py)
         # the parameters (later: their Reading) every CHECKPOINT_EVERY iterations: the trend is judged on these
-        self._checkpoints: dict[int, Params | Reading] = {0: self.trainer.params}
-        self._diagnostics_cache: tuple | None = None
+        self.checkpoints: dict[int, Params | Reading] = {0: self.trainer.params}
         if self.view_name == "gate" and self.gate_count() > self.max_gates:
             self.view_name = "neuron"  # the new network is too big to draw gate by gate
 
@@ -270,9 +159,22 @@ class Run:
         return 0 < self.position < len(self.ops)
 
     @property
+    def begun(self) -> bool:
+        """Whether the cursor is in an iteration it has stepped into (to its last op included)."""
+        return self.start is not None and self.position > 0
+
+    def iteration_inputs(self) -> tuple[Start, Split]:
+        """The iteration the cursor is in, or the next one at a boundary: where it starts and its
+        batch. What the step-through shows, verify checks and a save keeps all follow from it."""
+        if self.begun:
+            return self.start, self.work.batch
+        t = self.trainer
+        return Start(t.params, t.opt_state, t.iteration, self.status, self.diverged_at), t.batch()
+
+    @property
     def forward_params(self) -> Params:
         """The parameters this iteration's forward pass uses (or will use)."""
-        return self.start.params if self.start is not None and self.position > 0 else self.trainer.params
+        return self.start.params if self.begun else self.trainer.params
 
     # --- one iteration's numbers ---------------------------------------------------------
 
@@ -345,20 +247,20 @@ class Run:
     def _checkpoint(self) -> None:
         k = self.trainer.iteration
         if k % CHECKPOINT_EVERY == 0:
-            self._checkpoints[k] = self.trainer.params  # never changed in place: a reference is a copy
-            for old in [i for i in self._checkpoints if i < k - KEEP_CHECKPOINTS]:
-                del self._checkpoints[old]
+            self.checkpoints[k] = self.trainer.params  # never changed in place: a reference is a copy
+            for old in [i for i in self.checkpoints if i < k - KEEP_CHECKPOINTS]:
+                del self.checkpoints[old]
 
-    def _reading_at(self, iteration: int) -> Reading | None:
+    def reading_at(self, iteration: int) -> Reading | None:
         """A checkpoint's reading (computed once, then kept instead of the weights)."""
-        kept = self._checkpoints.get(iteration)
+        kept = self.checkpoints.get(iteration)
         if kept is None or isinstance(kept, Reading):
             return kept
         train = self.trainer.train
         with np.errstate(all="ignore"):
             ev = evaluate(self.arch, kept, train)
         result = reading(self.arch, kept, train.X, train.T, ev.loss, _finite(ev.accuracy))
-        self._checkpoints[iteration] = result
+        self.checkpoints[iteration] = result
         return result
 
     def trend(self):
@@ -367,24 +269,10 @@ class Run:
         window = trend_window(self.trainer.batches_per_epoch)
         readings = {}
         for k in range(max(0, at - LATCH_MEMORY - window), at + 1, CHECKPOINT_EVERY):
-            r = self._reading_at(k)
+            r = self.reading_at(k)
             if r is not None:
                 readings[k] = r
         return judge(readings, self.iteration, window)
-
-    def diagnostics(self, loss: float | None, accuracy: float | None, fwd: Forward | None = None) -> Diagnostics:
-        """Why the run might be stuck, on the whole training set at the live parameters (whose
-        forward pass over it, `fwd`, the caller may already have); the trend-like findings are
-        judged at the checkpoints (`judge`), so they hold still in between."""
-        params, train = self.trainer.params, self.trainer.train
-        key = (self.iteration, self.diverged_at, loss, accuracy)
-        cached = self._diagnostics_cache
-        if cached is not None and cached[0] is params and cached[1] == key:  # the cursor moved, the weights did not
-            return cached[2]
-        result = diagnose(self.arch, params, train.X, train.T, accuracy=accuracy, loss=loss, loss_then=None,
-                          diverged_at=self.diverged_at, fwd=fwd, trend=self.trend())
-        self._diagnostics_cache = (params, key, result)  # holding params keeps the identity test sound
-        return result
 
     # --- stepping ------------------------------------------------------------------------
 
@@ -538,9 +426,8 @@ class Run:
             parsed[name] = array
         self._forget_iteration()  # whatever was shown was computed with the old values
         self.trainer.params = {**self.trainer.params, **parsed}
-        self._example_cache = None
         if self.iteration % CHECKPOINT_EVERY == 0:  # the trend is judged here: on the weights now in place
-            self._checkpoints[self.iteration] = self.trainer.params
+            self.checkpoints[self.iteration] = self.trainer.params
 
     def randomize(self, weight_seed: int | None = None) -> int:
         if weight_seed is None:
@@ -565,44 +452,32 @@ class Run:
         self._build(new)
         return shape_changed, new.dataset != old.dataset
 
-    # --- the selected example, in both views ---------------------------------------------
 
-    def example_values(self) -> Example:
+    def restore(self, start: Start, position: int, readings: dict[int, Reading]) -> None:
+        """Put a freshly built run at `position` ops into the iteration that begins at `start`,
+        with the checkpoints' readings the trend is judged on (app/run/saved.py checks the values)."""
+        t = self.trainer
+        t.params, t.opt_state, t.iteration = dict(start.params), start.opt_state, start.iteration
+        self.status, self.diverged_at = start.status, start.diverged_at
+        self.checkpoints = dict(readings)
+        if start.iteration % CHECKPOINT_EVERY == 0:
+            self.checkpoints[start.iteration] = t.params
+        for _ in range(position):
+            self._advance_op()
+
+    # --- the selected example, in both views (built in app/run/example.py) ----------------
+
+    def example_values(self):
         """The selected example through the parameters this iteration's forward pass uses."""
-        params = self.forward_params
-        # the cache holds the params object itself and compares identity: keyed on id() alone, a
-        # freed params object's id can be reused by a new one, and stale values would be shown
-        cached = self._example_cache
-        if cached is None or cached[0] is not params or cached[1] != self.example:
-            rows = self.trainer.train.rows(slice(self.example, self.example + 1))
-            with np.errstate(all="ignore"):
-                fwd = forward(self.arch, params, rows.X)
-                bwd = backward(self.arch, params, fwd, rows.T)
-                loss = float(self.arch.loss_fn.per_example(fwd.Z[-1], rows.T)[0])
-            self._example_cache = (params, self.example, Example(fwd, bwd, loss, int(rows.labels[0]), rows.T[0]))
-        return self._example_cache[2]
-
-    def _example_graph(self, params: Params):
-        point = self.trainer.train.points[self.example]
-        with np.errstate(all="ignore"):
-            return build_example_graph(self.arch, params, list(self.config.features), tuple(point),
-                                       int(self.trainer.train.labels[self.example]))
+        return self.examples.values(self.trainer, self.example, self.forward_params)
 
     def labels(self) -> dict[str, str]:
         """Neuron-view node id → the label a learner reads (x1, h1.2, p, L)."""
-        if self._labels is None:
-            nodes, _ = neuron_graph(self.arch.sizes, self.config.features, self.config.loss)
-            self._labels = {n.id: n.label for n in nodes}
-        return self._labels
+        return self.examples.labels(self.trainer)
 
     def gates(self) -> GateStructure:
-        """The gate graph's structure for the selected example: bce's and cross-entropy's loss
-        depend on its class (only the true class's probability reaches the loss)."""
-        label = int(self.trainer.train.labels[self.example]) if self.config.loss != "mse" else -1
-        if label not in self._gates_cache:
-            self._gates_cache[label] = gate_structure(self._example_graph(self.trainer.params), self.neuron_ops,
-                                                      self.arch.sizes, self.labels())
-        return self._gates_cache[label]
+        """The gate graph's structure for the selected example."""
+        return self.examples.structure(self.trainer, self.example, self.neuron_ops)
 
     def gate_count(self) -> int:
         """Gates in the gate view, counted from the shape (the class never changes it by more than 2)."""
@@ -611,121 +486,15 @@ class Run:
         return units + f + 4 * sizes[-1] + 4
 
     def gate_graph_values(self):
-        """The gate graph at this iteration's forward parameters, as the cursor has replayed it."""
-        params = self.forward_params
-        key = (params, self.example)  # the object itself, compared by identity (see example_values)
-        cached = self._gate_values_cache
-        if cached is None or cached[0] is not params or cached[1] != self.example:
-            self._gate_values_cache = (*key, self._example_graph(params), None)
-        graph, replayed = self._gate_values_cache[2:]
+        """The gate graph at this iteration's forward parameters, as far as the cursor has replayed
+        its backward pass; and how many backward gates that is."""
         n_forward, n_backward = phase_counts(self.ops)
         done_backward = max(0, min(self.position - n_forward, n_backward))
-        if replayed != done_backward:  # one frame asks several times (values, explain): replay once
-            tape = graph.tape
-            tape.backward_done = 0
-            for _ in range(done_backward):
-                tape.step_backward()
-            self._gate_values_cache = (*key, graph, done_backward)
-        return graph, done_backward
-
-    # --- what the state reports ----------------------------------------------------------
-
-    def node_values(self) -> dict[str, dict[str, float | None]]:
-        return self._neuron_values() if self.view_name == "neuron" else self._gate_values()
-
-    def _neuron_values(self) -> dict[str, dict[str, float | None]]:
-        depth, sizes, done = self.arch.depth, self.arch.sizes, self.position
-        empty = {"z": None, "a": None, "grad_z": None, "grad_a": None}
-        ids = [node_id(l, j, depth) for l in range(depth + 1) for j in range(sizes[l])] + [LOSS_ID]
-        if done == 0:
-            return {i: dict(empty) for i in ids}
-        ex = self.example_values()
-        n_forward, n_backward = phase_counts(self.ops)
-        reached = {op.node for op in self.ops[:min(done, n_forward)]}
-        returned = {op.node for op in self.ops[n_forward:done] if op.phase == "backward"}
-        backward_over = done >= n_forward + n_backward
-        # a softmax output's p needs every output's z: until the last is reached, p waits (as the
-        # inspector says), though each z is there as soon as its unit is
-        softmax_waits = self.arch.loss == "cross_entropy" and any(
-            node_id(depth, j, depth) not in reached for j in range(sizes[depth]))
-        values: dict[str, dict[str, float | None]] = {}
-        for l in range(depth + 1):
-            for j in range(sizes[l]):
-                nid = node_id(l, j, depth)
-                v = dict(empty)
-                if l == 0 or nid in reached:
-                    v["z"], v["a"] = float(ex.forward.Z[l][0, j]), float(ex.forward.A[l][0, j])
-                    if l == depth and softmax_waits:
-                        v["a"] = None
-                if (l == 0 and backward_over) or nid in returned:
-                    v["grad_z"], v["grad_a"] = float(ex.backward.dZ[l][0, j]), float(ex.backward.dA[l][0, j])
-                values[nid] = v
-        loss = dict(empty)
-        if LOSS_ID in reached:
-            loss["z"] = loss["a"] = ex.loss
-        if done > n_forward:
-            loss["grad_z"] = loss["grad_a"] = 1.0  # dL/dL
-        values[LOSS_ID] = loss
-        return values
-
-    def _gate_values(self) -> dict[str, dict[str, float | None]]:
-        """Per gate-graph node: its value as z and a, its gradient as grad_z and grad_a."""
-        structure = self.gates()
-        empty = {"z": None, "a": None, "grad_z": None, "grad_a": None}
-        if self.position == 0:
-            return {n.id: dict(empty) for n in structure.nodes}
-        graph, done_backward = self.gate_graph_values()
-        n_forward, _ = phase_counts(self.ops)
-        reached = {op.node for op in self.ops[:min(self.position, n_forward)]}
-        gates = graph.tape.gates
-        touched = {id(graph.loss)} if done_backward else set()
-        for gate in gates[len(gates) - done_backward:]:
-            touched.update(id(p) for p in gate.parents)
-        live = self.trainer.params
-        values = {}
-        for node, value in zip(structure.nodes, graph.tape.values):
-            v = dict(empty)
-            if node.kind == "param":  # show the live value: the update pass moves it
-                name, index = node.id.split("[", 1)
-                v["z"] = v["a"] = float(live[name][tuple(int(k) for k in index.rstrip("]").split("]["))])
-            elif node.kind != "gate" or node.id in reached:
-                v["z"] = v["a"] = value.data
-            if id(value) in touched:
-                v["grad_z"] = v["grad_a"] = value.grad
-            values[node.id] = v
-        return values
-
-    def _next_op(self) -> dict:
-        op = self.ops[self.position % len(self.ops)]
-        return {"phase": op.phase, "node": op.node}
-
-    def view(self) -> RunView:
-        from .explain import explain_op  # explain reads the run; the run only hands it over
-
-        trainer = self.trainer
-        with np.errstate(all="ignore"):  # one forward pass over the training set serves both
-            train_forward = forward(self.arch, trainer.params, trainer.train.X)
-            train = evaluate(self.arch, trainer.params, trainer.train, train_forward)
-            test = evaluate(self.arch, trainer.params, trainer.test)
-        n_forward, n_backward = phase_counts(self.ops)
-        backward_over = self.position >= n_forward + n_backward
-        loss, accuracy = _finite(train.loss), _finite(train.accuracy)
-        return RunView(
-            iteration=self.iteration, epoch=self.trainer.epoch, phase=self.phase, cursor=self.cursor,
-            status=self.status, diverged_at=self.diverged_at, example=self.example,
-            loss=loss, accuracy=accuracy,
-            test_loss=_finite(test.loss) if test else None, test_accuracy=_finite(test.accuracy) if test else None,
-            nodes=self.node_values(), params=self.trainer.params,
-            grads=self.work.backward.grads if backward_over and self.work else None,
-            view=self.view_name, can_back=self.can_back(),
-            next=self._next_op(),
-            explain=explain_op(self, self.current_op) if self.current_op else None,
-            diagnostics=self.diagnostics(loss, accuracy, train_forward),
-        )
+        return self.examples.replayed(self.trainer, self.example, self.forward_params, done_backward), done_backward
 
 
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-__all__ = ["ConfigError", "Op", "Run", "RunView", "StepError", "STEP_UNITS", "StepUnit"]
+__all__ = ["ConfigError", "Op", "Run", "Start", "StepError", "STEP_UNITS", "StepUnit"]

@@ -22,7 +22,8 @@ from app.engine import Config
 from app.engine.diagnostics import PLATEAU_ACCURACY
 from app.engine.heatmaps import heatmaps
 
-from .stepper import Run, RunView
+from .stepper import Run
+from .view import RunView, run_view
 
 THUMBNAIL = 32  # pixels a side: enough to tell a boundary that found the pattern from one that did not
 CHECK_EVERY = 16  # iterations between looks at the cancel flag
@@ -50,7 +51,7 @@ def verdict(view: RunView, iterations: int) -> tuple[str, str]:
         return "diverged", f"the numbers overflowed at iteration {view.diverged_at}"
     if view.accuracy is not None and view.accuracy >= PLATEAU_ACCURACY:
         return "ok", f"{view.accuracy:.0%} of training points right"
-    said = [f["short"] for f in d.findings]
+    said = [f.short for f in d.findings]
     if said:
         return "stuck", "; ".join(said)
     # below 90% with nothing wrong found: it is still learning, and the numbers say how fast
@@ -69,11 +70,11 @@ def train_seed(config: Config, weight_seed: int, iterations: int, resolution: in
     for done, _ in enumerate(run.step("iteration", iterations), 1):
         if done % CHECK_EVERY == 0 and should_stop():
             return None
-    view = run.view()
+    view = run_view(run)
     what, why = verdict(view, iterations)
     boundary, _ = heatmaps(run.arch, run.trainer.params, list(config.features), resolution)
     return SeedResult(weight_seed, view.loss, view.accuracy, view.test_accuracy, what, why, view.diverged_at,
-                      [f["kind"] for f in view.diagnostics.findings], boundary.astype(np.float32))
+                      [f.kind for f in view.diagnostics.findings], boundary.astype(np.float32))
 
 
 # --- in a worker process ---------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from app.engine import Config, parse_config
-from app.run import Run
+from app.run import Run, run_view
 
 from . import wire
 from .admission import Claims
@@ -112,7 +112,7 @@ class Session:
             return last
         if last is None or last.version != self.version:
             self.seq += 1
-            view = self.run.view()
+            view = run_view(self.run)
             state = wire.state(view, self.seq, self.state_extra())
             grid = wire.grid_frame(self.run, self.seq, self.settings.grid_resolution, self.settings.neuron_resolution)
             encoded = wire.encode(state)

@@ -21,6 +21,8 @@ from app.engine.diagnostics import Diagnostics
 from app.engine.gradcheck import EPSILON, GradCheck
 from app.engine.heatmaps import heatmaps
 from app.run import Run, RunView
+from app.run.batchview import MATRICES, BatchView
+from app.run.explain import Explanation, Line, Words
 from app.run.sweep import SeedResult
 
 PROTOCOL_VERSION = 1
@@ -70,15 +72,25 @@ def gate_graph(run: Run) -> dict:
     return {
         "type": "graph", "view": "gate", "example": run.example,
         "nodes": [{"id": n.id, "kind": n.kind, "layer": n.column, "index": n.row, "label": n.label, "op": n.op,
-                   "of": n.of, "role": n.role, "rule": n.rule} for n in structure.nodes],
+                   "of": n.of, "role": n.role, "rule": n.rule, "symbol": n.symbol} for n in structure.nodes],
         "edges": [{"id": e, "src": src, "dst": dst, "param": None, "i": k, "j": 0} for e, src, dst, k in structure.edges],
     }
 
 
-def _explain_json(explain: dict) -> dict:
-    out = dict(explain)
-    if "terms" in out:
-        out["terms"] = [{k: (finite(v) if isinstance(v, float) else v) for k, v in t.items()} for t in out["terms"]]
+def _line_json(line: Line) -> dict:
+    if isinstance(line, Words):
+        return {"words": line.text}
+    return {"symbol": line.symbol, "relation": line.relation, "steps": list(line.steps), "result": line.result,
+            "note": line.note, "quantity": line.quantity}
+
+
+def _explain_json(explanation: Explanation) -> dict:
+    """`lines` as text (for readers that only read), `rows` the same lines as structure."""
+    out = {"node": explanation.node, "phase": explanation.phase, "lines": explanation.as_text(),
+           "rows": [_line_json(line) for line in explanation.lines]}
+    if explanation.terms is not None:
+        out["terms"] = [{"edge": t.edge, "from": t.source, "w": finite(t.w), "grad": finite(t.grad),
+                         "product": finite(t.product)} for t in explanation.terms]
     return out
 
 
@@ -92,7 +104,8 @@ def state(view: RunView, seq: int, extra: dict | None = None) -> dict:
         "nodes": {nid: {k: finite(v) for k, v in values.items()} for nid, values in view.nodes.items()},
         "params": {name: array_json(value) for name, value in view.params.items()},
         "grads": None if view.grads is None else {name: array_json(g) for name, g in view.grads.items()},
-        "view": view.view, "can_back": view.can_back, "next": view.next,
+        "view": view.view, "can_back": view.can_back,
+        "next": None if view.next is None else {"phase": view.next[0], "node": view.next[1]},
     }
     if message["status"] == "ok" and _has_non_finite(view):
         # a gradient (or a value) overflowed before any weight did: what is sent as null is a
@@ -120,7 +133,8 @@ def diagnostics(d: Diagnostics) -> dict:
         "grad_norms": {name: finite(v) for name, v in d.grad_norms.items()},
         "layer_norms": [finite(v) for v in d.layer_norms], "ratio": finite(d.ratio),
         "vanishing": d.vanishing, "exploding": d.exploding, "plateau": d.plateau, "gain": finite(d.gain),
-        "diverged_at": d.diverged_at, "findings": d.findings,
+        "diverged_at": d.diverged_at,
+        "findings": [{"kind": f.kind, "short": f.short, "text": f.text} for f in d.findings],
         # what plateau, vanishing, exploding and saturation were judged on (a checkpoint), or null
         "judged": None if d.trend is None else {"iteration": d.trend.at, "loss": finite(d.trend.loss),
                                                 "accuracy": finite(d.trend.accuracy), "ratio": finite(d.trend.ratio),
@@ -142,7 +156,7 @@ def dataset(run: Run) -> dict:
     return {"type": "dataset", "classes": run.config.classes, "train": rows(trainer.train), "test": rows(trainer.test)}
 
 
-def explain(explanation: dict) -> dict:
+def explain(explanation: Explanation) -> dict:
     return {"type": "explain", **_explain_json(explanation)}
 
 
@@ -152,12 +166,15 @@ def verify(check: GradCheck, iteration: int, batch: int) -> dict:
             "checked": check.checked, "iteration": iteration, "batch": batch, "epsilon": EPSILON}
 
 
-def batch(view: dict) -> dict:
-    def matrix(value):
-        return array_json(value) if isinstance(value, np.ndarray) else value
+def batch(view: BatchView) -> dict:
+    layers = [{"layer": layer.layer, "activation": layer.activation, "shapes": layer.shapes,
+               **{name: _matrix(getattr(layer, name)) for name in MATRICES}} for layer in view.layers]
+    return {"type": "batch", "iteration": view.iteration, "n": view.n, "rows_shown": view.rows_shown,
+            "examples": view.examples, "layers": layers}
 
-    layers = [{k: matrix(v) for k, v in layer.items()} for layer in view["layers"]]
-    return {"type": "batch", **{k: v for k, v in view.items() if k != "layers"}, "layers": layers}
+
+def _matrix(value: np.ndarray | None) -> list | None:
+    return None if value is None else array_json(value)
 
 
 def sweep_result(result: SeedResult) -> dict:

@@ -18,7 +18,6 @@ import { colouring } from "./store.js";
 const FOLD = "unit:";
 const CURSOR = "#f2c230";
 const INK = "#1d2330";
-const GATE_SYMBOLS = { "+": "+", "*": "×", exp: "exp", log: "log", tanh: "tanh", sigmoid: "σ", relu: "relu", leaky_relu: "lrelu", sin: "sin" };
 // The widest texts `short` writes but for 3-digit exponents (|v| < 1e-99, > 1e100: drawn squeezed
 // into the same box by fillText's maxWidth rather than widening every box for them). Asked of
 // `short` itself, so a change of format cannot outgrow the boxes.
@@ -207,7 +206,7 @@ function layoutBlock(unit, info, m, compact) {
     const part = { node: n, col: col.get(n.id) };
     if (n.kind === "gate") {
       // a circle, stretched into a capsule when its symbol (tanh, lrelu) is wider than that
-      part.symbol = n.role === "loss" ? "L" : GATE_SYMBOLS[n.op] || n.op || n.label;
+      part.symbol = n.symbol; // the server names each gate's operation (one list, in app/run/ops.py)
       part.h = 2 * m.r;
       part.w = Math.max(part.h, Math.ceil(textWidth(part.symbol, m.fSymbol)) + 10 * m.s);
       part.named = n.role === "z" || n.role === "a";

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from app.engine import Architecture, data_loss, parse_config
+from app.engine.activations import ACTIVATIONS
 from app.engine.diagnostics import (CHECKPOINT_EVERY, EXPLODING_RATIO, LATCH_MEMORY, PLATEAU_ACCURACY,
                                     PLATEAU_ACCURACY_OFF, PLATEAU_GAIN, PLATEAU_OFF_GAIN,
-                                    PLATEAU_WINDOW, SATURATION_Z, VANISHING_OFF, VANISHING_RATIO, Reading, Trend,
+                                    PLATEAU_WINDOW, VANISHING_OFF, VANISHING_RATIO, Reading, Trend,
                                     diagnose, judge, plateau_checkpoint, trend_window)
 from app.presets import PRESETS
-from app.run import Run
+from app.run import Run, run_view
 
 from .helpers import central_difference
 
@@ -46,8 +47,8 @@ def test_a_relu_below_zero_on_every_point_is_dead_and_one_that_fires_once_is_not
     params["b1"][3] = -X[:, 0].max() + 1e-3
     d = run_diagnose(arch, params)
     assert d.dead == ["h1_1", "h1_4", "h1_6"]
-    assert d.findings[0]["kind"] == "dead"
-    assert "3 of 8 ReLUs in layer 1 never fire on any training point" in d.findings[0]["text"]
+    assert d.findings[0].kind == "dead"
+    assert "3 of 8 ReLUs in layer 1 never fire on any training point" in d.findings[0].text
 
 
 def test_dead_applies_to_relu_and_leaky_relu_only():
@@ -55,13 +56,13 @@ def test_dead_applies_to_relu_and_leaky_relu_only():
     params["b1"][:] = -50.0
     assert run_diagnose(Architecture((2, 3, 1), "leaky_relu", "bce"), params).dead == ["h1_0", "h1_1", "h1_2"]
     assert run_diagnose(Architecture((2, 3, 1), "tanh", "bce"), params).dead == []
-    text = run_diagnose(arch, params).findings[0]["text"]
+    text = run_diagnose(arch, params).findings[0].text
     assert text.startswith("All 3 ReLUs in layer 1 are dead")
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
 def test_saturation_needs_the_flat_region_on_at_least_90_percent_of_points(activation):
-    limit = SATURATION_Z[activation]
+    limit = ACTIVATIONS[activation].flat_beyond
     # unit j sees z = x1 exactly; x1 is past the limit on 9, 8 and 10 of 10 points
     Xs = np.zeros((10, 2))
     arch = Architecture((2, 3, 1), activation, "bce")
@@ -101,8 +102,8 @@ def test_vanishing_and_exploding_follow_the_first_to_last_layer_ratio(scale, van
     d = run_diagnose(arch, params)
     assert (d.ratio < VANISHING_RATIO, d.ratio > EXPLODING_RATIO) == (vanishing, exploding)
     assert (d.vanishing, d.exploding) == (vanishing, exploding)
-    assert any(f["kind"] == "vanishing" for f in d.findings) == vanishing
-    assert any(f["kind"] == "exploding" for f in d.findings) == exploding
+    assert any(f.kind == "vanishing" for f in d.findings) == vanishing
+    assert any(f.kind == "exploding" for f in d.findings) == exploding
 
 
 def test_a_single_layer_has_no_ratio():
@@ -123,7 +124,7 @@ def test_plateau_is_under_one_percent_better_over_the_window_below_90_percent_ac
     arch, params = relu_net(3)
     d = run_diagnose(arch, params, loss_then=loss_then, loss=loss, accuracy=accuracy)
     assert d.plateau == plateau
-    assert any(f["kind"] == "plateau" for f in d.findings) == plateau
+    assert any(f.kind == "plateau" for f in d.findings) == plateau
 
 
 @pytest.mark.parametrize("per_epoch, window", [(10, 200), (1, 200), (4, 200), (3, 210), (7, 210), (25, 200),
@@ -146,9 +147,9 @@ def test_a_run_that_cannot_move_is_on_a_plateau_once_the_window_has_passed():
     window = trend_window(run.trainer.batches_per_epoch)
     assert window == 210  # 3 batches per epoch: 21 whole epochs, 21 checkpoints
     run.run("iteration", window - 1)
-    assert run.view().diagnostics.gain is None and not run.view().diagnostics.plateau
+    assert run_view(run).diagnostics.gain is None and not run_view(run).diagnostics.plateau
     run.run("iteration", 1)
-    view = run.view()
+    view = run_view(run)
     assert view.accuracy < 0.9
     assert view.diagnostics.gain == 0.0 and view.diagnostics.plateau
 
@@ -157,9 +158,9 @@ def test_the_plateau_compares_with_the_loss_the_run_had_200_iterations_back():
     config = parse_config({"dataset": {"name": "circle", "n": 60}, "lr": 0.01})
     run = Run(config)
     run.run("iteration", 30)
-    then = run.view().loss
+    then = run_view(run).loss
     run.run("iteration", trend_window(run.trainer.batches_per_epoch))  # the same place in the epoch
-    view = run.view()
+    view = run_view(run)
     assert view.diagnostics.gain == pytest.approx((then - view.loss) / then, rel=1e-12)
 
 
@@ -169,21 +170,21 @@ def test_units_with_the_same_weights_in_and_out_are_copies_and_stay_copies():
     W1, b1, W2 = p["W1"].copy(), p["b1"].copy(), p["W2"].copy()
     W1[:, 2], b1[2], W2[2, :] = W1[:, 0], b1[0], W2[0, :]  # h1_2 made a copy of h1_0
     run.set_params({"W1": W1.tolist(), "b1": b1.tolist(), "W2": W2.tolist()})
-    assert run.view().diagnostics.symmetric == [["h1_0", "h1_2"]]
+    assert run_view(run).diagnostics.symmetric == [["h1_0", "h1_2"]]
     run.run("iteration", 50)
-    assert run.view().diagnostics.symmetric == [["h1_0", "h1_2"]]
+    assert run_view(run).diagnostics.symmetric == [["h1_0", "h1_2"]]
     W2[2, 0] += 1e-9  # different weights out: no longer copies
     run.set_params({"W2": W2.tolist()})
-    assert run.view().diagnostics.symmetric == []
+    assert run_view(run).diagnostics.symmetric == []
 
 
 def test_zero_init_makes_every_layer_one_group_of_copies():
     run = Run(parse_config({"hidden": [4, 3], "init": "zeros", "activation": "sigmoid", "dataset": {"n": 60}}))
     run.run("iteration", 20)
-    d = run.view().diagnostics
+    d = run_view(run).diagnostics
     assert d.symmetric == [["h1_0", "h1_1", "h1_2", "h1_3"], ["h2_0", "h2_1", "h2_2"]]
     assert "All 4 units of layer 1 and all 3 units of layer 2 have exactly the same weights" in \
-        next(f["text"] for f in d.findings if f["kind"] == "symmetric")
+        next(f.text for f in d.findings if f.kind == "symmetric")
 
 
 def test_diverged_at_is_the_first_iteration_with_a_non_finite_value():
@@ -204,11 +205,11 @@ def test_diverged_at_is_the_first_iteration_with_a_non_finite_value():
     assert first is not None
     run = Run(config)
     run.run("iteration", first)
-    assert run.view().diagnostics.diverged_at is None
+    assert run_view(run).diagnostics.diverged_at is None
     run.run("iteration", 1)
-    d = run.view().diagnostics
+    d = run_view(run).diagnostics
     assert d.diverged_at == first
-    assert d.findings[0]["kind"] == "diverged" and f"iteration {first}" in d.findings[0]["text"]
+    assert d.findings[0].kind == "diverged" and f"iteration {first}" in d.findings[0].text
 
 
 # --- hysteresis: on at the threshold, off only clearly past it -------------------------------
@@ -279,10 +280,10 @@ def test_a_run_passes_the_judged_trend_to_the_findings():
                   ratio=5e-4)
     d = run_diagnose(arch, params, trend=trend)
     assert (d.plateau, d.vanishing, d.gain) == (True, True, 0.004)
-    by_kind = {f["kind"]: f for f in d.findings}
-    assert by_kind["plateau"]["short"] == "plateau at 75% accuracy, loss 0.36"
-    assert "fell only 0.4% over the 200 iterations up to iteration 400 (now 0.36)" in by_kind["plateau"]["text"]
-    assert by_kind["vanishing"]["short"] == "gradient at layer 1 2,000 times smaller than at the output"
+    by_kind = {f.kind: f for f in d.findings}
+    assert by_kind["plateau"].short == "plateau at 75% accuracy, loss 0.36"
+    assert "fell only 0.4% over the 200 iterations up to iteration 400 (now 0.36)" in by_kind["plateau"].text
+    assert by_kind["vanishing"].short == "gradient at layer 1 2,000 times smaller than at the output"
 
 
 @pytest.mark.parametrize("kind, unit", [("plateau", "iteration"), ("vanishing", "op")])
@@ -294,10 +295,10 @@ def test_back_and_fork_reproduce_the_judged_state_exactly(kind, unit):
     seen = []
     for _ in range(25):
         run.run(unit, 1 if unit == "iteration" else 37)
-        seen.append(repr(run.view().diagnostics))
+        seen.append(repr(run_view(run).diagnostics))
     fork = run.fork()
     for expected in reversed(seen[:-1]):
         run.back(len(run.ops) if unit == "iteration" else 37)  # a whole iteration's ops, or the 37 stepped
-        assert repr(run.view().diagnostics) == expected
-    assert repr(fork.view().diagnostics) == seen[-1]
-    assert kind in {f["kind"] for f in fork.view().diagnostics.findings}
+        assert repr(run_view(run).diagnostics) == expected
+    assert repr(run_view(fork).diagnostics) == seen[-1]
+    assert kind in {f.kind for f in run_view(fork).diagnostics.findings}

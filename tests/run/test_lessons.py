@@ -9,6 +9,7 @@ import pytest
 
 from app.lessons import lesson
 from app.scenario import from_document
+from app.run import run_view
 
 # The words a step's notes use for a failure, and the finding kind the panel shows for it.
 DESCRIBED = {"stall": "plateau", "dead": "dead", "vanish": "vanishing", "overflow": "diverged",
@@ -39,8 +40,8 @@ def test_a_step_that_describes_a_failure_shows_it_once_played_as_its_notes_say(s
     assert iterations, f"{step['title']}: the notes should say how far to play"
     run = from_document(step).build_run(1200)
     run.run("iteration", iterations)
-    view = run.view()
-    found = {f["kind"] for f in view.diagnostics.findings}
+    view = run_view(run)
+    found = {f.kind for f in view.diagnostics.findings}
     assert described(step["notes"]) <= found, f"{step['title']}: notes describe {described(step['notes'])}, " \
                                               f"the panel shows {found}"
     if "three points in four" in step["notes"]:
@@ -51,5 +52,5 @@ def test_the_step_that_learns_shows_nothing_wrong_once_it_has():
     step = next(s for s in STEPS if s["title"].startswith("4 "))
     run = from_document(step).build_run(1200)
     run.run("iteration", 1000)  # the lucky seed's preset budget
-    view = run.view()
+    view = run_view(run)
     assert view.diagnostics.findings == [] and view.accuracy >= 0.9

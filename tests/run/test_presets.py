@@ -8,7 +8,7 @@ import pytest
 
 from app.engine import parse_config
 from app.presets import PRESETS
-from app.run import Run
+from app.run import Run, run_view
 
 FAILURES = [p for p in PRESETS if p["iterations"]]
 
@@ -35,8 +35,8 @@ def test_each_description_says_what_to_watch_for_in_two_sentences(preset):
 
 @pytest.mark.parametrize("preset", FAILURES, ids=lambda p: p["id"])
 def test_each_preset_shows_its_failure_within_its_budget(preset):
-    view = train(preset, preset["iterations"]).view()
-    found = {f["kind"] for f in view.diagnostics.findings}
+    view = run_view(train(preset, preset["iterations"]))
+    found = {f.kind for f in view.diagnostics.findings}
     assert set(preset["shows"]) <= found, f"{preset['id']}: expected {preset['shows']}, diagnostics found {found}"
     if not preset["shows"]:  # the lucky seed: the contrast has to actually learn
         assert found == set() and view.accuracy >= 0.9
@@ -46,11 +46,11 @@ def test_each_preset_shows_its_failure_within_its_budget(preset):
 
 @pytest.mark.parametrize("preset", [p for p in FAILURES if p["shows"]], ids=lambda p: p["id"])
 def test_each_failure_is_the_same_every_time_and_absent_at_the_start(preset):
-    first, second = (train(preset, preset["iterations"]).view() for _ in range(2))
+    first, second = (run_view(train(preset, preset["iterations"])) for _ in range(2))
     assert first.loss == second.loss and repr(first.diagnostics) == repr(second.diagnostics)  # nan != nan
-    start = Run(parse_config(preset["config"])).view().diagnostics
+    start = run_view(Run(parse_config(preset["config"]))).diagnostics
     developing = {"dead", "plateau", "diverged"} & set(preset["shows"])
-    assert not developing & {f["kind"] for f in start.findings}, "the failure should develop while it trains"
+    assert not developing & {f.kind for f in start.findings}, "the failure should develop while it trains"
 
 
 def test_the_lucky_and_unlucky_xor_seeds_differ_only_in_the_seed():
@@ -66,10 +66,10 @@ FLICKER_ITERATIONS = 100
 def kinds_along(preset: dict) -> list[frozenset]:
     """The finding kinds at the budget and after each of FLICKER_ITERATIONS more iterations."""
     run = train(preset, preset["iterations"])
-    seen = [frozenset(f["kind"] for f in run.view().diagnostics.findings)]
+    seen = [frozenset(f.kind for f in run_view(run).diagnostics.findings)]
     for _ in range(FLICKER_ITERATIONS):
         run.run("iteration", 1)
-        seen.append(frozenset(f["kind"] for f in run.view().diagnostics.findings))
+        seen.append(frozenset(f.kind for f in run_view(run).diagnostics.findings))
     return seen
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from app.engine import parse_config
 from app.lessons import LESSONS
-from app.run import Run
+from app.run import Run, run_view
 from app.scenario import ScenarioError, capture, from_document, to_document
 
 SMALL = {"hidden": [3, 2], "dataset": {"n": 40}, "batch_size": 8, "lr": 0.1}
@@ -22,7 +22,7 @@ def make(**overrides) -> Run:
 
 def reported(run: Run) -> dict:
     """What a state reports, as plain values that compare exactly."""
-    v = run.view()
+    v = run_view(run)
     return {"iteration": v.iteration, "phase": v.phase, "cursor": v.cursor, "status": v.status, "nodes": v.nodes,
             "params": {k: a.tolist() for k, a in v.params.items()}, "loss": v.loss, "accuracy": v.accuracy,
             "test_loss": v.test_loss, "can_back": v.can_back,
@@ -155,10 +155,10 @@ def test_a_saved_run_keeps_the_judged_diagnosis_and_an_old_document_still_loads(
     doc = orjson.loads(orjson.dumps(to_document(capture(run), "test")))
     assert set(doc["run"]["marks"]) == set(doc["run"]["losses"]) and "430" in doc["run"]["marks"]
     loaded = from_document(doc).build_run(1200)
-    assert repr(loaded.view().diagnostics) == repr(run.view().diagnostics)
+    assert repr(run_view(loaded).diagnostics) == repr(run_view(run).diagnostics)
     del doc["run"]["marks"]  # a scenario saved before marks: loads, the losses still judge the plateau
-    older = from_document(doc).build_run(1200).view().diagnostics
-    assert (older.gain, older.plateau) == (run.view().diagnostics.gain, run.view().diagnostics.plateau)
+    older = run_view(from_document(doc).build_run(1200)).diagnostics
+    assert (older.gain, older.plateau) == (run_view(run).diagnostics.gain, run_view(run).diagnostics.plateau)
     for bad, field in ((lambda d: d["run"]["marks"].update({"7": {}}), "run.marks.7"),
                        (lambda d: d["run"]["marks"]["430"].update({"ratio": "x"}), "run.marks.430.ratio")):
         broken = orjson.loads(orjson.dumps(to_document(capture(run), "test")))
@@ -173,5 +173,5 @@ def test_new_weights_are_judged_at_once_at_a_checkpoint():
     run.run("iteration", 20)
     params = {k: (v * 0.0).tolist() for k, v in run.trainer.params.items() if k.startswith("W")}
     run.set_params(params)
-    d = run.view().diagnostics
+    d = run_view(run).diagnostics
     assert d.trend.ratio == d.ratio  # judged on the weights in place, not those before the edit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from app.engine import parse_config
 from app.engine.gradcheck import gradient_check
-from app.run import Run, StepError
+from app.run import Run, StepError, run_view
 from app.run.batchview import batch_view
 from app.run.explain import explain_node
 
@@ -23,7 +24,7 @@ def make(**overrides) -> Run:
 
 def snapshot(run: Run) -> dict:
     """Everything a state reports, as comparable Python values."""
-    v = run.view()
+    v = run_view(run)
     return {"iteration": v.iteration, "phase": v.phase, "cursor": v.cursor, "status": v.status, "nodes": v.nodes,
             "params": {k: a.tolist() for k, a in v.params.items()},
             "grads": None if v.grads is None else {k: a.tolist() for k, a in v.grads.items()},
@@ -44,18 +45,18 @@ def test_the_cursor_visits_each_unit_once_per_pass_in_order():
 def test_values_not_reached_yet_are_null_and_reached_ones_are_numbers():
     run = make()
     run.run("op", 2)  # h1_0 and h1_1 computed
-    nodes = run.view().nodes
+    nodes = run_view(run).nodes
     assert nodes["h1_1"]["a"] is not None and nodes["h1_2"]["a"] is None and nodes["out0"]["z"] is None
     assert all(nodes[u]["grad_z"] is None for u in UNITS)
-    assert run.view().grads is None
+    assert run_view(run).grads is None
     run.run("pass")  # forward done
     run.run("op", 2)  # out0 and h2_1 have their gradients
-    nodes = run.view().nodes
+    nodes = run_view(run).nodes
     assert nodes["out0"]["grad_z"] is not None and nodes["h2_1"]["grad_z"] is not None
     assert nodes["h2_0"]["grad_z"] is None and nodes["in0"]["grad_z"] is None
-    assert run.view().grads is None  # the batch gradient is there once the whole backward pass is
+    assert run_view(run).grads is None  # the batch gradient is there once the whole backward pass is
     run.run("pass")
-    assert run.view().grads is not None
+    assert run_view(run).grads is not None
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
@@ -124,7 +125,7 @@ def test_the_gate_view_agrees_with_the_neuron_view_at_every_op(config):
         run.run("op")
         gates.run("op")
         gates.set_view("gate")
-        neuron_nodes, gate_nodes = run.view().nodes, gates.view().nodes
+        neuron_nodes, gate_nodes = run_view(run).nodes, run_view(gates).nodes
         for node, values in neuron_nodes.items():
             for quantity in ("z", "a"):
                 gate_id = roles.get((node, quantity))
@@ -141,8 +142,8 @@ def test_the_gate_view_agrees_with_the_neuron_view_at_every_op(config):
                 if (role == "a" or (role == "z" and node.startswith("in"))) and not raw_input_feeds_features:
                     expected = neuron_nodes[node]["grad_a"]
                     assert gate_nodes[gate_id]["grad_a"] == pytest.approx(expected, rel=1e-9, abs=1e-12)
-        for name, value in run.view().params.items():
-            np.testing.assert_array_equal(gates.view().params[name], value)
+        for name, value in run_view(run).params.items():
+            np.testing.assert_array_equal(run_view(gates).params[name], value)
         gates.set_view("neuron")
         assert gates.position == run.position and gates.cursor == run.cursor
 
@@ -188,10 +189,10 @@ def test_explain_lines_end_in_the_numbers_the_state_reports():
     run.run("iteration")
     for _ in range(len(run.ops)):
         run.run("op")
-        view = run.view()
-        lines = view.explain["lines"]
+        view = run_view(run)
+        lines = view.explain.as_text()
         node = view.nodes.get(view.cursor, {})
-        assert view.explain["node"] == view.cursor
+        assert view.explain.node == view.cursor
         if view.phase == "forward" and view.cursor != "loss":
             z_line = next(line for line in lines if line.startswith("z = "))
             a_line = next(line for line in lines if line[:4] in ("a = ", "p = ", "ŷ = "))
@@ -204,7 +205,7 @@ def test_explain_lines_end_in_the_numbers_the_state_reports():
             if view.cursor.startswith("h"):
                 da = next(line for line in lines if line.startswith("dL/da"))
                 assert close_to_4_digits(last_number(da), node["grad_a"])
-                assert len(view.explain["terms"]) == 1 if view.cursor.startswith("h2") else 2
+                assert len(view.explain.terms) == 1 if view.cursor.startswith("h2") else 2
         else:
             l, j = int(view.cursor[1]) if view.cursor[0] == "h" else 3, int(view.cursor.split("_")[-1][-1])
             moved = [line for line in lines if "←" in line and not line.startswith("v ←")]
@@ -219,10 +220,10 @@ def test_the_gate_view_explains_forks_as_sums_of_contributions():
     run = make(hidden=[2])
     run.set_view("gate")
     run.run("pass", 2)  # forward and backward done
-    x1 = explain_node(run, "x1")["lines"]
+    x1 = explain_node(run, "x1").as_text()
     total = [line for line in x1 if line.startswith("dL/dx1 = ")][0]
     assert "2 contributions add" in total
-    assert close_to_4_digits(last_number(total.split("   (")[0]), run.view().nodes["x1"]["grad_a"])
+    assert close_to_4_digits(last_number(total.split("   (")[0]), run_view(run).nodes["x1"]["grad_a"])
 
 
 def test_explain_of_an_unknown_node_is_a_key_error():
@@ -234,18 +235,18 @@ def test_the_batch_view_shows_the_layer_products_with_their_shapes():
     run = make()
     run.run("pass", 2)
     view = batch_view(run)
-    assert view["n"] == 6 and view["examples"] == list(range(6))
-    first = view["layers"][0]
-    assert first["shapes"]["X"] == [6, 2] and first["shapes"]["W"] == [2, 3] and first["shapes"]["Z"] == [6, 3]
-    np.testing.assert_allclose(first["Z"], first["X"] @ first["W"] + first["b"])
-    second = view["layers"][1]
-    np.testing.assert_allclose(second["dW"], second["X"].T @ second["dZ"])
-    np.testing.assert_allclose(second["db"], second["dZ"].sum(axis=0))
-    np.testing.assert_allclose(second["dX"], second["dZ"] @ second["W"].T)
+    assert view.n == 6 and view.examples == list(range(6))
+    first = view.layers[0]
+    assert first.shapes["X"] == [6, 2] and first.shapes["W"] == [2, 3] and first.shapes["Z"] == [6, 3]
+    np.testing.assert_allclose(first.Z, first.X @ first.W + first.b)
+    second = view.layers[1]
+    np.testing.assert_allclose(second.dW, second.X.T @ second.dZ)
+    np.testing.assert_allclose(second.db, second.dZ.sum(axis=0))
+    np.testing.assert_allclose(second.dX, second.dZ @ second.W.T)
     fresh = make()
     fresh.run("op", 3)  # layer 1's forward only
-    early = batch_view(fresh)["layers"]
-    assert early[0]["Z"] is not None and early[1]["Z"] is None and early[0]["dW"] is None
+    early = batch_view(fresh).layers
+    assert early[0].Z is not None and early[1].Z is None and early[0].dW is None
 
 
 @pytest.mark.parametrize("config", [{}, {"activation": "sigmoid", "loss": "mse", "l2": 0.01, "l1": 0.003},
@@ -261,7 +262,7 @@ def test_verify_finds_a_wrong_derivative(monkeypatch):
     from app.engine import activations
 
     tanh = activations.ACTIVATIONS["tanh"]
-    broken = activations.Activation("tanh", tanh.forward, lambda z, a: 1.0 - a, "tanh(z)", "wrong")
+    broken = dataclasses.replace(tanh, derivative=lambda z, a: 1.0 - a)
     monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)
     run = make()
     batch = run.trainer.batch()
@@ -285,7 +286,7 @@ def test_a_diverging_run_keeps_answering_in_both_views(config):
         run.run("iteration")
         for view in ("gate", "neuron"):
             run.set_view(view)
-            run.view()  # no OverflowError from the scalar gates, no NaN → int in the explain lines
+            run_view(run)  # no OverflowError from the scalar gates, no NaN → int in the explain lines
     assert run.status == "diverged"
     batch = run.work.batch
     check = gradient_check(run.arch, run.work.update[0], batch.X, batch.T, run.config.l2, run.config.l1)
@@ -303,8 +304,8 @@ def test_softmax_explain_writes_every_z_before_any_p_and_ends_in_the_states_numb
     seen_p = False
     for step in range(n_forward + len(UNITS) + 1):  # forward, then backward through every unit
         run.run("op")
-        view = run.view()
-        lines, node = view.explain["lines"], view.nodes.get(view.cursor, {})
+        view = run_view(run)
+        lines, node = view.explain.as_text(), view.nodes.get(view.cursor, {})
         assert not any(re.search(r"= (−?[\d.]+) = \1$", line) for line in lines), lines  # no "= 0 = 0"
         if view.phase == "forward" and view.cursor in outputs:
             j = outputs.index(view.cursor)
@@ -350,16 +351,16 @@ def test_the_gate_view_builds_the_softmax_from_exp_sum_and_division_and_says_p_m
     said = {}
     while run.phase != "update":
         run.run("op")
-        lines = run.view().explain["lines"]
+        lines = run_view(run).explain.as_text()
         for line in lines:
             if line.startswith("That is all of"):
                 said[run.cursor] = line
     assert len(said) == 3
-    state = run.view().nodes
+    state = run_view(run).nodes
     for out, gate_id in z_of.items():
         line = next(line for line in said.values() if f"z({run.labels()[out]})" in line)
         assert close_to_4_digits(last_number(line), state[gate_id]["grad_a"])
-        assert state[gate_id]["grad_a"] == pytest.approx(neuron.view().nodes[out]["grad_z"], rel=1e-9, abs=1e-12)
+        assert state[gate_id]["grad_a"] == pytest.approx(run_view(neuron).nodes[out]["grad_z"], rel=1e-9, abs=1e-12)
 
 
 @pytest.mark.parametrize("scale", [1e3, 1e200])
@@ -372,7 +373,7 @@ def test_softmax_explain_answers_when_the_logits_are_huge(scale):
         run.set_view(view)
         for _ in range(sum(op.phase != "update" for op in run.ops)):
             run.run("op")
-            assert run.view().explain["lines"]
+            assert run_view(run).explain.as_text()
         run.run("pass")  # the update, to the next iteration's start
 
 
@@ -382,10 +383,10 @@ def test_a_softmax_output_shows_no_p_until_every_z_is_known():
     seen = []
     while True:
         run.run("op")
-        nodes = run.view().nodes
-        if run.view().cursor in outputs:
+        nodes = run_view(run).nodes
+        if run_view(run).cursor in outputs:
             seen.append([(nodes[o]["z"] is not None, nodes[o]["a"] is not None) for o in outputs])
-        if run.view().cursor == "loss":
+        if run_view(run).cursor == "loss":
             break
     # out0 reached: its z only; out1: both z's, no p; out2: every z, and then every p
     assert seen == [[(True, False), (False, False), (False, False)],

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from app.engine import parse_config
-from app.run import Run
+from app.run import Run, run_view
 from app.server import wire
 from app.server.main import create_app
 from tests.serving import serving
@@ -150,7 +150,7 @@ def test_malformed_acks_get_an_error(make_client):
 def test_non_finite_values_make_the_state_diverged_and_the_grid_defined():
     run = Run(parse_config({"hidden": [3]}))
     run.run("pass", 2)  # forward and backward: the batch gradient exists
-    view = run.view()
+    view = run_view(run)
     assert view.status == "ok" and view.grads is not None
     broken = dataclasses.replace(view, grads={**view.grads, "W1": np.full_like(view.grads["W1"], np.inf)})
     state = wire.state(broken, 1)

@@ -19,7 +19,7 @@ import pytest
 
 from app.engine import parse_config
 from app.engine.heatmaps import heatmaps
-from app.run import Run
+from app.run import Run, run_view
 from app.run.sweep import CHECK_EVERY, train_seed
 from app.server.sweeps import SLOTS, SweepJob, SweepPool, start
 from app.server.wire import GRID_HEADER, THUMBS_MAGIC
@@ -60,13 +60,13 @@ def assert_single_runs(final: dict, frame: bytes, config: dict, iterations: int)
     assert len(final["results"]) == final["total"] == len(thumbnails(frame))
     for result, picture in zip(final["results"], thumbnails(frame)):
         run = single_run(config, result["weight_seed"], iterations)
-        view = run.view()
+        view = run_view(run)
         assert (result["loss"], result["accuracy"], result["test_accuracy"]) == \
             (view.loss, view.accuracy, view.test_accuracy)  # exactly, not approximately
-        assert result["findings"] == [f["kind"] for f in view.diagnostics.findings]
+        assert result["findings"] == [f.kind for f in view.diagnostics.findings]
         assert result["verdict"] == ("ok" if view.accuracy >= 0.9 else "stuck")
         if result["verdict"] == "stuck":  # what is wrong, in the diagnosis's own words and numbers
-            shorts = [f["short"] for f in view.diagnostics.findings]
+            shorts = [f.short for f in view.diagnostics.findings]
             assert result["reason"] == "; ".join(shorts) if shorts else \
                 result["reason"].startswith(f"{view.accuracy:.0%} right after {iterations} iterations, loss ")
             assert "still learning slowly" not in result["reason"]
@@ -105,7 +105,7 @@ def test_a_diverging_seed_is_called_diverged_with_its_iteration(client):
     with connect(client, sid, token) as peer:
         final, frame, _ = sweep_until_done(peer, seeds=[0], iterations=200)
     result = final["results"][0]
-    view = single_run(config, 0, 200).view()
+    view = run_view(single_run(config, 0, 200))
     assert view.status == "diverged"
     assert result["verdict"] == "diverged" and result["diverged_at"] == view.diverged_at
     assert result["loss"] is None and str(view.diverged_at) in result["reason"]

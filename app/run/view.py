@@ -1,0 +1,159 @@
+"""What a frame shows, read off a `Run`: the state's numbers as plain Python and numpy values.
+
+`run_view` is everything a `state` message reports (app/server/wire.py turns it into JSON):
+the training and test metrics, the selected example's values at every node as far as the
+cursor has reached, the explanation of the op just done, and the diagnostics. Reads the run;
+changes nothing but the run's caches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.engine import LOSS_ID, Params, forward, node_id
+from app.engine.diagnostics import Diagnostics, diagnose
+from app.engine.mlp import Forward
+from app.engine.training import evaluate
+
+from .explain import Explanation, explain_op
+from .ops import phase_counts
+from .stepper import Run
+
+NodeValues = dict[str, dict[str, float | None]]
+
+
+@dataclass
+class RunView:
+    """Everything a `state` message reports, as plain Python and numpy values."""
+
+    iteration: int
+    epoch: int
+    phase: str
+    cursor: str | None
+    status: str
+    diverged_at: int | None
+    example: int
+    loss: float | None
+    accuracy: float | None
+    test_loss: float | None
+    test_accuracy: float | None
+    nodes: NodeValues
+    params: Params
+    grads: Params | None
+    view: str = "neuron"
+    can_back: int = 0
+    next: tuple[str, str] | None = None  # the op a step of one op would do: (phase, node)
+    explain: Explanation | None = None
+    diagnostics: Diagnostics | None = None
+
+
+def run_view(run: Run) -> RunView:
+    trainer = run.trainer
+    with np.errstate(all="ignore"):  # one forward pass over the training set serves both
+        train_forward = forward(run.arch, trainer.params, trainer.train.X)
+        train = evaluate(run.arch, trainer.params, trainer.train, train_forward)
+        test = evaluate(run.arch, trainer.params, trainer.test)
+    n_forward, n_backward = phase_counts(run.ops)
+    backward_over = run.position >= n_forward + n_backward
+    loss, accuracy = _finite(train.loss), _finite(train.accuracy)
+    upcoming = run.ops[run.position % len(run.ops)]
+    return RunView(
+        iteration=run.iteration, epoch=trainer.epoch, phase=run.phase, cursor=run.cursor,
+        status=run.status, diverged_at=run.diverged_at, example=run.example,
+        loss=loss, accuracy=accuracy,
+        test_loss=_finite(test.loss) if test else None, test_accuracy=_finite(test.accuracy) if test else None,
+        nodes=node_values(run), params=trainer.params,
+        grads=run.work.backward.grads if backward_over and run.work else None,
+        view=run.view_name, can_back=run.can_back(),
+        next=(upcoming.phase, upcoming.node),
+        explain=explain_op(run, run.current_op) if run.current_op else None,
+        diagnostics=run_diagnostics(run, loss, accuracy, train_forward),
+    )
+
+
+def run_diagnostics(run: Run, loss: float | None, accuracy: float | None, fwd: Forward | None = None) -> Diagnostics:
+    """Why the run might be stuck, on the whole training set at the live parameters (whose
+    forward pass over it, `fwd`, the caller may already have); the trend-like findings are
+    judged at the checkpoints (`Run.trend`), so they hold still in between."""
+    params, train = run.trainer.params, run.trainer.train
+    key = (run.iteration, run.diverged_at, loss, accuracy)  # the cursor may move while the weights do not
+    return run.judged.get((params,), key, lambda: diagnose(
+        run.arch, params, train.X, train.T, accuracy=accuracy, loss=loss, loss_then=None,
+        diverged_at=run.diverged_at, fwd=fwd, trend=run.trend()))
+
+
+def node_values(run: Run) -> NodeValues:
+    return _neuron_values(run) if run.view_name == "neuron" else _gate_values(run)
+
+
+def _empty() -> dict[str, float | None]:
+    return {"z": None, "a": None, "grad_z": None, "grad_a": None}
+
+
+def _neuron_values(run: Run) -> NodeValues:
+    depth, sizes, done, ops = run.arch.depth, run.arch.sizes, run.position, run.ops
+    ids = [node_id(l, j, depth) for l in range(depth + 1) for j in range(sizes[l])] + [LOSS_ID]
+    if done == 0:
+        return {i: _empty() for i in ids}
+    ex = run.example_values()
+    n_forward, n_backward = phase_counts(ops)
+    reached = {op.node for op in ops[:min(done, n_forward)]}
+    returned = {op.node for op in ops[n_forward:done] if op.phase == "backward"}
+    backward_over = done >= n_forward + n_backward
+    # a softmax output's p needs every output's z: until the last is reached, p waits (as the
+    # inspector says), though each z is there as soon as its unit is
+    softmax_waits = run.arch.loss == "cross_entropy" and any(
+        node_id(depth, j, depth) not in reached for j in range(sizes[depth]))
+    values: NodeValues = {}
+    for l in range(depth + 1):
+        for j in range(sizes[l]):
+            nid = node_id(l, j, depth)
+            v = _empty()
+            if l == 0 or nid in reached:
+                v["z"], v["a"] = float(ex.forward.Z[l][0, j]), float(ex.forward.A[l][0, j])
+                if l == depth and softmax_waits:
+                    v["a"] = None
+            if (l == 0 and backward_over) or nid in returned:
+                v["grad_z"], v["grad_a"] = float(ex.backward.dZ[l][0, j]), float(ex.backward.dA[l][0, j])
+            values[nid] = v
+    loss = _empty()
+    if LOSS_ID in reached:
+        loss["z"] = loss["a"] = ex.loss
+    if done > n_forward:
+        loss["grad_z"] = loss["grad_a"] = 1.0  # dL/dL
+    values[LOSS_ID] = loss
+    return values
+
+
+def _gate_values(run: Run) -> NodeValues:
+    """Per gate-graph node: its value as z and a, its gradient as grad_z and grad_a."""
+    structure = run.gates()
+    if run.position == 0:
+        return {n.id: _empty() for n in structure.nodes}
+    graph, done_backward = run.gate_graph_values()
+    n_forward, _ = phase_counts(run.ops)
+    reached = {op.node for op in run.ops[:min(run.position, n_forward)]}
+    gates = graph.tape.gates
+    touched = {id(graph.loss)} if done_backward else set()
+    for gate in gates[len(gates) - done_backward:]:
+        touched.update(id(p) for p in gate.parents)
+    live = run.trainer.params
+    values = {}
+    for node, value in zip(structure.nodes, graph.tape.values):
+        v = _empty()
+        if node.kind == "param":  # show the live value: the update pass moves it
+            name, index = node.id.split("[", 1)
+            v["z"] = v["a"] = float(live[name][tuple(int(k) for k in index.rstrip("]").split("]["))])
+        elif node.kind != "gate" or node.id in reached:
+            v["z"] = v["a"] = value.data
+        if id(value) in touched:
+            v["grad_z"] = v["grad_a"] = value.grad
+        values[node.id] = v
+    return values
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
