@@ -26,8 +26,15 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
 
 
 class Loss(ABC):
+    """A loss and the output function it fixes, with how the explanations write both."""
+
     name: str
     output_activation: str  # what turns the last layer's z into its a
+    output_symbol: str  # the output unit's a in a formula: p (a probability) or ŷ (a prediction)
+    output_formula: str  # a from z ({j}: the output unit)
+    formula: str  # the example's loss in symbols (one output unit)
+    grad_a_formula: str  # dL/da of output unit {j} (of {k})
+    grad_z_formula: str  # dL/dz of an output unit, where the chain rule comes to
 
     def targets(self, labels: np.ndarray, n_outputs: int) -> np.ndarray:
         """Class labels as the (N, n_outputs) array the loss compares against."""
@@ -59,6 +66,8 @@ class BinaryCrossEntropy(Loss):
     """L = −[y log p + (1 − y) log(1 − p)] with p = σ(z), computed as softplus(z) − y·z."""
 
     name, output_activation = "bce", "sigmoid"
+    output_symbol, output_formula = "p", "σ(z)"
+    formula, grad_a_formula, grad_z_formula = "−[y·log p + (1 − y)·log(1 − p)]", "−y/p + (1 − y)/(1 − p)", "p − y"
 
     def output(self, z):
         return sigmoid(z)
@@ -80,6 +89,8 @@ class CrossEntropy(Loss):
     """L = −log p_y with p = softmax(z), computed from the logits."""
 
     name, output_activation = "cross_entropy", "softmax"
+    output_symbol, output_formula = "p", "e^z{j} / Σₖ e^zₖ"
+    formula, grad_a_formula, grad_z_formula = "−log p_y", "−1/p{j}", "p − y"
 
     def output(self, z):
         return softmax(z)
@@ -100,6 +111,8 @@ class MeanSquaredError(Loss):
     """L = mean over examples and output units of (ŷ − t)², as PyTorch's MSELoss()."""
 
     name, output_activation = "mse", "linear"
+    output_symbol, output_formula = "ŷ", "z"
+    formula, grad_a_formula, grad_z_formula = "(ŷ − t)²", "2·(ŷ − t)/{k}", "dL/dŷ · 1"
 
     def output(self, z):
         return z

@@ -193,32 +193,35 @@ def _activation_line(act: Activation, z: float, a: float) -> Equation:
 
 def _output_line(run: Run, j: int, ex) -> Equation:
     z, a = ex.forward.Z[-1][0], float(ex.forward.A[-1][0, j])
-    loss = run.config.loss
-    if loss == "bce":
-        return eq("p", "σ(z)", "1 / (1 + e^(−z))", f"σ({num(float(z[0]))})", result=num(a),
+    loss_fn = run.arch.loss_fn
+    formula, symbol = loss_fn.output_formula.format(j=j), loss_fn.output_symbol
+    if loss_fn.name == "bce":
+        return eq(symbol, formula, "1 / (1 + e^(−z))", f"σ({num(float(z[0]))})", result=num(a),
                   note="the probability of class 1", quantity="a")
-    if loss == "cross_entropy":
+    if loss_fn.name == "cross_entropy":
         exps = " + ".join(f"e^{factor(float(v))}" for v in z)
-        return eq(f"p{j}", f"e^z{j} / Σₖ e^zₖ", f"e^{factor(float(z[j]))} / ({exps})", result=num(a),
+        return eq(f"{symbol}{j}", formula, f"e^{factor(float(z[j]))} / ({exps})", result=num(a),
                   note=f"softmax: the probability of class {j}", quantity="a")
-    return eq("ŷ", "z", result=num(a), note="mse's output is linear", quantity="a")
+    return eq(symbol, formula, result=num(a), note="mse's output is linear", quantity="a")
 
 
 def _forward_loss(run: Run) -> list[Line]:
-    ex, loss = run.example_values(), run.config.loss
+    ex, loss_fn = run.example_values(), run.arch.loss_fn
     y, out = ex.label, ex.forward.A[-1][0]
-    if loss == "bce":
+    if loss_fn.name == "bce":
         p = float(out[0])
         term = ("−log(p)", f"−log({num(p)})") if y == 1 else ("−log(1 − p)", f"−log(1 − {num(p)})")
         return [Words(f"The loss: how far p is from the label y = {y}."),
-                eq("L", "−[y·log p + (1 − y)·log(1 − p)]", *term, result=num(ex.loss), quantity="a")]
-    if loss == "cross_entropy":
+                eq("L", loss_fn.formula, *term, result=num(ex.loss), quantity="a")]
+    if loss_fn.name == "cross_entropy":
         return [Words(f"The loss: minus the log of the probability given to the true class y = {y}."),
-                eq("L", "−log p_y", f"−log(p{y})", f"−log({num(float(out[y]))})", result=num(ex.loss), quantity="a")]
+                eq("L", loss_fn.formula, f"−log(p{y})", f"−log({num(float(out[y]))})", result=num(ex.loss),
+                   quantity="a")]
     t = ex.target
     if len(out) == 1:
         return [Words(f"The loss: the squared distance from the target t = {num(float(t[0]))}."),
-                eq("L", "(ŷ − t)²", f"({num(float(out[0]))} − {num(float(t[0]))})²", result=num(ex.loss), quantity="a")]
+                eq("L", loss_fn.formula, f"({num(float(out[0]))} − {num(float(t[0]))})²", result=num(ex.loss),
+                   quantity="a")]
     squares = " + ".join(f"({num(float(o))} − {num(float(tk))})²" for o, tk in zip(out, t))
     return [Words(f"The loss: the mean squared distance from the one-hot target of class {y}."),
             eq("L", f"(1/{len(out)})·Σₖ (ŷₖ − tₖ)²", f"(1/{len(out)})·[{squares}]", result=num(ex.loss), quantity="a")]
@@ -229,18 +232,20 @@ def _backward_output(run: Run, j: int) -> list[Line]:
     out, dz, da = ex.forward.A[depth][0], float(ex.backward.dZ[depth][0, j]), float(ex.backward.dA[depth][0, j])
     y = ex.label
     lines: list[Line] = [Words("The gradient starts at the loss (dL/dL = 1) and comes back into the output unit.")]
+    loss_fn, k = run.arch.loss_fn, len(out)
+    grad_a = loss_fn.grad_a_formula.format(j=j, k=k)
     if loss == "bce":
         p = float(out[0])
-        lines += [eq("dL/dp", "−y/p + (1 − y)/(1 − p)", f"−1/{num(p)}" if y == 1 else f"1/(1 − {num(p)})",
-                     result=num(da), quantity="grad_a"),
-                  eq("dL/dz", "dL/dp · p·(1 − p)", "p − y", f"{num(p)} − {y}", result=num(dz), quantity="grad_z")]
+        lines += [eq("dL/dp", grad_a, f"−1/{num(p)}" if y == 1 else f"1/(1 − {num(p)})", result=num(da),
+                     quantity="grad_a"),
+                  eq("dL/dz", "dL/dp · p·(1 − p)", loss_fn.grad_z_formula, f"{num(p)} − {y}", result=num(dz),
+                     quantity="grad_z")]
     elif loss == "cross_entropy":
         lines += _softmax_backward(j, y, float(out[j]), float(out[y]), da, dz)
     else:
-        k, t = len(out), float(ex.target[j])
-        lines += [eq("dL/dŷ", f"2·(ŷ − t)/{k}", f"2·({num(float(out[j]))} − {num(t)})/{k}", result=num(da),
-                     quantity="grad_a"),
-                  eq("dL/dz", "dL/dŷ · 1", result=num(dz), note="the output is linear", quantity="grad_z")]
+        t = float(ex.target[j])
+        lines += [eq("dL/dŷ", grad_a, f"2·({num(float(out[j]))} − {num(t)})/{k}", result=num(da), quantity="grad_a"),
+                  eq("dL/dz", loss_fn.grad_z_formula, result=num(dz), note="the output is linear", quantity="grad_z")]
     return lines + _weight_grad_lines(run, depth, j, dz)
 
 

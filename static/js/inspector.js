@@ -1,6 +1,7 @@
-// The inspector: the chain rule for one node written out with its numbers, as the server's
-// `explain` lines say it. A small formatter instead of a TeX engine: each line is split at
-// its " = " signs so the symbols, the numbers put in, and the result read left to right.
+// The inspector: the chain rule for one node written out with its numbers. The server sends
+// each explanation as structure (`rows`, docs/protocol.md): a row is words, or an equation
+// (what is computed, the steps that compute it, its result, a note); this draws that
+// structure and parses no prose. A small formatter instead of a TeX engine.
 // Reads the store; writes only into its own DOM elements. The inspector is also the text
 // alternative to the canvas: each op's explanation is read out to a screen reader.
 import { renderBatch } from "./batch.js";
@@ -10,19 +11,15 @@ import { set, setTryIt } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 
-/** One explain line as DOM: words as a sentence, equations as symbols = numbers = result. */
-export function formatLine(line) {
-  const [main, note] = line.split("   (");
-  const parts = main.split(" = ");
-  if (parts.length < 2 || /^[A-Z][a-z]/.test(main)) return el("p", "words", line);
-  const row = el("p", "equation");
-  parts.forEach((part, k) => {
-    if (k > 0) row.append(el("span", "eq", " = "));
-    const kind = k === 0 ? "lhs" : k === parts.length - 1 ? "result" : "middle";
-    row.append(el(kind === "result" ? "b" : "span", kind, part));
-  });
-  if (note) row.append(el("span", "note", ` (${note}`));
-  return row;
+/** One explanation row as DOM: words as a sentence, an equation as symbol = steps = result (note). */
+export function renderRow(row) {
+  if (row.words !== undefined) return el("p", "words", row.words);
+  const line = el("p", "equation");
+  line.append(el("span", "lhs", row.symbol), el("span", "eq", ` ${row.relation} `));
+  row.steps.forEach((step) => line.append(el("span", "middle", step), el("span", "eq", " = ")));
+  line.append(el("b", "result", row.result));
+  if (row.note) line.append(el("span", "note", ` (${row.note})`));
+  return line;
 }
 
 function termsList(terms, labelOf) {
@@ -63,9 +60,10 @@ export function renderInspector(root, store) {
   const node = store.graph?.nodes.find((n) => n.id === shown.node);
   const label = node?.kind === "gate" ? `gate ${node.id} (${node.label})` : node?.label || shown.node;
   title.textContent = `${label} · ${store.pinned === shown.node ? "everything so far" : PHASE_WORDS[shown.phase] || shown.phase}`;
-  for (const line of shown.lines) {
-    box.append(formatLine(line));
-    if (shown.terms && line.startsWith("dL/da = ")) {
+  for (const row of shown.rows) {
+    box.append(renderRow(row));
+    // the edge-by-edge sum belongs under the equation it adds up: the unit's dL/da
+    if (shown.terms && row.quantity === "grad_a") {
       box.append(termsList(shown.terms, (id) => store.graph?.nodes.find((n) => n.id === id)?.label || id));
     }
   }

@@ -12,7 +12,8 @@ from app.engine import parse_config
 from app.engine.gradcheck import gradient_check
 from app.run import Run, StepError, run_view
 from app.run.batchview import batch_view
-from app.run.explain import explain_node
+from app.engine.activations import ACTIVATIONS
+from app.run.explain import Equation, explain_node, local_derivative
 
 SMALL = {"hidden": [3, 2], "dataset": {"n": 24}, "batch_size": 6, "lr": 0.1}
 UNITS = ["h1_0", "h1_1", "h1_2", "h2_0", "h2_1", "out0"]
@@ -407,3 +408,37 @@ def test_the_example_shown_is_always_computed_with_the_current_parameters():
         rows = run.trainer.train.rows(slice(5, 6))
         fresh = backward_pass(run.arch, run.forward_params, forward_pass(run.arch, run.forward_params, rows.X), rows.T)
         assert np.array_equal(shown.backward.dZ[1], fresh.dZ[1])
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_every_activation_is_explained_with_the_numbers_the_state_reports(activation):
+    """a = f(z) and dL/dz = dL/da · f'(z) come from the activation's one definition: for each
+    one (a new one included unasked), the equations end in the state's numbers, the steps put
+    the numbers into the formula, and the gate view's local derivative is its scalar slope."""
+    run = make(activation=activation)
+    run.run("iteration")
+    for _ in range(len(run.ops)):
+        run.run("op")
+        view = run_view(run)
+        if not view.cursor.startswith("h1") or view.phase == "update":
+            continue
+        node = view.nodes[view.cursor]
+        by_quantity = {line.quantity: line for line in view.explain.lines if isinstance(line, Equation)}
+        if view.phase == "forward":
+            a = by_quantity["a"]
+            assert a.steps[0] == ACTIVATIONS[activation].written("z")
+            assert close_to_4_digits(float(a.result.replace("−", "-")), node["a"])
+        else:
+            dz = by_quantity["grad_z"]
+            assert dz.steps[0].startswith("dL/da · ")
+            assert close_to_4_digits(float(dz.result.replace("−", "-")), node["grad_z"])
+    gates = make(activation=activation, hidden=[2])
+    gates.set_view("gate")
+    gates.run("pass", 2)
+    graph, _ = gates.gate_graph_values()
+    act = ACTIVATIONS[activation]
+    for value in graph.tape.values:
+        if value.op == activation:
+            symbol, slope = local_derivative(value, 0)
+            assert symbol == act.slope_written("a", "out")
+            assert slope == act.scalar_derivative(value.parents[0].data, value.data)
