@@ -78,7 +78,6 @@ def _between(lo: float, hi: float):
 
 Seed = Annotated[int, _between(0, MAX_SEED)]
 Width = Annotated[int, _between(MIN_WIDTH, MAX_WIDTH)]
-Coord = Annotated[float, _between(-COORD_LIMIT, COORD_LIMIT)]
 
 
 class _Strict(BaseModel):

@@ -1,4 +1,4 @@
-"""The three losses of PROTOCOL.md, each fixing its output layer.
+"""The losses (docs/protocol.md), each fixing its output layer and saying how it is written.
 
 Every loss is a mean over the batch, so each example's own loss contributes 1/N of the
 batch loss and 1/N of its gradient. `output_grad` returns dL/dZ of the output layer for the

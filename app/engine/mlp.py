@@ -1,6 +1,6 @@
 """The vectorised network: X @ W + b, layer after layer, and backprop the batched way.
 
-Conventions (PROTOCOL.md): layer l = 1..L maps layer l−1 to layer l (layer 0 is the input
+Conventions (docs/protocol.md): layer l = 1..L maps layer l−1 to layer l (layer 0 is the input
 features); W{l} has shape (fan_in, fan_out) and b{l} shape (fan_out,). Rows are examples.
 Every array named d<Thing> holds dL/d<Thing> for the batch-mean loss L.
 """

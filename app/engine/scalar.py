@@ -237,10 +237,6 @@ class Tape:
         self.backward_done += 1
         return gate
 
-    def run_forward(self) -> None:
-        while self.step_forward() is not None:
-            pass
-
     def run_backward(self) -> None:
         self.backward_done = 0
         while self.step_backward() is not None:

@@ -9,7 +9,7 @@ export function createStore() {
   return {
     role: "view", hello: null, graph: null, state: null, config: null, dataset: null, grid: null,
     history: [], mode: "auto", hover: null, connection: "connecting", error: null,
-    lastSeq: -1, drawnSeq: -1, dirty: true,
+    drawnSeq: -1, dirty: true,
     // the step-through: a clicked node's explanation, the last verify and batch answers
     pinned: null, explained: null, verify: null, verifyFor: null, batch: null, batchOpen: false,
     tryIt: { on: false, waiting: null, verdict: null }, animateUntil: 0,
@@ -126,7 +126,6 @@ export function applyMessage(store, message) {
       if (message.cursor !== store.state?.cursor || message.seq === undefined) store.animateUntil = performance.now() + 2400;
       store.state = message;
       if (store.verify && runPoint(message) !== store.verifyFor) { store.verify = null; store.verifyFor = null; }
-      store.lastSeq = message.seq;
       remember(store, message);
       rememberSeed(store, store.config, message);
       break;
@@ -140,7 +139,6 @@ export function applyMessage(store, message) {
     case "sweep_progress": case "sweep": applySweep(store, message); break;
     case "dataset": store.dataset = message; break;
     case "presentation": store.presentation = message; break;
-    case "error": store.error = message; break;
     case "explain": store.explained = message; break;
     case "verify": applyVerify(store, message); break;
     case "batch": store.batch = message; break;
