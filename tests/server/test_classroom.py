@@ -290,7 +290,7 @@ def test_a_share_link_opens_a_private_session_at_the_saved_state(client):
 
 
 def test_serve_on_every_interface_says_where_the_room_joins():
-    from app.server.run import addresses
+    from app.server.serve import addresses
 
     assert addresses("0.0.0.0", 8000, "192.168.1.23")[1].startswith("Others on your network join at "
                                                                     "http://192.168.1.23:8000")
