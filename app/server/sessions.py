@@ -142,7 +142,7 @@ class Session:
     def reply_frame(self, conn: Connection, re: Any) -> None:
         """Answer a command with the current state (and its grid), carrying `re`."""
         frame = self.frame()
-        state_bytes = frame.state_bytes if re is None else wire.encode({**frame.state, "re": re})
+        state_bytes = frame.state_bytes if re is None else wire.encode(wire.reply(frame.state, re))
         conn.push(("text", state_bytes), ("bytes", frame.grid))
         conn.sent_version = max(conn.sent_version, frame.version)
 
@@ -156,7 +156,7 @@ class Session:
     def broadcast(self, message: dict, re: Any = None, origin: Connection | None = None) -> None:
         """A message every connection must get (graph, config, dataset); `re` only for the origin."""
         plain = wire.encode(message)
-        tagged = wire.encode({**message, "re": re}) if re is not None else plain
+        tagged = plain if re is None else wire.encode(wire.reply(message, re))
         for conn in self.connections:
             conn.push(("text", tagged if conn is origin else plain))
 

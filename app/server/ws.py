@@ -12,11 +12,10 @@ import orjson
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from app.engine import ConfigError, choices, limits
+from app.engine import ConfigError
 from app.engine.config import MAX_SEED
 from app.engine.gradcheck import gradient_check
-from app.run import STEP_UNITS, VIEWS, StepError
-from app.run.stepper import BACK_ITERATIONS
+from app.run import StepError
 from app.run.batchview import batch_view
 from app.run.explain import explain_node
 
@@ -40,19 +39,6 @@ CLOSE_TOO_BIG = 1009
 CLOSE_GONE = 4404
 CLOSE_TOO_SLOW = 4408
 CLOSE_FORBIDDEN = 4403
-
-
-def hello_limits(settings: Settings) -> dict:
-    return {**limits(), "message_bytes": settings.max_message_bytes, "speed": settings.max_speed,
-            "step_count": settings.max_step_count, "step_iterations": settings.max_step_iterations,
-            "fps": settings.max_fps, "unacked_frames": settings.max_unacked, "gates": settings.max_gates,
-            "back_iterations": BACK_ITERATIONS, "sweep_seeds": settings.max_sweep_seeds,
-            "sweep_iterations": settings.max_sweep_iterations}
-
-
-def hello_choices() -> dict:
-    # the page builds its menus from this, so a value added to a model appears there unasked
-    return {**choices(), "step_units": list(STEP_UNITS), "views": list(VIEWS)}
 
 
 @router.websocket("/ws/{session_id}")
@@ -88,7 +74,7 @@ async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str |
     try:  # from attach on, whatever happens the connection is detached again
         async with session.lock:
             session.attach(conn)
-            conn.push(("text", wire.encode(wire.hello(session.id, role, hello_limits(settings), hello_choices()))),
+            conn.push(("text", wire.encode(wire.hello(session.id, role, settings))),
                       ("text", wire.encode(wire.graph(session.run))))
             session.reply_frame(conn, None)
             conn.push(("text", wire.encode(wire.config(session.run))), ("text", wire.encode(wire.dataset(session.run))),
@@ -238,8 +224,7 @@ async def execute(session: Session, conn: Connection, command: Any, re: Any, set
         if job is None or not job.running:
             raise CommandError("not_found", "sweep_cancel: no sweep is running in this session")
         cancel(session.pool, job)
-        conn.push(("text", wire.encode({**wire.sweep_cancelling(job), "re": re} if re is not None
-                                       else wire.sweep_cancelling(job))))
+        conn.push(("text", wire.encode(wire.reply(wire.sweep_cancelling(job), re))))
         return
     _refuse_while_stepping(session, kind)
     async with session.lock:
@@ -378,7 +363,7 @@ async def _answer_question(session: Session, conn: Connection, command: Any, re:
         async with session.verify_slot:  # one check at a time per session: each costs ~4 forward passes per parameter
             check = await run_heavy(gradient_check, arch, params, batch.X, batch.T, l2, l1)
         answer = wire.verify(check, iteration, len(batch))
-    conn.push(("text", wire.encode({**answer, "re": re} if re is not None else answer)))
+    conn.push(("text", wire.encode(wire.reply(answer, re))))
 
 
 def _check_step(session: Session, command: Any, settings: Settings) -> None:
