@@ -12,11 +12,12 @@ Messages that must not be dropped (answers to a client's own commands, `graph`, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from app.engine import Config, parse_config
 from app.run import Run
@@ -179,6 +180,26 @@ class Session:
             self.sweep.task.cancel()  # the task stops its workers on the way out
 
     # --- connections ---------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def attached(self, conn: Connection) -> AsyncIterator[None]:
+        """`conn` on this session for the block, and detached however the block ends. It is greeted
+        under the lock in the same moment it is attached, so nothing broadcast reaches it before its hello."""
+        try:
+            async with self.lock:
+                self.attach(conn)
+                self.greet(conn)
+            yield
+        finally:
+            self.detach(conn)
+
+    def greet(self, conn: Connection) -> None:
+        """What a new connection gets, in order: hello, graph, state and its grid, config, dataset, presentation."""
+        conn.push(("text", wire.encode(wire.hello(self.id, conn.role, self.settings))),
+                  ("text", wire.encode(wire.graph(self.run))))
+        self.reply_frame(conn, None)
+        conn.push(("text", wire.encode(wire.config(self.run))), ("text", wire.encode(wire.dataset(self.run))),
+                  ("text", wire.encode(wire.presentation(self.presentation))))
 
     def attach(self, conn: Connection) -> None:
         self.connections.add(conn)

@@ -39,6 +39,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_GONE = 4404
 CLOSE_TOO_SLOW = 4408
 CLOSE_FORBIDDEN = 4403
+CLOSE_TRY_LATER = 1013
 
 
 @router.websocket("/ws/{session_id}")
@@ -47,42 +48,41 @@ async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str |
     await websocket.accept()
     refusal = handshake_refusal(websocket.headers.get("origin"), websocket.headers.get("host"), settings)
     if refusal is not None:
-        await websocket.send_text(wire.encode(wire.error("forbidden", refusal)).decode())
-        await websocket.close(CLOSE_FORBIDDEN)
+        await _refuse(websocket, wire.error("forbidden", refusal), CLOSE_FORBIDDEN)
         return
     registry = websocket.app.state.registry
     try:  # a page's claim becomes its session here, on connect, and counts against its address
         session = registry.redeem(session_id, token, websocket.client.host if websocket.client else None)
     except SessionLimit as exc:
-        await websocket.send_text(wire.encode(wire.error("limit", str(exc))).decode())
-        await websocket.close(1013)
+        await _refuse(websocket, wire.error("limit", str(exc)), CLOSE_TRY_LATER)
         return
     if session is None:
-        await websocket.send_text(wire.encode(wire.error("not_found", f"no session {session_id!r}: it may have expired")).decode())
-        await websocket.close(CLOSE_GONE)
+        await _refuse(websocket, wire.error("not_found", f"no session {session_id!r}: it may have expired"), CLOSE_GONE)
         return
     if token_matches(token, session.token):  # only a controller's commands keep a session alive
         note_commands(websocket, lambda: registry.used(session.id))
     if len(session.connections) >= settings.max_connections_per_session:
-        await websocket.send_text(wire.encode(wire.error("limit", f"this session already has its maximum of "
-                                                         f"{settings.max_connections_per_session} connections")).decode())
-        await websocket.close(1013)
+        await _refuse(websocket, wire.error("limit", f"this session already has its maximum of "
+                                            f"{settings.max_connections_per_session} connections"), CLOSE_TRY_LATER)
         return
     role = "control" if token_matches(token, session.token) else "view"
     conn = Connection(role, websocket.send_text, websocket.send_bytes, asyncio.Queue(settings.outbox_size))
-    sender = receiver = None
-    try:  # from attach on, whatever happens the connection is detached again
-        async with session.lock:
-            session.attach(conn)
-            conn.push(("text", wire.encode(wire.hello(session.id, role, settings))),
-                      ("text", wire.encode(wire.graph(session.run))))
-            session.reply_frame(conn, None)
-            conn.push(("text", wire.encode(wire.config(session.run))), ("text", wire.encode(wire.dataset(session.run))),
-                      ("text", wire.encode(wire.presentation(session.presentation))))
-        sender = asyncio.create_task(session.sender(conn))
-        # two long-lived tasks and one wait: a task and a wait per message (every ack of every
-        # viewer) cost a room of 200 more than a quarter of the server's time
-        receiver = asyncio.create_task(_receive(websocket, session, conn, settings, websocket.app.state.scenarios))
+    async with session.attached(conn):
+        await _serve(websocket, session, conn, settings)
+
+
+async def _refuse(websocket: WebSocket, error: dict, code: int) -> None:
+    await websocket.send_text(wire.encode(error).decode())
+    await websocket.close(code)
+
+
+async def _serve(websocket: WebSocket, session: Session, conn: Connection, settings: Settings) -> None:
+    """Send and receive until either side ends; whatever happens, neither task (nor a long step) outlives it."""
+    sender = asyncio.create_task(session.sender(conn))
+    # two long-lived tasks and one wait: a task and a wait per message (every ack of every
+    # viewer) cost a room of 200 more than a quarter of the server's time
+    receiver = asyncio.create_task(_receive(websocket, session, conn, settings, websocket.app.state.scenarios))
+    try:
         done, _ = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
         if receiver in done:
             receiver.result()  # a failure in it is raised here, after the cleanup below
@@ -97,7 +97,6 @@ async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str |
         for task in (sender, receiver, conn.running):
             if task is not None:
                 task.cancel()
-        session.detach(conn)
 
 
 # the most messages one command's answer can hold (load: graph, config, dataset, presentation,
