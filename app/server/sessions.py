@@ -165,8 +165,9 @@ class Session:
         for conn in self.connections:
             conn.push(("bytes", data))
 
-    def show(self, run: Run, presentation: dict, re: Any = None, origin: Connection | None = None) -> None:
-        """Replace the run (a scenario or lesson step loaded) and tell everyone all of it."""
+    def replace_run(self, run: Run, presentation: dict, re: Any = None, origin: Connection | None = None) -> None:
+        """Put the session on another run (a scenario or lesson step loaded) shown as `presentation`:
+        playing stops, and everyone gets the new graph, config, dataset and presentation."""
         self.stop_playing()
         self.run = run
         self.presentation = presentation

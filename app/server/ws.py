@@ -318,7 +318,7 @@ async def _load(session: Session, conn: Connection, command: Any, re: Any, setti
         raise CommandError("invalid_scenario" if command.lesson is None else "not_found", f"load: {exc}",
                            exc.field) from None
     async with session.lock:
-        session.show(run, presentation, re, conn)
+        session.replace_run(run, presentation, re, conn)
         session.reply_frame(conn, re)
 
 
