@@ -15,20 +15,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from app import __version__
 from app.lessons import LESSONS, lesson, lesson_summary
 from app.scenario import PANELS, Scenario, ScenarioError, capture, from_document, to_document
-from app.storage import ScenarioStore, StorageLimit
+from app.storage import StorageLimit
 
 from . import wire
-from .admission import token_matches
-from .errors import error_response, not_found
-from .pages import client_address, limit_page, message_page, page, registry, wrong_host
+from .dependencies import SessionOr404, client_address, registry, store
+from .errors import Refused, error_response, not_found
+from .pages import limit_page, message_page, no_such_session_page, page, wrong_host
 from .network import join_base
 from .sessions import SessionLimit, blank_presentation
 
 router = APIRouter()
-
-
-def store(request: Request) -> ScenarioStore:
-    return request.app.state.scenarios
 
 
 def scenario_presentation(scenario: Scenario, scenario_id: str | None = None, lesson_step: dict | None = None) -> dict:
@@ -99,11 +95,11 @@ def present_session(request: Request, session_id: str, token: str | None = None,
         return refused
     session = registry(request).get(session_id)
     if session is not None:
-        control = token_matches(token, session.token)
+        control = session.controlled_by(token)
     elif registry(request).claimed(session_id, token):
         control = True  # just claimed by /present: the session is made when this page connects
     else:
-        return message_page(request, 404, "No such session", f"There is no session {session_id!r}; it may have expired.")
+        return no_such_session_page(request, session_id)
     try:
         hidden = parse_hidden(hide)
         if lesson is not None:
@@ -132,12 +128,9 @@ async def open_scenario(request: Request, scenario_id: str):
 # --- sessions: fork and join -------------------------------------------------------------
 
 @router.post("/api/sessions/{session_id}/fork", status_code=201)
-async def fork_session(request: Request, session_id: str):
+async def fork_session(request: Request, session: SessionOr404):
     """A private copy at exactly the current state (cursor and `back` history too), for anyone
     watching; the copy's token goes to whoever asked, the original is untouched."""
-    session = registry(request).get(session_id)
-    if session is None:
-        return not_found(session_id)
     async with session.lock:
         run = session.run.fork()
         # the presenter hides panels to pace the class; a student's own copy is for exploring,
@@ -147,7 +140,7 @@ async def fork_session(request: Request, session_id: str):
         copy = registry(request).create(run.config, run, presentation, owner=client_address(request))
     except SessionLimit as exc:
         return error_response(429, "limit", str(exc))
-    return JSONResponse({"id": copy.id, "token": copy.token, "forked_from": session_id}, status_code=201)
+    return JSONResponse({"id": copy.id, "token": copy.token, "forked_from": session.id}, status_code=201)
 
 
 def _join_url(request: Request, session_id: str) -> str:
@@ -157,21 +150,16 @@ def _join_url(request: Request, session_id: str) -> str:
 
 
 @router.get("/api/sessions/{session_id}/join")
-def join_link(request: Request, session_id: str):
-    session = registry(request).get(session_id)
-    if session is None:
-        return not_found(session_id)
-    return {"url": _join_url(request, session_id), "qr": f"/api/sessions/{session_id}/qr.svg",
+def join_link(request: Request, session: SessionOr404):
+    return {"url": _join_url(request, session.id), "qr": f"/api/sessions/{session.id}/qr.svg",
             "viewers": len(session.connections)}
 
 
 @router.get("/api/sessions/{session_id}/qr.svg")
-def join_qr(request: Request, session_id: str):
-    if registry(request).get(session_id) is None:
-        return not_found(session_id)
+def join_qr(request: Request, session: SessionOr404):
     out = io.BytesIO()
     # error level M survives a smudged projector; a 4-module quiet zone is what scanners expect
-    segno.make(_join_url(request, session_id), error="m", micro=False).save(
+    segno.make(_join_url(request, session.id), error="m", micro=False).save(
         out, kind="svg", scale=8, border=4, dark="#000", light="#fff", xmldecl=False, svgns=True)
     return Response(out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
@@ -217,8 +205,6 @@ async def save_scenario(request: Request):
     try:
         if isinstance(body, dict) and "session" in body:
             scenario = await _capture(request, body)
-            if isinstance(scenario, Response):
-                return scenario
         else:
             scenario = from_document(body)
             scenario.build_run(settings.max_gates)  # proves the saved run fits its config
@@ -236,14 +222,14 @@ async def save_scenario(request: Request):
 CAPTURE_FIELDS = ("session", "title", "notes", "hidden")
 
 
-async def _capture(request: Request, body: dict) -> Scenario | Response:
+async def _capture(request: Request, body: dict) -> Scenario:
     unknown = sorted(set(body) - set(CAPTURE_FIELDS))
     if unknown:
         raise ScenarioError(unknown[0], f"is not a known field here; saving a session takes {', '.join(CAPTURE_FIELDS)}")
-    session_id = body["session"]
+    session_id = body["session"]  # from the body, not the path: any JSON value, shown cut short
     session = registry(request).get(session_id) if isinstance(session_id, str) else None
     if session is None:
-        return not_found(str(session_id)[:64])
+        raise Refused(not_found(str(session_id)[:64]))
     async with session.lock:
         live = to_document(capture(session.run), __version__)
     # title, notes and hidden go through the same checks an imported file gets

@@ -23,7 +23,7 @@ from app.engine import Config, parse_config
 from app.run import Run
 
 from . import wire
-from .admission import Claims
+from .admission import Claims, token_matches
 from .budget import frame_executor, lane
 from .settings import Settings
 from .sweeps import SweepJob, SweepPool
@@ -94,6 +94,10 @@ class Session:
         self.presentation = blank_presentation()
         self.last_seen = time.monotonic()
         self.last_read = time.monotonic()  # the last ack or command from anyone: is anybody still reading?
+
+    def controlled_by(self, token: str | None) -> bool:
+        """Whether `token` is this session's control token: the one place a token is compared."""
+        return token_matches(token, self.token)
 
     # --- frames --------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from app.scenario import PANELS, ScenarioError, from_document
 from app.storage import ScenarioStore, StorageError
 
 from . import wire
-from .admission import note_commands, token_matches
+from .admission import note_commands
 from .budget import run_heavy
 from .classroom import lesson_scenario, scenario_presentation
 from .network import handshake_refusal
@@ -59,13 +59,13 @@ async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str |
     if session is None:
         await _refuse(websocket, wire.error("not_found", f"no session {session_id!r}: it may have expired"), CLOSE_GONE)
         return
-    if token_matches(token, session.token):  # only a controller's commands keep a session alive
+    role = "control" if session.controlled_by(token) else "view"
+    if role == "control":  # only a controller's commands keep a session alive
         note_commands(websocket, lambda: registry.used(session.id))
     if len(session.connections) >= settings.max_connections_per_session:
         await _refuse(websocket, wire.error("limit", f"this session already has its maximum of "
                                             f"{settings.max_connections_per_session} connections"), CLOSE_TRY_LATER)
         return
-    role = "control" if token_matches(token, session.token) else "view"
     conn = Connection(role, websocket.send_text, websocket.send_bytes, asyncio.Queue(settings.outbox_size))
     async with session.attached(conn):
         await _serve(websocket, session, conn, settings)
