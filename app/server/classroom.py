@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from app import __version__
-from app.lessons import LESSONS, lesson, lesson_summary
+from app.lessons import LESSONS, lesson_summary
 from app.scenario import PANELS, Scenario, ScenarioError, capture, from_document, to_document
 from app.storage import StorageLimit
 
@@ -22,43 +22,10 @@ from .dependencies import SessionOr404, client_address, registry, store
 from .errors import Refused, error_response, not_found
 from .pages import limit_page, message_page, no_such_session_page, page, wrong_host
 from .network import join_base
-from .sessions import SessionLimit, blank_presentation
+from .presenting import forked_presentation, lesson_scenario, session_from_scenario
+from .sessions import SessionLimit
 
 router = APIRouter()
-
-
-def scenario_presentation(scenario: Scenario, scenario_id: str | None = None, lesson_step: dict | None = None) -> dict:
-    return {**blank_presentation(), "title": scenario.title, "notes": scenario.notes, "hidden": list(scenario.hidden),
-            "scenario": scenario_id, "lesson": lesson_step}
-
-
-def lesson_scenario(lesson_id: str, step: int) -> tuple[Scenario, dict]:
-    """One step of a lesson and the presentation that says where in the lesson it is.
-    Raises ScenarioError naming the field when there is no such lesson or step."""
-    item = lesson(lesson_id)
-    if item is None:
-        raise ScenarioError("lesson", f"must be one of {', '.join(l['id'] for l in LESSONS)}, got {lesson_id!r}")
-    steps = item["steps"]
-    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(steps):
-        raise ScenarioError("step", f"must be from 0 to {len(steps) - 1} (the lesson has {len(steps)} steps), got {step!r}")
-    return from_document(steps[step]), {"id": item["id"], "title": item["title"], "step": step, "steps": len(steps)}
-
-
-async def read_scenario(request: Request, scenario_id: str) -> Scenario | None:
-    doc = await asyncio.to_thread(store(request).get, scenario_id)
-    return None if doc is None else from_document(doc)
-
-
-async def session_from_scenario(request: Request, scenario_id: str):
-    """A new session at exactly a saved scenario, or None if there is no such scenario.
-    Raises ScenarioError if it no longer loads, SessionLimit if the server is full."""
-    scenario = await read_scenario(request, scenario_id)
-    if scenario is None:
-        return None
-    run = scenario.build_run(request.app.state.settings.max_gates)
-    # counted against the asking address: a share link in a page of <img> tags is a session per tag
-    return registry(request).create(scenario.config, run, scenario_presentation(scenario, scenario_id),
-                                    owner=client_address(request))
 
 
 def parse_hidden(value: str | None) -> list[str]:
@@ -115,7 +82,7 @@ def present_session(request: Request, session_id: str, token: str | None = None,
 async def open_scenario(request: Request, scenario_id: str):
     """A share link: a new private session at exactly the saved state."""
     try:
-        session = await session_from_scenario(request, scenario_id)
+        session = await session_from_scenario(registry(request), store(request), scenario_id, client_address(request))
         if session is None:
             return message_page(request, 404, "No such scenario", f"There is no saved scenario {scenario_id!r}.")
     except ScenarioError as exc:
@@ -133,9 +100,7 @@ async def fork_session(request: Request, session: SessionOr404):
     watching; the copy's token goes to whoever asked, the original is untouched."""
     async with session.lock:
         run = session.run.fork()
-        # the presenter hides panels to pace the class; a student's own copy is for exploring,
-        # so it shows them all (the inspector above all: without it the chain rule is unreadable)
-        presentation = {**session.presentation, "lesson": None, "hidden": []}
+        presentation = forked_presentation(session.presentation)
     try:
         copy = registry(request).create(run.config, run, presentation, owner=client_address(request))
     except SessionLimit as exc:

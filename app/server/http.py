@@ -11,10 +11,10 @@ from app.presets import PRESETS
 from app.scenario import ScenarioError
 
 from . import wire
-from .classroom import session_from_scenario
-from .dependencies import ControlledSession, SessionOr404, client_address, registry
+from .dependencies import ControlledSession, SessionOr404, client_address, registry, store
 from .errors import error_response
 from .pages import limit_page, no_such_session_page, page, wrong_host
+from .presenting import session_from_scenario
 from .sessions import SessionLimit
 
 router = APIRouter()
@@ -108,7 +108,7 @@ async def _session_from_scenario(request: Request, body: dict):
     if not isinstance(scenario_id, str) or not 1 <= len(scenario_id) <= 64:
         return error_response(422, "invalid_message", "scenario must be the id of a saved scenario (text)", "scenario")
     try:
-        session = await session_from_scenario(request, scenario_id)
+        session = await session_from_scenario(registry(request), store(request), scenario_id, client_address(request))
         if session is None:
             return error_response(404, "not_found", f"no saved scenario {scenario_id!r}", "scenario")
     except ScenarioError as exc:

@@ -25,6 +25,7 @@ from app.run import Run
 from . import wire
 from .admission import Claims, token_matches
 from .budget import frame_executor, lane
+from .presenting import blank_presentation
 from .settings import Settings
 from .sweeps import SweepJob, SweepPool
 
@@ -325,10 +326,6 @@ class Session:
             else:
                 await asyncio.sleep(max(0.001, (done + 1) / speed - (loop.time() - start)))
         self._play_task = None
-
-
-def blank_presentation() -> dict:
-    return {"title": "", "notes": "", "hidden": [], "scenario": None, "lesson": None}
 
 
 class SessionLimit(Exception):

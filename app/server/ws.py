@@ -19,14 +19,14 @@ from app.run import StepError
 from app.run.batchview import batch_view
 from app.run.explain import explain_node
 
-from app.scenario import PANELS, ScenarioError, from_document
+from app.scenario import PANELS, ScenarioError
 from app.storage import ScenarioStore, StorageError
 
 from . import wire
 from .admission import note_commands
 from .budget import run_heavy
-from .classroom import lesson_scenario, scenario_presentation
 from .network import handshake_refusal
+from .presenting import lesson_scenario, saved_scenario, scenario_presentation
 from .commands import VIEWER_COMMANDS, CommandError, message_id, parse_command
 from .sessions import Connection, Session, SessionLimit
 from .settings import Settings
@@ -306,12 +306,11 @@ async def _load(session: Session, conn: Connection, command: Any, re: Any, setti
             presentation = scenario_presentation(scenario, None, step)
         else:
             try:
-                doc = await asyncio.to_thread(scenarios.get, command.scenario)
+                scenario = await saved_scenario(scenarios, command.scenario)
             except StorageError as exc:  # the reason, not "the server failed": a teacher can act on it
                 raise CommandError("storage", f"load: {exc}", "scenario") from None
-            if doc is None:
+            if scenario is None:
                 raise CommandError("not_found", f"load: no saved scenario {command.scenario!r}", "scenario")
-            scenario = from_document(doc)
             presentation = scenario_presentation(scenario, command.scenario)
         run = scenario.build_run(settings.max_gates)
     except ScenarioError as exc:
