@@ -40,3 +40,24 @@ def test_quickstart_is_two_lines_run_then_test():
 def test_ci_runs_the_readmes_test_line():
     out = subprocess.run(["bash", "-c", "sed -n '/^line=/p' .ci/run"], capture_output=True, text=True, cwd=ROOT).stdout
     assert "Quickstart" in out and "sed -n 2p" in out
+
+
+def test_only_the_app_assembly_imports_the_route_modules():
+    import ast
+
+    server = ROOT / "app" / "server"
+    routers = {path.stem for path in server.glob("*.py") if "router = APIRouter()" in path.read_text()}
+    assert {"http", "classroom", "ws"} <= routers
+    for path in server.glob("*.py"):
+        if path.stem == "main":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            module = node.module or ""
+            if node.level == 0 and module.startswith("app.server."):
+                module = module.removeprefix("app.server.")
+            elif node.level != 1:
+                continue
+            imported = {module} if module else {alias.name for alias in node.names}
+            assert not imported & routers, f"{path.name} imports from the router module {imported & routers}"
