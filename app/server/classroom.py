@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from app import __version__
 from app.lessons import LESSONS, lesson_summary
-from app.scenario import PANELS, Scenario, ScenarioError, capture, from_document, to_document
+from app.scenario import Scenario, ScenarioError, capture, check_panels, from_document, to_document
 from app.storage import StorageLimit
 
 from . import wire
@@ -30,11 +30,7 @@ router = APIRouter()
 
 def parse_hidden(value: str | None) -> list[str]:
     """`?hide=controls,charts` → ["controls", "charts"], refusing unknown names."""
-    names = [n for n in (value or "").split(",") if n]
-    for k, name in enumerate(names):
-        if name not in PANELS:
-            raise ScenarioError(f"hide[{k}]", f"must be one of {', '.join(PANELS)}, got {name[:40]!r}")
-    return list(dict.fromkeys(names))
+    return check_panels([n for n in (value or "").split(",") if n], "hide")
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -153,7 +149,7 @@ def _owner(request: Request) -> str | None | JSONResponse:
 
 @router.post("/api/scenarios", status_code=201)
 async def save_scenario(request: Request):
-    """Save a live session's state (`{"session", "title", "notes", "hidden"}`), or import a
+    """Save a live session's state (`{"session", "title", "notes", "hidden_panels"}`), or import a
     scenario document (an exported file). Either way the stored document is checked first."""
     owner = _owner(request)
     if isinstance(owner, Response):
@@ -184,7 +180,7 @@ async def save_scenario(request: Request):
     return JSONResponse({"id": scenario_id, "url": f"/scenario/{scenario_id}"}, status_code=201)
 
 
-CAPTURE_FIELDS = ("session", "title", "notes", "hidden")
+CAPTURE_FIELDS = ("session", "title", "notes", "hidden_panels", "hidden")  # hidden: the old name, still taken
 
 
 async def _capture(request: Request, body: dict) -> Scenario:
@@ -197,9 +193,9 @@ async def _capture(request: Request, body: dict) -> Scenario:
         raise Refused(not_found(str(session_id)[:64]))
     async with session.lock:
         live = to_document(capture(session.run), __version__)
-    # title, notes and hidden go through the same checks an imported file gets
-    return from_document({**live, "title": body.get("title", ""), "notes": body.get("notes", ""),
-                          "hidden": body.get("hidden", [])})
+    del live["hidden_panels"]  # the body's, under whichever name it gives them
+    # title, notes and the panels go through the same checks an imported file gets
+    return from_document({**live, **{k: body[k] for k in CAPTURE_FIELDS[1:] if k in body}})
 
 
 @router.get("/api/scenarios")

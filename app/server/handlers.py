@@ -33,7 +33,7 @@ from app.engine.gradcheck import gradient_check
 from app.run import StepError
 from app.run.batchview import batch_view
 from app.run.explain import explain_node
-from app.scenario import PANELS, ScenarioError
+from app.scenario import ScenarioError, check_panels
 from app.storage import ScenarioStore, StorageError
 
 from . import wire
@@ -302,11 +302,11 @@ async def _load(call: Call) -> None:
 
 async def _hide(call: Call) -> None:
     session = call.session
-    for k, name in enumerate(call.command.panels):
-        if name not in PANELS:
-            raise CommandError("invalid_message", f"hide: panels[{k}] must be one of {', '.join(PANELS)}, "
-                               f"got {name[:40]!r}", f"panels[{k}]")
-    session.presentation = {**session.presentation, "hidden": list(dict.fromkeys(call.command.panels))}
+    try:
+        panels = check_panels(call.command.panels, "panels")
+    except ScenarioError as exc:
+        raise CommandError("invalid_message", f"hide: {exc}", exc.field) from None
+    session.presentation = {**session.presentation, "hidden": panels}
     session.broadcast(wire.presentation(session.presentation), call.re, call.conn)
 
 
