@@ -1,6 +1,6 @@
 """Live sessions: a Run, the sockets watching it, the play loop and flow control.
 
-Flow control (see ../shared/DESIGN.md, measured): each session keeps one "latest frame" —
+Flow control (docs/protocol.md, *Flow control*; bench/stream.py measures it): each session keeps one "latest frame" —
 built lazily, only when some client is ready for it, encoded once and sent as the same bytes
 to every viewer. Each connection has a sender task that sends the newest frame only while
 the client has fewer than `max_unacked` unacknowledged play frames and no faster than
@@ -349,7 +349,7 @@ class Registry:
     """Every live session of this process: the caps (overall and per client address), expiry,
     eviction, and sessions made only when a page's websocket redeems its claim.
 
-    Lifetime (docs/protocol.md, *Session lifetime*): a session with a connection open is kept. One
+    Lifetime (docs/protocol.md, *Sessions*, "Lifetime"): a session with a connection open is kept. One
     with none expires `idle_timeout` after its controller's last command, or `unattended_timeout`
     after it was made if no controller ever sent one. Connecting, acks and viewers never move that
     clock, so reconnecting keeps nothing alive. When a cap is reached the idle session nearest its
