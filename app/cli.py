@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"backprop-lab: cannot serve: {problem} (set BACKPROP_SCENARIO_DB to a file this user may "
                   "create and write)", file=sys.stderr, flush=True)
             return UNUSABLE
-        from app.server.run import serve  # the web stack loads only when serving
+        from app.server.serve import serve  # the web stack loads only when serving
 
         return serve(args.host, args.port)
     return 2

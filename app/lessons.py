@@ -12,10 +12,10 @@ from app.scenario import FORMAT, VERSION
 _BY_ID = {preset["id"]: preset for preset in PRESETS}
 
 
-def _step(preset: str, title: str, notes: str, *, view: str = "neuron", hidden: tuple[str, ...] = (),
+def _step(preset: str, title: str, notes: str, *, view: str = "neuron", hidden_panels: tuple[str, ...] = (),
           example: int = 0, **config_changes) -> dict:
     config = {**_BY_ID[preset]["config"], **config_changes}
-    return {"format": FORMAT, "version": VERSION, "title": title, "notes": notes, "hidden": list(hidden),
+    return {"format": FORMAT, "version": VERSION, "title": title, "notes": notes, "hidden_panels": list(hidden_panels),
             "view": view, "example": example, "config": config, "run": None}
 
 
@@ -32,45 +32,45 @@ LESSONS: list[dict] = [
                   "Four points and two relu units with whole-number weights. Press → to compute one node at a "
                   "time: each unit adds up its weighted inputs (z) and passes the sum through relu (a). "
                   "Stop at the loss: that one number says how wrong the network is on this example.",
-                  hidden=_QUIET),
+                  hidden_panels=_QUIET),
             _step("whiteboard", "2 · The gradient comes back",
                   "Keep pressing →. Backward, every node gets dL/d(its value): the gradient from above times "
                   "its own local slope. That product is the chain rule, and the inspector writes it out with "
                   "the real numbers. Press ← to go back and look again.",
-                  hidden=_QUIET),
+                  hidden_panels=_QUIET),
             _step("whiteboard", "3 · The same thing gate by gate",
                   "Each multiply, add and relu is now its own node. An add passes the gradient on unchanged, a "
                   "multiply swaps in the other input, relu lets it through only where it fired; where a value "
                   "fans out, the gradients coming back add up.",
-                  view="gate", hidden=_QUIET),
+                  view="gate", hidden_panels=_QUIET),
             _step("xor-lucky", "4 · Many steps: the network learns",
                   "Space plays. Each iteration is the same forward, backward and update on a batch of 10 points. "
                   "Watch the boundary bend into four quadrants while the loss falls.",
-                  hidden=("inspector",)),
+                  hidden_panels=("inspector",)),
             _step("xor-unlucky", "5 · Same network, unlucky start",
                   "Only the weight seed differs. Play to iteration 1000: the loss stalls with about three points "
                   "in four right, and the diagnosis says so. Press r to re-randomize and play again; some starts "
                   "learn and some do not.",
-                  hidden=("inspector",)),
+                  hidden_panels=("inspector",)),
             _step("dead-relus", "6 · Dead ReLUs",
                   "A learning rate of 3 throws most ReLUs below zero on every point in a few steps. A dead unit "
                   "passes back no gradient, so nothing can revive it: watch the units turn grey. Play to iteration "
                   "300 and the diagnosis names the dead units and the stalled loss.",
-                  hidden=("inspector",)),
+                  hidden_panels=("inspector",)),
             _step("vanishing-sigmoid", "7 · The gradient vanishes",
                   "Each sigmoid scales the gradient by a quarter at most; six of them leave almost nothing for the "
                   "first layer. Watch the gradient-norm chart fan out over powers of ten; by iteration 600 the "
                   "diagnosis reports the vanishing gradient and the stalled loss.",
-                  hidden=("inspector",)),
+                  hidden_panels=("inspector",)),
             _step("diverging-lr", "8 · Too large a step",
                   "Each update overshoots by more than the one before, until the numbers overflow (play to "
                   "iteration 200: they do at 146). A learning rate is a step size along the gradient, not a speed-up.",
-                  hidden=("inspector",)),
+                  hidden_panels=("inspector",)),
             _step("zero-init", "9 · Every neuron the same",
                   "Starting from all zeros, the units of a layer get the same gradient and stay copies of each "
                   "other forever, and by iteration 600 the loss stalls. Random starting weights are what break "
                   "the tie.",
-                  hidden=("inspector",)),
+                  hidden_panels=("inspector",)),
         ],
     },
 ]

@@ -2,13 +2,14 @@
 
 A scenario holds the config (seeds and custom points included), the run's state (`SavedRun`:
 iteration, cursor, parameters, optimiser memory), the view and selected example, the panels
-to hide, a title and notes. The same document is what `POST /api/scenarios` stores, what
+to hide (`hidden_panels`; documents written before it was named so call it `hidden`, the name
+the config gives its layer widths, and still load), a title and notes. The same document is what `POST /api/scenarios` stores, what
 `GET /api/scenarios/{id}` returns and what export and import read and write, so a file moved
 to another machine with the same version carries on bit for bit: float64 values are written
 as the shortest decimal that reads back as the same number.
 
 Parsing checks everything and raises `ScenarioError` naming the field (`run.params.W1`,
-`hidden[2]`), never half-loads. Nothing here knows HTTP or websockets.
+`hidden_panels[2]`), never half-loads. Nothing here knows HTTP or websockets.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ MAX_TITLE = 120
 MAX_NOTES = 4000
 MAX_ITERATION = 10**9
 STATUSES = ("ok", "diverged")
-FIELDS = ("format", "version", "app_version", "title", "notes", "hidden", "view", "example", "config", "run")
+FIELDS = ("format", "version", "app_version", "title", "notes", "hidden_panels", "hidden", "view", "example", "config",
+          "run")
 RUN_FIELDS = ("iteration", "position", "params", "optimizer", "status", "diverged_at", "losses", "marks")
 OPTIMIZER_FIELDS = ("steps", "velocity", "second")
 
@@ -49,7 +51,7 @@ class Scenario:
     saved: SavedRun | None = None  # None: the config's run at iteration 0
     title: str = ""
     notes: str = ""
-    hidden: list[str] = field(default_factory=list)
+    hidden_panels: list[str] = field(default_factory=list)
     view: str = "neuron"
     example: int = 0
 
@@ -60,9 +62,18 @@ class Scenario:
             raise ScenarioError(exc.field, str(exc)[len(exc.field) + 1:]) from None
 
 
-def capture(run: Run, *, title: str = "", notes: str = "", hidden: list[str] | None = None) -> Scenario:
+def capture(run: Run, *, title: str = "", notes: str = "", hidden_panels: list[str] | None = None) -> Scenario:
     """The scenario of a live run, exactly where it is."""
-    return Scenario(run.config, save(run), title, notes, list(hidden or []), run.view_name, run.example)
+    return Scenario(run.config, save(run), title, notes, list(hidden_panels or []), run.view_name, run.example)
+
+
+def check_panels(names: list, where: str) -> list[str]:
+    """`names` checked as panel names, each kept once in the order given; a ScenarioError naming
+    `where[k]` for the first that is not a panel."""
+    for k, name in enumerate(names):
+        if name not in PANELS:
+            raise ScenarioError(f"{where}[{k}]", f"must be one of {', '.join(PANELS)}, got {str(name)[:40]!r}")
+    return list(dict.fromkeys(names))
 
 
 # --- to JSON -----------------------------------------------------------------------------
@@ -74,7 +85,8 @@ def _arrays(values: dict[str, np.ndarray]) -> dict[str, Any]:
 def to_document(scenario: Scenario, app_version: str) -> dict:
     """The JSON-ready document. Raises ScenarioError if the run holds numbers JSON cannot."""
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "app_version": app_version,
-                           "title": scenario.title, "notes": scenario.notes, "hidden": list(scenario.hidden),
+                           "title": scenario.title, "notes": scenario.notes,
+                           "hidden_panels": list(scenario.hidden_panels),
                            "view": scenario.view, "example": scenario.example,
                            "config": config_to_dict(scenario.config), "run": None}
     saved = scenario.saved
@@ -212,12 +224,7 @@ def from_document(doc: Any) -> Scenario:
         config = parse_config(doc["config"])
     except ConfigError as exc:
         raise ScenarioError(f"config.{exc.field}" if exc.field else "config", exc.reason) from None
-    hidden = doc.get("hidden") or []
-    if not isinstance(hidden, list):
-        raise ScenarioError("hidden", f"must be a list of panel names ({', '.join(PANELS)})")
-    for k, name in enumerate(hidden):
-        if name not in PANELS:
-            raise ScenarioError(f"hidden[{k}]", f"must be one of {', '.join(PANELS)}, got {str(name)[:40]!r}")
+    hidden_panels = _hidden_panels(doc)
     view = doc.get("view", "neuron")
     if view not in VIEWS:
         raise ScenarioError("view", f"must be one of {', '.join(VIEWS)}, got {str(view)[:40]!r}")
@@ -226,6 +233,21 @@ def from_document(doc: Any) -> Scenario:
         saved=_saved(doc["run"]) if doc.get("run") is not None else None,
         title=_text(doc.get("title", ""), "title", MAX_TITLE),
         notes=_text(doc.get("notes", ""), "notes", MAX_NOTES),
-        hidden=list(dict.fromkeys(hidden)), view=view,
+        hidden_panels=hidden_panels, view=view,
         example=_whole(doc.get("example", 0), "example", 0, 10**6),
     )
+
+
+def _hidden_panels(doc: dict) -> list[str]:
+    """The panels to hide, under either name; each is checked on its own (naming its own field), and a
+    document that gives both is refused, since which one it means cannot be known."""
+    given = {}
+    for where in ("hidden_panels", "hidden"):
+        if where in doc:
+            names = doc[where] or []
+            if not isinstance(names, list):
+                raise ScenarioError(where, f"must be a list of panel names ({', '.join(PANELS)})")
+            given[where] = check_panels(names, where)
+    if len(given) > 1:
+        raise ScenarioError("hidden", "is the old name of hidden_panels; give one of the two, not both")
+    return next(iter(given.values()), [])

@@ -108,3 +108,24 @@ def test_the_cycle_finder_finds_a_cycle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycle(graph) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_only_the_app_assembly_imports_the_route_modules():
+    import ast
+
+    server = ROOT / "app" / "server"
+    routers = {path.stem for path in server.glob("*.py") if "router = APIRouter()" in path.read_text()}
+    assert {"http", "classroom", "ws"} <= routers
+    for path in server.glob("*.py"):
+        if path.stem == "main":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            module = node.module or ""
+            if node.level == 0 and module.startswith("app.server."):
+                module = module.removeprefix("app.server.")
+            elif node.level != 1:
+                continue
+            imported = {module} if module else {alias.name for alias in node.names}
+            assert not imported & routers, f"{path.name} imports from the router module {imported & routers}"

@@ -13,65 +13,24 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from app import __version__
-from app.lessons import LESSONS, lesson, lesson_summary
-from app.scenario import PANELS, Scenario, ScenarioError, capture, from_document, to_document
-from app.storage import ScenarioStore, StorageLimit
+from app.lessons import LESSONS, lesson_summary
+from app.scenario import Scenario, ScenarioError, capture, check_panels, from_document, to_document
+from app.storage import StorageLimit
 
 from . import wire
-from .admission import token_matches
-from .errors import error_response, not_found
-from .pages import client_address, limit_page, message_page, page, registry, wrong_host
+from .dependencies import SessionOr404, client_address, registry, store
+from .errors import Refused, error_response, not_found
+from .pages import limit_page, message_page, no_such_session_page, page, wrong_host
 from .network import join_base
-from .sessions import SessionLimit, blank_presentation
+from .presenting import forked_presentation, lesson_scenario
+from .sessions import SessionLimit
 
 router = APIRouter()
 
 
-def store(request: Request) -> ScenarioStore:
-    return request.app.state.scenarios
-
-
-def scenario_presentation(scenario: Scenario, scenario_id: str | None = None, lesson_step: dict | None = None) -> dict:
-    return {**blank_presentation(), "title": scenario.title, "notes": scenario.notes, "hidden": list(scenario.hidden),
-            "scenario": scenario_id, "lesson": lesson_step}
-
-
-def lesson_scenario(lesson_id: str, step: int) -> tuple[Scenario, dict]:
-    """One step of a lesson and the presentation that says where in the lesson it is.
-    Raises ScenarioError naming the field when there is no such lesson or step."""
-    item = lesson(lesson_id)
-    if item is None:
-        raise ScenarioError("lesson", f"must be one of {', '.join(l['id'] for l in LESSONS)}, got {lesson_id!r}")
-    steps = item["steps"]
-    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < len(steps):
-        raise ScenarioError("step", f"must be from 0 to {len(steps) - 1} (the lesson has {len(steps)} steps), got {step!r}")
-    return from_document(steps[step]), {"id": item["id"], "title": item["title"], "step": step, "steps": len(steps)}
-
-
-async def read_scenario(request: Request, scenario_id: str) -> Scenario | None:
-    doc = await asyncio.to_thread(store(request).get, scenario_id)
-    return None if doc is None else from_document(doc)
-
-
-async def session_from_scenario(request: Request, scenario_id: str):
-    """A new session at exactly a saved scenario, or None if there is no such scenario.
-    Raises ScenarioError if it no longer loads, SessionLimit if the server is full."""
-    scenario = await read_scenario(request, scenario_id)
-    if scenario is None:
-        return None
-    run = scenario.build_run(request.app.state.settings.max_gates)
-    # counted against the asking address: a share link in a page of <img> tags is a session per tag
-    return registry(request).create(scenario.config, run, scenario_presentation(scenario, scenario_id),
-                                    owner=client_address(request))
-
-
 def parse_hidden(value: str | None) -> list[str]:
     """`?hide=controls,charts` → ["controls", "charts"], refusing unknown names."""
-    names = [n for n in (value or "").split(",") if n]
-    for k, name in enumerate(names):
-        if name not in PANELS:
-            raise ScenarioError(f"hide[{k}]", f"must be one of {', '.join(PANELS)}, got {name[:40]!r}")
-    return list(dict.fromkeys(names))
+    return check_panels([n for n in (value or "").split(",") if n], "hide")
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -99,11 +58,11 @@ def present_session(request: Request, session_id: str, token: str | None = None,
         return refused
     session = registry(request).get(session_id)
     if session is not None:
-        control = token_matches(token, session.token)
+        control = session.controlled_by(token)
     elif registry(request).claimed(session_id, token):
         control = True  # just claimed by /present: the session is made when this page connects
     else:
-        return message_page(request, 404, "No such session", f"There is no session {session_id!r}; it may have expired.")
+        return no_such_session_page(request, session_id)
     try:
         hidden = parse_hidden(hide)
         if lesson is not None:
@@ -119,7 +78,7 @@ def present_session(request: Request, session_id: str, token: str | None = None,
 async def open_scenario(request: Request, scenario_id: str):
     """A share link: a new private session at exactly the saved state."""
     try:
-        session = await session_from_scenario(request, scenario_id)
+        session = await registry(request).open_scenario(store(request), scenario_id, client_address(request))
         if session is None:
             return message_page(request, 404, "No such scenario", f"There is no saved scenario {scenario_id!r}.")
     except ScenarioError as exc:
@@ -132,22 +91,17 @@ async def open_scenario(request: Request, scenario_id: str):
 # --- sessions: fork and join -------------------------------------------------------------
 
 @router.post("/api/sessions/{session_id}/fork", status_code=201)
-async def fork_session(request: Request, session_id: str):
+async def fork_session(request: Request, session: SessionOr404):
     """A private copy at exactly the current state (cursor and `back` history too), for anyone
     watching; the copy's token goes to whoever asked, the original is untouched."""
-    session = registry(request).get(session_id)
-    if session is None:
-        return not_found(session_id)
     async with session.lock:
         run = session.run.fork()
-        # the presenter hides panels to pace the class; a student's own copy is for exploring,
-        # so it shows them all (the inspector above all: without it the chain rule is unreadable)
-        presentation = {**session.presentation, "lesson": None, "hidden": []}
+        presentation = forked_presentation(session.presentation)
     try:
         copy = registry(request).create(run.config, run, presentation, owner=client_address(request))
     except SessionLimit as exc:
         return error_response(429, "limit", str(exc))
-    return JSONResponse({"id": copy.id, "token": copy.token, "forked_from": session_id}, status_code=201)
+    return JSONResponse({"id": copy.id, "token": copy.token, "forked_from": session.id}, status_code=201)
 
 
 def _join_url(request: Request, session_id: str) -> str:
@@ -157,21 +111,16 @@ def _join_url(request: Request, session_id: str) -> str:
 
 
 @router.get("/api/sessions/{session_id}/join")
-def join_link(request: Request, session_id: str):
-    session = registry(request).get(session_id)
-    if session is None:
-        return not_found(session_id)
-    return {"url": _join_url(request, session_id), "qr": f"/api/sessions/{session_id}/qr.svg",
+def join_link(request: Request, session: SessionOr404):
+    return {"url": _join_url(request, session.id), "qr": f"/api/sessions/{session.id}/qr.svg",
             "viewers": len(session.connections)}
 
 
 @router.get("/api/sessions/{session_id}/qr.svg")
-def join_qr(request: Request, session_id: str):
-    if registry(request).get(session_id) is None:
-        return not_found(session_id)
+def join_qr(request: Request, session: SessionOr404):
     out = io.BytesIO()
     # error level M survives a smudged projector; a 4-module quiet zone is what scanners expect
-    segno.make(_join_url(request, session_id), error="m", micro=False).save(
+    segno.make(_join_url(request, session.id), error="m", micro=False).save(
         out, kind="svg", scale=8, border=4, dark="#000", light="#fff", xmldecl=False, svgns=True)
     return Response(out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
@@ -200,7 +149,7 @@ def _owner(request: Request) -> str | None | JSONResponse:
 
 @router.post("/api/scenarios", status_code=201)
 async def save_scenario(request: Request):
-    """Save a live session's state (`{"session", "title", "notes", "hidden"}`), or import a
+    """Save a live session's state (`{"session", "title", "notes", "hidden_panels"}`), or import a
     scenario document (an exported file). Either way the stored document is checked first."""
     owner = _owner(request)
     if isinstance(owner, Response):
@@ -217,8 +166,6 @@ async def save_scenario(request: Request):
     try:
         if isinstance(body, dict) and "session" in body:
             scenario = await _capture(request, body)
-            if isinstance(scenario, Response):
-                return scenario
         else:
             scenario = from_document(body)
             scenario.build_run(settings.max_gates)  # proves the saved run fits its config
@@ -233,22 +180,22 @@ async def save_scenario(request: Request):
     return JSONResponse({"id": scenario_id, "url": f"/scenario/{scenario_id}"}, status_code=201)
 
 
-CAPTURE_FIELDS = ("session", "title", "notes", "hidden")
+CAPTURE_FIELDS = ("session", "title", "notes", "hidden_panels", "hidden")  # hidden: the old name, still taken
 
 
-async def _capture(request: Request, body: dict) -> Scenario | Response:
+async def _capture(request: Request, body: dict) -> Scenario:
     unknown = sorted(set(body) - set(CAPTURE_FIELDS))
     if unknown:
         raise ScenarioError(unknown[0], f"is not a known field here; saving a session takes {', '.join(CAPTURE_FIELDS)}")
-    session_id = body["session"]
+    session_id = body["session"]  # from the body, not the path: any JSON value, shown cut short
     session = registry(request).get(session_id) if isinstance(session_id, str) else None
     if session is None:
-        return not_found(str(session_id)[:64])
+        raise Refused(not_found(str(session_id)[:64]))
     async with session.lock:
         live = to_document(capture(session.run), __version__)
-    # title, notes and hidden go through the same checks an imported file gets
-    return from_document({**live, "title": body.get("title", ""), "notes": body.get("notes", ""),
-                          "hidden": body.get("hidden", [])})
+    del live["hidden_panels"]  # the body's, under whichever name it gives them
+    # title, notes and the panels go through the same checks an imported file gets
+    return from_document({**live, **{k: body[k] for k in CAPTURE_FIELDS[1:] if k in body}})
 
 
 @router.get("/api/scenarios")

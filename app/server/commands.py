@@ -123,8 +123,6 @@ _MODELS: dict[str, type[_Command]] = {
     "sweep": Sweep, "sweep_cancel": SweepCancel, "load": Load, "hide": Hide,
 }
 COMMAND_TYPES = tuple(_MODELS)
-# what a viewer (no token) may send: questions about the run, nothing that changes it
-VIEWER_COMMANDS = ("snapshot", "ack", "verify", "explain", "batch")
 _adapter: TypeAdapter = TypeAdapter(Annotated[Union[tuple(_MODELS.values())], Field(discriminator="type")])
 
 

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+
+class Refused(Exception):
+    """A request refused from inside a dependency: `response` is the whole answer (a 404, a 403)."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.status_code)
+        self.response = response
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:

@@ -11,10 +11,9 @@ from app.presets import PRESETS
 from app.scenario import ScenarioError
 
 from . import wire
-from .admission import token_matches
-from .classroom import session_from_scenario
-from .errors import error_response, not_found
-from .pages import client_address, limit_page, message_page, page, registry, wrong_host
+from .dependencies import ControlledSession, SessionOr404, client_address, registry, store
+from .errors import error_response
+from .pages import limit_page, no_such_session_page, page, wrong_host
 from .sessions import SessionLimit
 
 router = APIRouter()
@@ -50,8 +49,8 @@ def join_session(request: Request, session_id: str, token: str | None = None):
         return refused
     session = registry(request).get(session_id)
     if session is None:
-        return message_page(request, 404, "No such session", f"There is no session {session_id!r}; it may have expired.")
-    return page(request, session.id, session.token if token_matches(token, session.token) else None)
+        return no_such_session_page(request, session_id)
+    return page(request, session.id, session.token if session.controlled_by(token) else None)
 
 
 @router.get("/api/presets")
@@ -86,25 +85,15 @@ async def create_session(request: Request):
 
 
 @router.get("/api/sessions/{session_id}")
-async def read_session(request: Request, session_id: str):
-    session = registry(request).get(session_id)
-    if session is None:
-        return not_found(session_id)
+async def read_session(session: SessionOr404):
     async with session.lock:
         body = {**session.frame().state, "config": config_to_dict(session.run.config)}
     return Response(wire.encode(body), media_type="application/json")
 
 
 @router.delete("/api/sessions/{session_id}", status_code=204)
-async def delete_session(request: Request, session_id: str):
-    session = registry(request).get(session_id)
-    if session is None:
-        return not_found(session_id)
-    auth = request.headers.get("authorization", "")
-    token = auth[7:] if auth.lower().startswith("bearer ") else ""
-    if not token_matches(token, session.token):
-        return error_response(403, "forbidden", "deleting a session needs its control token as 'Authorization: Bearer TOKEN'")
-    registry(request).remove(session_id)
+async def delete_session(request: Request, session: ControlledSession):
+    registry(request).remove(session.id)
     for conn in list(session.connections):
         conn.closing = True  # ends its sender, which closes the socket
         conn.wake.set()
@@ -118,7 +107,7 @@ async def _session_from_scenario(request: Request, body: dict):
     if not isinstance(scenario_id, str) or not 1 <= len(scenario_id) <= 64:
         return error_response(422, "invalid_message", "scenario must be the id of a saved scenario (text)", "scenario")
     try:
-        session = await session_from_scenario(request, scenario_id)
+        session = await registry(request).open_scenario(store(request), scenario_id, client_address(request))
         if session is None:
             return error_response(404, "not_found", f"no saved scenario {scenario_id!r}", "scenario")
     except ScenarioError as exc:

@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from app.storage import ScenarioStore, StorageError
 
 from . import classroom, http, ws
-from .errors import error_response
+from .errors import Refused, error_response
 from .pages import message_page
 from .sessions import Registry
 from .sweeps import SweepPool
@@ -61,6 +61,10 @@ def _storage_failed(request: Request, exc: StorageError):
     if not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", ""):
         return message_page(request, 503, "Saved scenarios are unavailable", str(exc))  # a share link opened in a tab
     return error_response(503, "storage", str(exc))
+
+
+def _refused(request: Request, exc: Refused):
+    return exc.response
 
 
 def _failed(request: Request, exc: Exception) -> JSONResponse:
@@ -110,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(http.router)
     app.include_router(classroom.router)
     app.include_router(ws.router)
+    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(StorageError, _storage_failed)
     app.add_exception_handler(Exception, _failed)
 

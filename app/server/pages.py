@@ -1,4 +1,4 @@
-"""The HTML pages' rendering, shared by the route modules."""
+"""The HTML pages' rendering, shared by the route modules, and the pages' Host refusal."""
 
 from __future__ import annotations
 
@@ -6,17 +6,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from .network import host_served
-from .sessions import Registry, SessionLimit
-
-
-def registry(request: Request) -> Registry:
-    return request.app.state.registry
-
-
-def client_address(request: Request) -> str | None:
-    """Whom sessions are counted against. Behind a reverse proxy every client is the proxy: give
-    such a server a larger max_sessions_per_client."""
-    return request.client.host if request.client else None
+from .sessions import SessionLimit
 
 
 def wrong_host(request: Request) -> HTMLResponse | None:
@@ -40,6 +30,10 @@ def page(request: Request, session_id: str, token: str | None, *, present: bool 
 def message_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
     return request.app.state.templates.TemplateResponse(
         request, "message.html", {"title": title, "message": message}, status_code=status)
+
+
+def no_such_session_page(request: Request, session_id: str) -> HTMLResponse:
+    return message_page(request, 404, "No such session", f"There is no session {session_id!r}; it may have expired.")
 
 
 def limit_page(request: Request, exc: SessionLimit) -> HTMLResponse:

@@ -1,6 +1,6 @@
 """Live sessions: a Run, the sockets watching it, the play loop and flow control.
 
-Flow control (see ../shared/DESIGN.md, measured): each session keeps one "latest frame" —
+Flow control (docs/protocol.md, *Flow control*; bench/stream.py measures it): each session keeps one "latest frame" —
 built lazily, only when some client is ready for it, encoded once and sent as the same bytes
 to every viewer. Each connection has a sender task that sends the newest frame only while
 the client has fewer than `max_unacked` unacknowledged play frames and no faster than
@@ -12,18 +12,21 @@ Messages that must not be dropped (answers to a client's own commands, `graph`, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from app.engine import Config, parse_config
 from app.run import Run, run_view
+from app.storage import ScenarioStore
 
 from . import wire
-from .admission import Claims
+from .admission import Claims, token_matches
 from .budget import frame_executor, lane
+from .presenting import blank_presentation, saved_scenario, scenario_presentation
 from .settings import Settings
 from .sweeps import SweepJob, SweepPool
 
@@ -94,6 +97,10 @@ class Session:
         self.last_seen = time.monotonic()
         self.last_read = time.monotonic()  # the last ack or command from anyone: is anybody still reading?
 
+    def controlled_by(self, token: str | None) -> bool:
+        """Whether `token` is this session's control token: the one place a token is compared."""
+        return token_matches(token, self.token)
+
     # --- frames --------------------------------------------------------------------------
 
     def changed(self) -> None:
@@ -142,7 +149,7 @@ class Session:
     def reply_frame(self, conn: Connection, re: Any) -> None:
         """Answer a command with the current state (and its grid), carrying `re`."""
         frame = self.frame()
-        state_bytes = frame.state_bytes if re is None else wire.encode({**frame.state, "re": re})
+        state_bytes = frame.state_bytes if re is None else wire.encode(wire.reply(frame.state, re))
         conn.push(("text", state_bytes), ("bytes", frame.grid))
         conn.sent_version = max(conn.sent_version, frame.version)
 
@@ -156,7 +163,7 @@ class Session:
     def broadcast(self, message: dict, re: Any = None, origin: Connection | None = None) -> None:
         """A message every connection must get (graph, config, dataset); `re` only for the origin."""
         plain = wire.encode(message)
-        tagged = wire.encode({**message, "re": re}) if re is not None else plain
+        tagged = plain if re is None else wire.encode(wire.reply(message, re))
         for conn in self.connections:
             conn.push(("text", tagged if conn is origin else plain))
 
@@ -164,8 +171,9 @@ class Session:
         for conn in self.connections:
             conn.push(("bytes", data))
 
-    def show(self, run: Run, presentation: dict, re: Any = None, origin: Connection | None = None) -> None:
-        """Replace the run (a scenario or lesson step loaded) and tell everyone all of it."""
+    def replace_run(self, run: Run, presentation: dict, re: Any = None, origin: Connection | None = None) -> None:
+        """Put the session on another run (a scenario or lesson step loaded) shown as `presentation`:
+        playing stops, and everyone gets the new graph, config, dataset and presentation."""
         self.stop_playing()
         self.run = run
         self.presentation = presentation
@@ -179,6 +187,26 @@ class Session:
             self.sweep.task.cancel()  # the task stops its workers on the way out
 
     # --- connections ---------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def attached(self, conn: Connection) -> AsyncIterator[None]:
+        """`conn` on this session for the block, and detached however the block ends. It is greeted
+        under the lock in the same moment it is attached, so nothing broadcast reaches it before its hello."""
+        try:
+            async with self.lock:
+                self.attach(conn)
+                self.greet(conn)
+            yield
+        finally:
+            self.detach(conn)
+
+    def greet(self, conn: Connection) -> None:
+        """What a new connection gets, in order: hello, graph, state and its grid, config, dataset, presentation."""
+        conn.push(("text", wire.encode(wire.hello(self.id, conn.role, self.settings))),
+                  ("text", wire.encode(wire.graph(self.run))))
+        self.reply_frame(conn, None)
+        conn.push(("text", wire.encode(wire.config(self.run))), ("text", wire.encode(wire.dataset(self.run))),
+                  ("text", wire.encode(wire.presentation(self.presentation))))
 
     def attach(self, conn: Connection) -> None:
         self.connections.add(conn)
@@ -301,10 +329,6 @@ class Session:
         self._play_task = None
 
 
-def blank_presentation() -> dict:
-    return {"title": "", "notes": "", "hidden": [], "scenario": None, "lesson": None}
-
-
 class SessionLimit(Exception):
     """No room for another session. `full`: the whole server is at its cap (else one client
     address is at its own)."""
@@ -326,7 +350,7 @@ class Registry:
     """Every live session of this process: the caps (overall and per client address), expiry,
     eviction, and sessions made only when a page's websocket redeems its claim.
 
-    Lifetime (docs/protocol.md, *Session lifetime*): a session with a connection open is kept. One
+    Lifetime (docs/protocol.md, *Sessions*, "Lifetime"): a session with a connection open is kept. One
     with none expires `idle_timeout` after its controller's last command, or `unattended_timeout`
     after it was made if no controller ever sent one. Connecting, acks and viewers never move that
     clock, so reconnecting keeps nothing alive. When a cap is reached the idle session nearest its
@@ -352,6 +376,16 @@ class Registry:
         self.sessions[session_id] = session
         self.leases[session_id] = Lease(owner, now)
         return session
+
+    async def open_scenario(self, store: ScenarioStore, scenario_id: str, owner: str | None) -> Session | None:
+        """A new session at exactly a saved scenario, or None if there is no such scenario.
+        Raises ScenarioError if it no longer loads, SessionLimit if the server is full."""
+        scenario = await saved_scenario(store, scenario_id)
+        if scenario is None:
+            return None
+        run = scenario.build_run(self.settings.max_gates)
+        # counted against the asking address: a share link in a page of <img> tags is a session per tag
+        return self.create(scenario.config, run, scenario_presentation(scenario, scenario_id), owner=owner)
 
     def claim(self, owner: str | None) -> tuple[str, str]:
         """An id and token for a page; the session is made when its websocket connects (`redeem`).

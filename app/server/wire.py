@@ -16,14 +16,17 @@ from typing import Any
 import numpy as np
 import orjson
 
-from app.engine import config_to_dict, neuron_graph
+from app.engine import choices, config_to_dict, limits, neuron_graph
 from app.engine.diagnostics import Diagnostics
 from app.engine.gradcheck import EPSILON, GradCheck
 from app.engine.heatmaps import heatmaps
-from app.run import Run, RunView
+from app.run import STEP_UNITS, VIEWS, Run, RunView
 from app.run.batchview import MATRICES, BatchView
 from app.run.explain import Explanation, Line, Words
+from app.run.stepper import BACK_ITERATIONS
 from app.run.sweep import SeedResult
+
+from .settings import Settings
 
 PROTOCOL_VERSION = 1
 GRID_MAGIC = b"BPG1"
@@ -35,8 +38,9 @@ def encode(message: dict) -> bytes:
     return orjson.dumps(message)
 
 
-def decode(raw: str | bytes) -> Any:
-    return orjson.loads(raw)
+def reply(message: dict, re: Any) -> dict:
+    """`message` as the answer to the command whose id is `re`: with `"re"` when the command had one."""
+    return message if re is None else {**message, "re": re}
 
 
 def finite(x: float | None) -> float | None:
@@ -50,9 +54,22 @@ def array_json(a: np.ndarray) -> list:
     return np.where(np.isfinite(a), a, None).tolist()
 
 
-def hello(session_id: str, role: str, limits: dict, choices: dict) -> dict:
-    return {"type": "hello", "protocol": PROTOCOL_VERSION, "session": session_id, "role": role, "limits": limits,
-            "choices": choices}
+def hello(session_id: str, role: str, settings: Settings) -> dict:
+    return {"type": "hello", "protocol": PROTOCOL_VERSION, "session": session_id, "role": role,
+            "limits": hello_limits(settings), "choices": hello_choices()}
+
+
+def hello_limits(settings: Settings) -> dict:
+    return {**limits(), "message_bytes": settings.max_message_bytes, "speed": settings.max_speed,
+            "step_count": settings.max_step_count, "step_iterations": settings.max_step_iterations,
+            "fps": settings.max_fps, "unacked_frames": settings.max_unacked, "gates": settings.max_gates,
+            "back_iterations": BACK_ITERATIONS, "sweep_seeds": settings.max_sweep_seeds,
+            "sweep_iterations": settings.max_sweep_iterations}
+
+
+def hello_choices() -> dict:
+    # the page builds its menus from this, so a value added to a model appears there unasked
+    return {**choices(), "step_units": list(STEP_UNITS), "views": list(VIEWS)}
 
 
 def graph(run: Run) -> dict:
@@ -230,9 +247,7 @@ def error(code: str, message: str, field: str | None = None, re: Any = None) -> 
     out: dict[str, Any] = {"type": "error", "code": code, "message": message}
     if field is not None:
         out["field"] = field
-    if re is not None:
-        out["re"] = re
-    return out
+    return reply(out, re)
 
 
 def _quantise(maps: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bytes:

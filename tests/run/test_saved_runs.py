@@ -175,3 +175,26 @@ def test_new_weights_are_judged_at_once_at_a_checkpoint():
     run.set_params(params)
     d = run_view(run).diagnostics
     assert d.trend.ratio == d.ratio  # judged on the weights in place, not those before the edit
+
+
+def test_new_documents_name_their_panels_hidden_panels_and_old_ones_with_hidden_still_load():
+    run = make()
+    document = to_document(capture(run, hidden_panels=["charts", "legend"]), "test")
+    assert document["hidden_panels"] == ["charts", "legend"] and "hidden" not in document
+    assert document["config"]["hidden"] == [3, 2], "the config's hidden is still the layer widths"
+    assert from_document(document).hidden_panels == ["charts", "legend"]
+    old = {k: v for k, v in document.items() if k != "hidden_panels"} | {"hidden": ["inspector", "charts", "inspector"]}
+    assert from_document(old).hidden_panels == ["inspector", "charts"]
+    assert all("hidden" not in step and "hidden_panels" in step for lesson in LESSONS for step in lesson["steps"])
+
+
+@pytest.mark.parametrize("change,field", [
+    (lambda d: d.update(hidden_panels=["charts", "menu"]), "hidden_panels[1]"),
+    (lambda d: d.update(hidden_panels="charts"), "hidden_panels"),
+    (lambda d: d.update(hidden=["charts"]), "hidden"),  # both names at once: which is meant?
+    (lambda d: d.update(hidden=[], hidden_panels=[]), "hidden"),
+])
+def test_panels_are_refused_under_the_name_they_were_given(change, field):
+    with pytest.raises(ScenarioError) as info:
+        from_document(_with(change))
+    assert info.value.field == field, str(info.value)

@@ -153,7 +153,7 @@ def test_a_fork_starts_exactly_here_and_then_goes_its_own_way(client):
 def test_a_fork_shows_every_panel_the_presenter_hid(client):
     sid, token = new_session(client)
     lesson = LESSONS[0]
-    step = next(k for k, s in enumerate(lesson["steps"]) if "inspector" in s["hidden"])
+    step = next(k for k, s in enumerate(lesson["steps"]) if "inspector" in s["hidden_panels"])
     with connect(client, sid, token) as presenter, connect(client, sid) as viewer:
         presenter.call(type="load", lesson=lesson["id"], step=step)
         shown, _ = presenter.call(answers=("presentation",), type="hide", panels=["inspector", "controls", "charts"])
@@ -290,7 +290,7 @@ def test_a_share_link_opens_a_private_session_at_the_saved_state(client):
 
 
 def test_serve_on_every_interface_says_where_the_room_joins():
-    from app.server.run import addresses
+    from app.server.serve import addresses
 
     assert addresses("0.0.0.0", 8000, "192.168.1.23")[1].startswith("Others on your network join at "
                                                                     "http://192.168.1.23:8000")
@@ -316,3 +316,26 @@ def test_the_command_line_prints_the_lan_address_when_serving_every_interface():
     assert lines[0] == f"Backprop Lab is serving at http://127.0.0.1:{port} on this machine"
     lan = lan_address()
     assert (f"http://{lan}:{port}" in lines[1]) if lan else ("No network address" in lines[1])
+
+
+def test_an_old_scenario_file_with_hidden_opens_with_those_panels_hidden(client):
+    sid, _ = new_session(client, CONFIG)
+    document = client.get(f"/api/scenarios/{save(client, sid)}").json()
+    old = {k: v for k, v in document.items() if k != "hidden_panels"} | {"hidden": ["charts", "inspector"]}
+    imported = client.post("/api/scenarios", json=old, headers=OWNER)
+    assert imported.status_code == 201, imported.text
+    opened = client.post("/api/sessions", json={"scenario": imported.json()["id"]}).json()
+    with connect(client, opened["id"], opened["token"]) as peer:
+        assert peer.hello["presentation"]["hidden"] == ["charts", "inspector"]
+    both = client.post("/api/scenarios", json={**old, "hidden_panels": ["charts"]}, headers=OWNER)
+    assert both.status_code == 422 and both.json()["error"]["field"] == "hidden"
+
+
+def test_saving_writes_hidden_panels_whichever_name_the_request_used(client):
+    sid, _ = new_session(client, CONFIG)
+    for body in ({"hidden": ["charts"]}, {"hidden_panels": ["charts"]}):
+        document = client.get(f"/api/scenarios/{save(client, sid, **body)}").json()
+        assert document["hidden_panels"] == ["charts"] and "hidden" not in document
+        assert document["config"]["hidden"] == CONFIG["hidden"]
+    refused = client.post("/api/scenarios", json={"session": sid, "hidden": ["charts"], "hidden_panels": []})
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "hidden"

@@ -237,7 +237,7 @@ def test_a_broken_database_is_named_when_a_scenario_is_loaded(make_client, tmp_p
 
 
 def test_verify_runs_apart_from_storage_so_a_save_does_not_wait_for_it(make_client, tmp_path, monkeypatch):
-    import app.server.ws as ws_module
+    import app.server.handlers as handlers_module
 
     started, release, threads = threading.Event(), threading.Event(), []
 
@@ -247,8 +247,8 @@ def test_verify_runs_apart_from_storage_so_a_save_does_not_wait_for_it(make_clie
         release.wait(10)
         return real_check(*args)
 
-    real_check = ws_module.gradient_check
-    monkeypatch.setattr(ws_module, "gradient_check", slow_check)
+    real_check = handlers_module.gradient_check
+    monkeypatch.setattr(handlers_module, "gradient_check", slow_check)
     client = make_client(scenario_db=tmp_path / "s.sqlite3")
     sid, token = new_session(client)
     with connect(client, sid) as viewer:
