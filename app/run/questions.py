@@ -117,7 +117,7 @@ def _node_question(run: Run, kind: str, target: dict, ahead: bool = False) -> Po
         raise StepError("target", f"{quantity} of {node} is not computed in this iteration of the {run.view_name} view")
     value = node_values(fork)[node][quantity]
     label = run.labels().get(node, node) if run.view_name == "neuron" else node
-    words = f"{QUANTITY_WORDS[quantity]} of {label}" if quantity != "a" or node != LOSS_ID else "the loss L"
+    words = f"{QUANTITY_WORDS[quantity]}({label})" if quantity != "a" or node != LOSS_ID else "the loss L"
     working = explain_op(fork, op) if op is not None else Explanation(node, run.phase, (Words(
         f"{words} is already known at this point of the iteration."),))
     return _valued(kind, {"node": node, "quantity": quantity}, f"What will {words} be?", value, working, node=node)

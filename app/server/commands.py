@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from app.engine.config import config_error_from
 from app.run import StepUnit, ViewName
+from app.run.questions import MAX_PROMPT, QuestionKind
 
 MessageId = Union[Annotated[int, Field(strict=True)], str]
 
@@ -111,6 +112,33 @@ class Hide(_Command):
     panels: Annotated[list[str], Field(max_length=32)]
 
 
+class Ask(_Command):
+    """Open a question to the room (docs/protocol.md, "Questions")."""
+
+    type: Literal["ask"]
+    kind: QuestionKind = "number"
+    target: Annotated[dict[str, Any], Field(max_length=8)] | None = None
+    prompt: Annotated[str, Field(max_length=MAX_PROMPT)] | None = None
+
+
+class Answer(_Command):
+    """One connection's answer; the run layer checks the value against the question's kind."""
+
+    type: Literal["answer"]
+    question: Annotated[str, Field(max_length=32)]
+    value: Any
+
+
+class Reveal(_Command):
+    type: Literal["reveal"]
+    question: Annotated[str, Field(max_length=32)]
+
+
+class CloseQuestion(_Command):
+    type: Literal["close_question"]
+    question: Annotated[str, Field(max_length=32)]
+
+
 class Ack(_Command):
     type: Literal["ack"]
     seq: Annotated[int, Field(ge=0)]  # frame numbers start at 1
@@ -121,6 +149,7 @@ _MODELS: dict[str, type[_Command]] = {
     "pause": Pause, "select": Select, "snapshot": Snapshot, "ack": Ack,
     "back": Back, "view": View, "verify": Verify, "explain": Explain, "batch": Batch,
     "sweep": Sweep, "sweep_cancel": SweepCancel, "load": Load, "hide": Hide,
+    "ask": Ask, "answer": Answer, "reveal": Reveal, "close_question": CloseQuestion,
 }
 COMMAND_TYPES = tuple(_MODELS)
 _adapter: TypeAdapter = TypeAdapter(Annotated[Union[tuple(_MODELS.values())], Field(discriminator="type")])

@@ -33,6 +33,7 @@ from app.engine.gradcheck import gradient_check
 from app.run import StepError
 from app.run.batchview import batch_view
 from app.run.explain import explain_node
+from app.run.questions import pose
 from app.scenario import ScenarioError, check_panels
 from app.storage import ScenarioStore, StorageError
 
@@ -40,6 +41,7 @@ from . import wire
 from .budget import run_heavy
 from .commands import CommandError
 from .presenting import lesson_scenario, saved_scenario, scenario_presentation
+from .questions import ANSWERS_PER_SECOND, Question, close, new_question, record, reveal, send_tally
 from .sessions import Connection, Session
 from .settings import Settings
 from .sweeps import SweepJob, cancel, start
@@ -70,6 +72,7 @@ class Handler:
     frame: bool = False  # answered with the state and its grid
     check: Callable[[Call], None] | None = None
     prepare: Callable[[Call], Awaitable[Any]] | None = None
+    changes_run: bool = False  # once carried out, an open question closes: its truth no longer holds
 
 
 def failure(exc: Exception, re: Any) -> dict:
@@ -358,6 +361,55 @@ async def _cancel_sweep(call: Call) -> None:
     _answer(call, wire.sweep_cancelling(job))
 
 
+# --- predict, then reveal -----------------------------------------------------------------------
+
+async def _ask(call: Call) -> None:
+    """Open a question; its truth is worked out now, on a fork, and the run does not move."""
+    session, command = call.session, call.command
+    if session.question is not None:
+        raise CommandError("busy", f"ask: question {session.question.id} is open; reveal or close it first", "question")
+    try:
+        posed = pose(session.run, command.kind, command.target, command.prompt)
+    except StepError as exc:
+        raise CommandError("invalid_message", f"ask: {exc}", exc.field) from None
+    session.question = new_question(posed)
+    session.broadcast(wire.question(session.question), call.re, call.conn)
+
+
+def _open_question(call: Call) -> Question:
+    question, asked = call.session.question, call.command.question
+    if question is None or question.id != asked:
+        now = f"the open question is {question.id}" if question is not None else "no question is open"
+        raise CommandError("not_found", f"{call.command.type}: question {asked!r} is not open ({now})", "question")
+    return question
+
+
+async def _answer_question(call: Call) -> None:
+    """Store this connection's answer (a later one replaces it) and tell the controllers the tally."""
+    question = _open_question(call)
+    if not call.conn.answer_rate.allow(time.monotonic()):
+        raise CommandError("limit", f"answer: at most {ANSWERS_PER_SECOND} answers a second from one connection",
+                           "value")
+    try:
+        value = record(question, call.conn, call.command.value)
+    except StepError as exc:
+        raise CommandError("invalid_message", f"answer: {exc}", exc.field) from None
+    _answer(call, wire.answered(question, value))
+    send_tally(call.session, question)
+
+
+async def _reveal(call: Call) -> None:
+    question = _open_question(call)
+    call.session.question = None
+    reveal(call.session, question, call.re, call.conn)
+
+
+async def _close_question(call: Call) -> None:
+    question = _open_question(call)
+    call.session.question = None
+    close(call.session, question, call.re, call.conn)
+
+
 # --- the table -------------------------------------------------------------------------------
 
 def _table(*handlers: Handler) -> dict[str, Handler]:
@@ -379,21 +431,27 @@ HANDLERS = _table(
     Handler("verify", _verify, control=False),  # takes the lock only to read what to check
     # playing and stepping
     Handler("pause", _pause, frame=True),
-    Handler("play", _play, check=_check_speed, not_while_stepping=True, frame=True),
-    Handler("step", _step, not_while_stepping=True, not_while_playing=True),  # its task answers with the frame
+    Handler("play", _play, check=_check_speed, not_while_stepping=True, frame=True, changes_run=True),
+    # its task answers with the frame
+    Handler("step", _step, not_while_stepping=True, not_while_playing=True, changes_run=True),
     # changing the run
-    Handler("back", _back, not_while_stepping=True, locked=True, not_while_playing=True, frame=True),
-    Handler("view", _view, not_while_stepping=True, locked=True, frame=True),
-    Handler("select", _select, not_while_stepping=True, locked=True, frame=True),
-    Handler("set_params", _set_params, not_while_stepping=True, locked=True, frame=True),
-    Handler("randomize", _randomize, not_while_stepping=True, locked=True, frame=True),
-    Handler("configure", _configure, not_while_stepping=True, locked=True, frame=True),
+    Handler("back", _back, not_while_stepping=True, locked=True, not_while_playing=True, frame=True, changes_run=True),
+    Handler("view", _view, not_while_stepping=True, locked=True, frame=True, changes_run=True),
+    Handler("select", _select, not_while_stepping=True, locked=True, frame=True, changes_run=True),
+    Handler("set_params", _set_params, not_while_stepping=True, locked=True, frame=True, changes_run=True),
+    Handler("randomize", _randomize, not_while_stepping=True, locked=True, frame=True, changes_run=True),
+    Handler("configure", _configure, not_while_stepping=True, locked=True, frame=True, changes_run=True),
     # what is shown
-    Handler("load", _load, not_while_stepping=True, prepare=_read_load, locked=True, frame=True),
+    Handler("load", _load, not_while_stepping=True, prepare=_read_load, locked=True, frame=True, changes_run=True),
     Handler("hide", _hide),
     # sweeps, which train apart from the session's run
     Handler("sweep", _sweep),
     Handler("sweep_cancel", _cancel_sweep),
+    # predict, then reveal: anyone may answer; asking reads the run, so it waits for a step or play
+    Handler("ask", _ask, not_while_stepping=True, locked=True, not_while_playing=True),
+    Handler("answer", _answer_question, control=False),
+    Handler("reveal", _reveal),
+    Handler("close_question", _close_question),
 )
 
 # what a viewer (no token) may send: questions about the run, nothing that changes it
@@ -416,6 +474,8 @@ async def execute(call: Call) -> None:
         if entry.not_while_playing and session.playing:
             raise CommandError("busy", f"{kind}: the run is playing; pause it first")
         await entry.run(call)
+        if entry.changes_run:
+            session.end_question()
         if entry.frame:
             async with _locked_if(not entry.locked, session):
                 session.reply_frame(call.conn, call.re)

@@ -27,6 +27,7 @@ from . import wire
 from .admission import Claims, token_matches
 from .budget import frame_executor, lane
 from .presenting import blank_presentation, saved_scenario, scenario_presentation
+from .questions import AnswerRate, Question, close as close_question
 from .settings import Settings
 from .sweeps import SweepJob, SweepPool
 
@@ -57,6 +58,7 @@ class Connection:
     closing: bool = False
     running: asyncio.Task | None = None  # a long command (step) running while the receiver reads on
     last_verify: float = float("-inf")  # when this connection last asked for a verify
+    answer_rate: AnswerRate = field(default_factory=AnswerRate)  # its answers to questions, paced
 
     def ack(self, seq: int) -> None:
         self.acked = max(self.acked, seq)
@@ -93,6 +95,7 @@ class Session:
         self.speed = 0.0
         self._play_task: asyncio.Task | None = None
         self.sweep: SweepJob | None = None  # running, or the last one
+        self.question: Question | None = None  # the one open question, if any
         self.presentation = blank_presentation()
         self.last_seen = time.monotonic()
         self.last_read = time.monotonic()  # the last ack or command from anyone: is anybody still reading?
@@ -182,6 +185,12 @@ class Session:
             self.broadcast(message, re, origin)
         self.changed()
 
+    def end_question(self) -> None:
+        """The run is about to change: an open question's truth would no longer hold, so it closes."""
+        if self.question is not None:
+            question, self.question = self.question, None
+            close_question(self, question)
+
     def stop_sweeping(self) -> None:
         if self.sweep is not None and self.sweep.task is not None:
             self.sweep.task.cancel()  # the task stops its workers on the way out
@@ -207,6 +216,8 @@ class Session:
         self.reply_frame(conn, None)
         conn.push(("text", wire.encode(wire.config(self.run))), ("text", wire.encode(wire.dataset(self.run))),
                   ("text", wire.encode(wire.presentation(self.presentation))))
+        if self.question is not None:  # a late joiner can still answer
+            conn.push(("text", wire.encode(wire.question(self.question))))
 
     def attach(self, conn: Connection) -> None:
         self.connections.add(conn)
@@ -215,6 +226,8 @@ class Session:
 
     def detach(self, conn: Connection) -> None:
         self.connections.discard(conn)
+        if self.question is not None:  # answers are kept per connection only while it is there
+            self.question.answers.pop(conn, None)
         self.last_seen = time.monotonic()
         if not self.connections:
             self.stop_playing()  # nobody watching: no reason to burn a core

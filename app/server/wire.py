@@ -285,3 +285,33 @@ def grid_frame(run: Run, seq: int, resolution: int, neuron_resolution: int, exte
     parts.append(b"\0" * (-sum(map(len, parts)) % 8))
     parts.append(_quantise(neurons, lo, hi) if m else b"")
     return b"".join(parts)
+
+
+# --- predict, then reveal --------------------------------------------------------------------------
+
+def _answer_json(value: Any) -> Any:
+    return finite(value) if isinstance(value, float) else value
+
+
+def question(q, open_: bool = True) -> dict:
+    """A question opened (or, with open false, closed unrevealed); `node` and `edge` say what to
+    highlight."""
+    posed = q.posed
+    return {"type": "question", "id": q.id, "kind": posed.kind, "target": posed.target, "prompt": posed.prompt,
+            "open": open_, "choices": posed.choices, "node": posed.node, "edge": posed.edge}
+
+
+def tally(q, connected: int) -> dict:
+    return {"type": "tally", "question": q.id, "answers": len(q.answers), "connected": connected, "counts": q.counts()}
+
+
+def answered(q, value: Any) -> dict:
+    """The answer this connection has stored (it may change it until the reveal)."""
+    return {"type": "answered", "question": q.id, "value": _answer_json(value)}
+
+
+def reveal(q, yours: Any, right: bool) -> dict:
+    working = q.posed.working
+    return {"type": "reveal", "question": q.id, "truth": _answer_json(q.posed.truth), "counts": q.counts(),
+            "answers": len(q.answers), "yours": _answer_json(yours), "right": right,
+            "explain": working.as_text(), "working": _explain_json(working)}

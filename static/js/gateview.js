@@ -789,6 +789,8 @@ export function drawGateView(ctx, layout, store, now = 0) {
   const cursor = state?.cursor ? layout.rep.get(state.cursor) ?? state.cursor : null;
   const hover = store?.hover?.id ?? null;
   const pinned = store?.pinned ? layout.rep.get(store.pinned) ?? store.pinned : null;
+  const question = store?.question;
+  const asked = question?.open && question.node ? layout.rep.get(question.node) ?? question.node : null;
 
   ctx.save();
   for (const g of layout.groups) {
@@ -858,6 +860,14 @@ export function drawGateView(ctx, layout, store, now = 0) {
       ctx.lineWidth = 4 * k;
       ctx.strokeStyle = CURSOR;
       ctx.stroke();
+    }
+    if (n.id === asked) { // an open question is about this value: ringed in the question's colour
+      shapePath(ctx, n, 7 * k);
+      ctx.lineWidth = 4 * k;
+      ctx.setLineDash([8 * k, 5 * k]);
+      ctx.strokeStyle = "#7b3fb5";
+      ctx.stroke();
+      ctx.setLineDash([]);
     }
   }
 

@@ -9,6 +9,7 @@ import { bindGraph } from "./graphview.js";
 import { bindGuide } from "./guide.js";
 import { bindInspector } from "./inspector.js";
 import { readLinkedConfig, writeLinkedConfig } from "./link.js";
+import { bindQuestions } from "./questions.js";
 import { bindRunBar } from "./runbar.js";
 import { connect } from "./socket.js";
 import { createStore, set, touch } from "./store.js";
@@ -103,6 +104,7 @@ const areas = [
   boundary,
   bindStuckRuns({ store, socket, token, session, showError }),
   bindDrawer({ store }),
+  bindQuestions({ store, socket, token }),
   { paint: paintScene },
 ];
 // the guide comes last: it points at what the others have just drawn

@@ -218,7 +218,34 @@ export function drawNeuronGraph(ctx, store, layout, labels, now = 0) {
       : store.presenting ? "#2a303c" : "#8a93a3";
     ctx.strokeRect(x, y, layout.size, layout.size);
   }
+  drawAsked(ctx, store, (id) => layout.positions.get(id), half, k);
   drawLabels(ctx, store, labels, (id) => layout.positions.get(id));
+}
+
+/** What an open question is about: its node ringed, its weight's edge drawn over, in the
+ * question's colour, so a room looking up from its phones finds it at once. */
+export function drawAsked(ctx, store, positionOf, half, k) {
+  const q = store.question;
+  if (!q?.open || (!q.node && !q.edge)) return;
+  ctx.save();
+  ctx.strokeStyle = "#7b3fb5";
+  if (q.edge) {
+    const edge = store.graph?.edges.find((e) => e.id === q.edge);
+    const a = edge && positionOf(edge.src), b = edge && positionOf(edge.dst);
+    if (a && b) {
+      ctx.lineWidth = 5 * k;
+      ctx.beginPath();
+      traceEdge(ctx, a, b, half);
+      ctx.stroke();
+    }
+  }
+  const p = q.node && positionOf(q.node);
+  if (p) {
+    ctx.lineWidth = 4 * k;
+    ctx.setLineDash([8 * k, 5 * k]);
+    ctx.strokeRect(p.x - half - 7 * k, p.y - half - 7 * k, 2 * half + 14 * k, 2 * half + 14 * k);
+  }
+  ctx.restore();
 }
 
 /** Names and values at their placed boxes; values on a light pill so edges under them stay apart. */

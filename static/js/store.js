@@ -8,7 +8,7 @@ const SEED_LIMIT = 12;
 export function createStore() {
   return {
     role: "view", hello: null, graph: null, state: null, config: null, dataset: null, grid: null,
-    history: [], mode: "auto", hover: null, connection: "connecting", error: null,
+    history: [], mode: "auto", hover: null, connection: "connecting",
     drawnSeq: -1, dirty: true,
     // the step-through: a clicked node's explanation, the last verify and batch answers
     pinned: null, explained: null, verify: null, verifyFor: null, batch: null, batchOpen: false,
@@ -21,6 +21,9 @@ export function createStore() {
     drawerOpen: false, adding: false,
     // custom data started empty (or cleared): the page holds no points till the first click sends one
     emptyCustom: false,
+    // predict, then reveal: the question asked (open or just closed), the room's tally (controllers
+    // only), the reveal with this page's own verdict, and the answer this page sent
+    question: null, tally: null, reveal: null, myAnswer: null,
   };
 }
 
@@ -142,6 +145,13 @@ export function applyMessage(store, message) {
     case "explain": store.explained = message; break;
     case "verify": applyVerify(store, message); break;
     case "batch": store.batch = message; break;
+    case "question":
+      if (message.open && message.id !== store.question?.id) { store.tally = null; store.reveal = null; store.myAnswer = null; }
+      store.question = message; break;
+    case "tally": if (message.question === store.question?.id) store.tally = message; break;
+    case "reveal": // the reveal closes the question
+      if (message.question === store.question?.id) { store.reveal = message; store.question = { ...store.question, open: false }; }
+      break;
     default: return;
   }
   store.dirty = true;

@@ -26,8 +26,10 @@ SAMPLES = {
     "randomize": {"weight_seed": 7}, "configure": {"config": {"lr": 0.5}},
     "load": {"lesson": LESSONS[0]["id"], "step": 1}, "hide": {"panels": ["charts"]},
     "sweep": {"count": 2, "iterations": 0}, "sweep_cancel": {},
+    "ask": {"kind": "sign"}, "answer": {"question": "q0", "value": "+"}, "reveal": {"question": "q0"},
+    "close_question": {"question": "q0"},
 }
-ANSWERS = ("state", "error", "explain", "batch", "verify", "presentation")
+ANSWERS = ("state", "error", "explain", "batch", "verify", "presentation", "question", "answered", "reveal")
 
 
 def test_every_command_type_has_exactly_one_handler():
@@ -42,7 +44,7 @@ def test_what_a_viewer_may_send_is_what_the_protocol_says():
     text = " ".join(PROTOCOL.read_text().split())
     sentence = re.search(r"A viewer \(no token\) may send only (.*?); anything else is `forbidden`", text).group(1)
     assert set(re.findall(r"`(\w+)`", sentence)) == set(VIEWER_COMMANDS) == {"snapshot", "ack", "verify", "explain",
-                                                                            "batch"}
+                                                                            "batch", "answer"}
 
 
 def everything_but_seq(state: dict) -> dict:
@@ -81,5 +83,5 @@ def test_while_a_long_step_runs_exactly_the_entries_that_say_so_are_busy(client)
             session.stepping = False
 
 
-def test_while_playing_only_step_and_back_are_busy():
-    assert {kind for kind, handler in HANDLERS.items() if handler.not_while_playing} == {"step", "back"}
+def test_while_playing_only_step_back_and_ask_are_busy():
+    assert {kind for kind, handler in HANDLERS.items() if handler.not_while_playing} == {"step", "back", "ask"}
