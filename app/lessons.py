@@ -1,7 +1,10 @@
 """Lessons: ordered scenarios with what to say at each, stepped with PageDown and PageUp.
 
 Each step is a scenario document (app/scenario.py) built from a preset, so a lesson needs no
-saved file and changes with the presets it is made of. The tests load every step.
+saved file and changes with the presets it is made of. A step may carry questions: each is
+asked (the `ask` command, docs/protocol.md) by the teacher's page when the run's next op in
+the step's first iteration is the one `before` names, so the room predicts before it sees.
+The tests load every step and pose every question.
 """
 
 from __future__ import annotations
@@ -21,12 +24,28 @@ def _step(preset: str, title: str, notes: str, *, view: str = "neuron", hidden_p
 
 _QUIET = ("diagnosis", "charts")  # the first steps are about one example, not about training
 
+
+def _ask(before: dict, kind: str, prompt: str, target: dict | None = None) -> dict:
+    """A question asked just before the op `before` names ({"phase"}, and "node" to be exact)."""
+    return {"before": before, "kind": kind, "target": target or {"next": True}, "prompt": prompt}
+
 LESSONS: list[dict] = [
     {
         "id": "backprop-in-10",
         "title": "Backprop in 10 minutes",
         "description": "From one example's numbers to why some runs get stuck: two whiteboard steps, "
                        "a run that learns, and four that do not.",
+        # step index → its questions: a forward value, a gradient's sign at a dead ReLU, a fork's sum
+        "questions": {
+            0: [_ask({"phase": "forward", "node": "h1_0"}, "number",
+                     "h1.1 adds up w·x over its inputs, plus its bias, then applies relu. What will its a be?")],
+            1: [_ask({"phase": "backward", "node": "h1_1"}, "sign",
+                     "For this example h1.2's z is below zero. Will its dL/dz be positive, negative or zero?",
+                     {"node": "h1_1", "quantity": "grad_z"})],
+            2: [_ask({"phase": "backward"}, "number",
+                     "x1 feeds two multiply gates. Once both have passed their gradient back, what will dL/dx1 be?",
+                     {"node": "x1", "quantity": "grad_a"})],
+        },
         "steps": [
             _step("whiteboard", "1 · One example goes forward",
                   "Four points and two relu units with whole-number weights. Press → to compute one node at a "
@@ -84,5 +103,7 @@ def lesson(lesson_id: str) -> dict | None:
 
 def lesson_summary(item: dict) -> dict:
     """What the lesson menu shows: the lesson and its steps' titles and notes."""
+    questions = item.get("questions", {})
     return {"id": item["id"], "title": item["title"], "description": item["description"],
-            "steps": [{"title": s["title"], "notes": s["notes"]} for s in item["steps"]]}
+            "steps": [{"title": s["title"], "notes": s["notes"], "questions": questions.get(k, [])}
+                      for k, s in enumerate(item["steps"])]}

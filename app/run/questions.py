@@ -20,7 +20,7 @@ from app.engine import LOSS_ID, node_id
 from .batchview import MATRICES, batch_view
 from .explain import Explanation, Words, explain_op
 from .stepper import Run, StepError
-from .view import NodeValues, node_values, run_diagnostics
+from .view import node_values, run_diagnostics
 
 QuestionKind = Literal["number", "sign", "choice", "shape"]
 QUESTION_KINDS: tuple[str, ...] = get_args(QuestionKind)
@@ -112,7 +112,16 @@ def _node_question(run: Run, kind: str, target: dict, ahead: bool = False) -> Po
         raise StepError("target.node", f"must be a node of the {run.view_name} view's graph, got {node!r}")
     if quantity not in NODE_QUANTITIES:
         raise StepError("target.quantity", f"must be one of {', '.join(NODE_QUANTITIES)}, got {quantity!r}")
-    fork, op = _reach(run, lambda values: values.get(node, {}).get(quantity) is not None, ahead=ahead)
+    # in the gate view a value feeding several gates has its whole gradient only once each of them
+    # has passed its share back: the truth of a fork's sum is the sum, not its first term
+    feeds = ({dst for _, src, dst, _ in run.gates().edges if src == node}
+             if run.view_name == "gate" and quantity.startswith("grad") else set())
+
+    def known(fork: Run) -> bool:
+        return (node_values(fork)[node][quantity] is not None
+                and feeds <= {op.node for op in fork.ops[:fork.position] if op.phase == "backward"})
+
+    fork, op = _reach(run, known, ahead=ahead)
     if fork is None:
         raise StepError("target", f"{quantity} of {node} is not computed in this iteration of the {run.view_name} view")
     value = node_values(fork)[node][quantity]
@@ -162,16 +171,16 @@ def _entry_target(index: tuple[int, ...]) -> dict:
 
 
 def _reach(run: Run, known=None, done=None, ahead: bool = False):
-    """A fork stepped op by op until `known(node values)` holds, or until an op with `done(op)`
+    """A fork stepped op by op until `known(fork)` holds, or until an op with `done(op)`
     has been done; with the last op it did (None if nothing had to be done). Within an
     iteration a value already known is the answer; at its end the next iteration is meant."""
     fork = run.fork()
-    if known is not None and not ahead and run.mid_iteration and known(node_values(fork)):
+    if known is not None and not ahead and run.mid_iteration and known(fork):
         return fork, None
     for _ in range(len(run.ops) + 1):
         fork.run("op")
         op = fork.current_op
-        if (known is not None and known(node_values(fork))) or (done is not None and done(op)):
+        if (known is not None and known(fork)) or (done is not None and done(op)):
             return fork, op
     return None, None
 

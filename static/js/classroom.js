@@ -1,6 +1,7 @@
 // Classroom mode: the lesson and its notes, which panels show, the join link and QR code,
 // "make my own copy", and saving, sharing and importing scenarios.
 // Titles and notes are other people's words: they only ever go in as text.
+import { set } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -65,6 +66,7 @@ export function bindClassroom({ store, socket, session, token, present }) {
 
   // --- lessons ------------------------------------------------------------------------------
   fetch("/api/lessons").then((r) => r.json()).then((lessons) => {
+    set(store, "lessons", lessons); // their steps' questions are asked as the run reaches them
     for (const l of lessons) $("lesson").append(new Option(`${l.title} (${l.steps.length} steps)`, l.id));
     if (store.presentation?.lesson) $("lesson").value = store.presentation.lesson.id;
   }).catch(() => {});

@@ -85,8 +85,26 @@ export function bindQuestions({ store, socket, token }) {
     touch(store);
   }
 
+  // a lesson step's questions are asked by the teacher's page when the run's next op in the
+  // step's first iteration is the one a question waits for; each once per visit to the step
+  const askedInLesson = new Set();
+  function askLessonQuestion(state) {
+    const where = store.presentation?.lesson;
+    if (!token || !where || state.iteration !== 0 || !state.next || store.question?.open) return;
+    const step = store.lessons.find((l) => l.id === where.id)?.steps[where.step];
+    (step?.questions || []).forEach((q, k) => {
+      const id = `${where.id}:${where.step}:${k}`;
+      const due = q.before.phase === state.next.phase && (!q.before.node || q.before.node === state.next.node);
+      if (!due || askedInLesson.has(id) || store.question?.open) return;
+      askedInLesson.add(id);
+      socket.send({ type: "ask", kind: q.kind, target: q.target, prompt: q.prompt }, $("ask-menu"));
+    });
+  }
+
   // the room's answers come back as counts; the page sends the value only
   socket.listen((message) => {
+    if (message.type === "state" && message.re !== undefined) askLessonQuestion(message);
+    if (message.type === "presentation") askedInLesson.clear(); // a step loaded again asks again
     if (message.type === "question" && message.open) { typed = ""; shapeRows = shapeCols = ""; shapeField = "rows"; }
     if (message.type === "config") offerMatrices(message.config.hidden.length + 1);
   });

@@ -23,7 +23,7 @@ export function createStore() {
     emptyCustom: false,
     // predict, then reveal: the question asked (open or just closed), the room's tally (controllers
     // only), the reveal with this page's own verdict, and the answer this page sent
-    question: null, tally: null, reveal: null, myAnswer: null,
+    question: null, tally: null, reveal: null, myAnswer: null, lessons: [],
   };
 }
 

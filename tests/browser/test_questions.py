@@ -34,12 +34,6 @@ def room(browser, live_server):
     phone.close()
 
 
-def type_on_keypad(page, text: str) -> None:
-    for ch in text:
-        page.locator("#question-answer .key", has_text=ch).first.tap() if ch != "-" else \
-            page.get_by_role("button", name="Minus").tap()
-
-
 def test_the_room_predicts_on_a_phone_and_the_presenter_reveals(room):
     presenter, phone = room
     presenter.locator("body").press("ArrowRight")  # into the forward pass: h1.1 done
@@ -58,7 +52,7 @@ def test_the_room_predicts_on_a_phone_and_the_presenter_reveals(room):
     phone.get_by_role("button", name="Minus").tap()
     for ch in "0.5":
         phone.locator("#question-answer .key", has_text=ch).first.tap()
-    assert phone.locator("#question-answer .typed").inner_text() == "−0.5"
+    phone.wait_for_function("document.querySelector('#question-answer .typed').textContent === '−0.5'")
     phone.get_by_role("button", name="Send").tap()
     phone.wait_for_function(f"{STORE}.myAnswer === -0.5")
     screenshot(phone, "question-phone-answered")
@@ -93,6 +87,33 @@ def test_a_sign_question_is_three_buttons_and_closing_puts_it_away(room):
     presenter.wait_for_function("document.querySelectorAll('#question-tally .bar-row').length === 3")
     presenter.locator("body").press("Escape")
     phone.wait_for_function(f"{ASK} && !{ASK}.open")
-    assert phone.locator("#question").is_visible()  # closed unrevealed: the phone says so until put away
+    # closed unrevealed: the phone says so until put away
+    phone.wait_for_function("document.getElementById('question-kind').textContent === 'closed'")
+    assert phone.locator("#question").is_visible()
     phone.get_by_role("button", name="Back to the network").tap()
-    assert phone.locator("#question").is_hidden()
+    phone.wait_for_function("document.getElementById('question').hidden")
+
+
+def test_a_lesson_step_asks_its_question_when_the_run_reaches_its_op(room):
+    presenter, phone = room
+    presenter.wait_for_function(f"{STORE}.lessons.length > 0")
+    presenter.evaluate("""() => { const s = document.getElementById('lesson');
+        s.value = 'backprop-in-10'; s.dispatchEvent(new Event('change')); }""")
+    # step 1 asks before h1.1's forward op, which is the very first: the question opens at once
+    phone.wait_for_function(f"{ASK} && {ASK}.open && {ASK}.target.node === 'h1_0'")
+    assert "relu" in phone.locator("#question-prompt").inner_text()
+    presenter.locator("body").press("Escape")
+    phone.wait_for_function(f"{ASK} && !{ASK}.open")
+    presenter.locator("body").press("PageDown")  # step 2: the question waits for the dead unit's backward op
+    presenter.wait_for_function(f"{STORE}.presentation.lesson.step === 1")
+    for _ in range(5):  # four forward ops, the output's backward op
+        assert not presenter.evaluate(f"{ASK} && {ASK}.open")
+        presenter.locator("body").press("ArrowRight")
+        presenter.wait_for_function(f"{STORE}.state.cursor !== null")
+    phone.wait_for_function(f"{ASK} && {ASK}.open && {ASK}.kind === 'sign'")
+    phone.get_by_role("button", name="zero (0)").tap()
+    phone.wait_for_function(f"{STORE}.myAnswer === '0'")
+    presenter.locator("body").press("Enter")
+    phone.wait_for_function(f"{STORE}.reveal")
+    assert phone.evaluate(f"{STORE}.reveal.right") is True
+    screenshot(phone, "question-lesson-dead-relu")

@@ -1,5 +1,6 @@
 """The shipped lesson says what the diagnosis panel will show: each step whose notes describe a
-failure shows that finding once the step's described action is done."""
+failure shows that finding once the step's described action is done; and its questions are
+asked where their ops are, each with a truth."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import re
 
 import pytest
 
-from app.lessons import lesson
-from app.scenario import from_document
+from app.lessons import LESSONS, lesson
 from app.run import run_view
+from app.run.explain import explain_node
+from app.run.questions import pose
+from app.scenario import from_document
 
 # The words a step's notes use for a failure, and the finding kind the panel shows for it.
 DESCRIBED = {"stall": "plateau", "dead": "dead", "vanish": "vanishing", "overflow": "diverged",
@@ -54,3 +57,44 @@ def test_the_step_that_learns_shows_nothing_wrong_once_it_has():
     run.run("iteration", 1000)  # the lucky seed's preset budget
     view = run_view(run)
     assert view.diagnostics.findings == [] and view.accuracy >= 0.9
+
+
+def _reach_before(run, before: dict) -> None:
+    """Step the lesson's run until its next op is the one a question waits for."""
+    for _ in range(len(run.ops)):
+        upcoming = run.ops[run.position % len(run.ops)]
+        if upcoming.phase == before["phase"] and before.get("node", upcoming.node) == upcoming.node:
+            return
+        run.run("op")
+    raise AssertionError(f"the first iteration never reaches {before}")
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda l: l["id"])
+def test_every_lesson_question_is_asked_where_its_op_is_and_has_a_truth(lesson):
+    for step, asks in lesson.get("questions", {}).items():
+        for q in asks:
+            run = from_document(lesson["steps"][step]).build_run(1200)
+            _reach_before(run, q["before"])
+            posed = pose(run, q["kind"], q["target"], q["prompt"])
+            assert posed.truth is not None and posed.working.lines
+
+
+def test_backprop_in_10_asks_a_forward_value_a_dead_relus_gradient_sign_and_a_fork_sum():
+    lesson = next(l for l in LESSONS if l["id"] == "backprop-in-10")
+    posed = {}
+    for step, asks in lesson["questions"].items():
+        for q in asks:
+            run = from_document(lesson["steps"][step]).build_run(1200)
+            _reach_before(run, q["before"])
+            posed[step] = (run, pose(run, q["kind"], q["target"], q["prompt"]))
+    run, forward = posed[0]
+    assert forward.kind == "number" and forward.target["quantity"] == "a" and run.phase == "idle"
+    run, sign = posed[1]
+    dead = sign.target["node"]
+    assert sign.kind == "sign" and sign.truth == "0"
+    assert run_view(run).nodes[dead]["z"] <= 0  # the unit is a dead ReLU for this example
+    run, fork = posed[2]
+    run.run("pass")  # the backward pass done: x1's gradient is complete
+    contributions = [line for line in explain_node(run, "x1").as_text() if "contributions add" in line]
+    assert fork.kind == "number" and contributions and "2 contributions add" in contributions[0]
+    assert fork.truth == pytest.approx(run_view(run).nodes["x1"]["grad_a"], rel=1e-12)
