@@ -3,10 +3,10 @@
 A scenario holds the config (seeds and custom points included), the run's state (`SavedRun`:
 iteration, cursor, parameters, optimiser memory), the view and selected example, the panels
 to hide (`hidden_panels`; documents written before it was named so call it `hidden`, the name
-the config gives its layer widths, and still load), a title and notes. The same document is what `POST /api/scenarios` stores, what
-`GET /api/scenarios/{id}` returns and what export and import read and write, so a file moved
-to another machine with the same version carries on bit for bit: float64 values are written
-as the shortest decimal that reads back as the same number.
+the config gives its layer widths, and still load), a title and notes. The same document is
+what `POST /api/scenarios` stores, what `GET /api/scenarios/{id}` returns and what export and
+import read and write, so a file moved to another machine with the same version carries on bit
+for bit: float64 values are written as the shortest decimal that reads back as the same number.
 
 Parsing checks everything and raises `ScenarioError` naming the field (`run.params.W1`,
 `hidden_panels[2]`), never half-loads. Nothing here knows HTTP or websockets.

@@ -17,8 +17,8 @@ def blank_presentation() -> dict:
 
 
 def scenario_presentation(scenario: Scenario, scenario_id: str | None = None, lesson_step: dict | None = None) -> dict:
-    return {**blank_presentation(), "title": scenario.title, "notes": scenario.notes, "hidden": list(scenario.hidden_panels),
-            "scenario": scenario_id, "lesson": lesson_step}
+    return {**blank_presentation(), "title": scenario.title, "notes": scenario.notes,
+            "hidden": list(scenario.hidden_panels), "scenario": scenario_id, "lesson": lesson_step}
 
 
 def forked_presentation(presentation: dict) -> dict:

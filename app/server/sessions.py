@@ -1,10 +1,11 @@
 """Live sessions: a Run, the sockets watching it, the play loop and flow control.
 
-Flow control (docs/protocol.md, *Flow control*; bench/stream.py measures it): each session keeps one "latest frame" —
-built lazily, only when some client is ready for it, encoded once and sent as the same bytes
-to every viewer. Each connection has a sender task that sends the newest frame only while
-the client has fewer than `max_unacked` unacknowledged play frames and no faster than
-`max_fps`; older frames are never queued, so a client that stops reading costs nothing.
+Flow control (docs/protocol.md, *Flow control*; bench/stream.py measures it): each session
+keeps one "latest frame" — built lazily, only when some client is ready for it, encoded once
+and sent as the same bytes to every viewer. Each connection has a sender task that sends the
+newest frame only while the client has fewer than `max_unacked` unacknowledged play frames and
+no faster than `max_fps`; older frames are never queued, so a client that stops reading costs
+nothing.
 Messages that must not be dropped (answers to a client's own commands, `graph`, `config`,
 `dataset`) go through a small bounded outbox per connection instead.
 """
