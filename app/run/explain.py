@@ -13,7 +13,7 @@ Run; changes nothing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,6 +49,7 @@ class Equation:
     note: str | None = None
     relation: str = "="  # "+=" where a gate adds its share to a gradient
     quantity: str | None = None  # the state's number it ends in at the op's node: "z", "a", "grad_a", "grad_z"
+    faded: str | None = None  # the numbers put in, one factor left blank (□): a worked example fading into practice
 
     @property
     def text(self) -> str:
@@ -82,8 +83,17 @@ class Explanation:
         return [line.text for line in self.lines]
 
 
-def eq(symbol: str, *steps: str, result: str, note: str | None = None, quantity: str | None = None) -> Equation:
-    return Equation(symbol, tuple(steps), result, note, quantity=quantity)
+def eq(symbol: str, *steps: str, result: str, note: str | None = None, quantity: str | None = None,
+       faded: str | None = None) -> Equation:
+    return Equation(symbol, tuple(steps), result, note, quantity=quantity, faded=faded)
+
+
+BLANK = "□"
+
+
+def with_first_blank(parts: list[str], blank: str) -> list[str]:
+    """The terms of a sum with the first one's factor written `blank` instead."""
+    return [blank, *parts[1:]] if parts else parts
 
 
 def bracketed(formula: str) -> str:
@@ -159,7 +169,7 @@ def _forward_unit(run: Run, l: int, j: int) -> list[Line]:
         Words(f"Forward through {labels[nid]}: multiply each of its {fan_in} inputs by its weight, add them up with "
               f"the bias{then}"),
         eq("z", f"{signed_sum(symbols)} + b{l}[{j}]", f"{signed_sum(numbers)} + {factor(b[j])}", result=num(z),
-           quantity="z")]
+           quantity="z", faded=f"{signed_sum(with_first_blank(numbers, f'{factor(W[0, j])}·{BLANK}'))} + {factor(b[j])}")]
     if l < depth:
         lines.append(_activation_line(act, z, a))
     elif softmax:
@@ -188,7 +198,7 @@ def _activation_line(act: Activation, z: float, a: float) -> Equation:
     """a = f(z) as the activation's definition writes it, then with z's number put in."""
     formula, numbers = act.written("z"), act.written(num(z), factor(z))
     steps = (formula,) if formula == "z" else (formula, numbers)
-    return eq("a", *steps, result=num(a), quantity="a")
+    return eq("a", *steps, result=num(a), quantity="a", faded=act.written(BLANK))
 
 
 def _output_line(run: Run, j: int, ex) -> Equation:
@@ -197,7 +207,7 @@ def _output_line(run: Run, j: int, ex) -> Equation:
     formula, symbol = loss_fn.output_formula.format(j=j), loss_fn.output_symbol
     if loss_fn.name == "bce":
         return eq(symbol, formula, "1 / (1 + e^(−z))", f"σ({num(float(z[0]))})", result=num(a),
-                  note="the probability of class 1", quantity="a")
+                  note="the probability of class 1", quantity="a", faded=f"σ({BLANK})")
     if loss_fn.name == "cross_entropy":
         exps = " + ".join(f"e^{factor(float(v))}" for v in z)
         return eq(f"{symbol}{j}", formula, f"e^{factor(float(z[j]))} / ({exps})", result=num(a),
@@ -211,17 +221,18 @@ def _forward_loss(run: Run) -> list[Line]:
     if loss_fn.name == "bce":
         p = float(out[0])
         term = ("−log(p)", f"−log({num(p)})") if y == 1 else ("−log(1 − p)", f"−log(1 − {num(p)})")
+        faded = f"−log({BLANK})" if y == 1 else f"−log(1 − {BLANK})"
         return [Words(f"The loss: how far p is from the label y = {y}."),
-                eq("L", loss_fn.formula, *term, result=num(ex.loss), quantity="a")]
+                eq("L", loss_fn.formula, *term, result=num(ex.loss), quantity="a", faded=faded)]
     if loss_fn.name == "cross_entropy":
         return [Words(f"The loss: minus the log of the probability given to the true class y = {y}."),
                 eq("L", loss_fn.formula, f"−log(p{y})", f"−log({num(float(out[y]))})", result=num(ex.loss),
-                   quantity="a")]
+                   quantity="a", faded=f"−log({BLANK})")]
     t = ex.target
     if len(out) == 1:
         return [Words(f"The loss: the squared distance from the target t = {num(float(t[0]))}."),
                 eq("L", loss_fn.formula, f"({num(float(out[0]))} − {num(float(t[0]))})²", result=num(ex.loss),
-                   quantity="a")]
+                   quantity="a", faded=f"({BLANK} − {num(float(t[0]))})²")]
     squares = " + ".join(f"({num(float(o))} − {num(float(tk))})²" for o, tk in zip(out, t))
     return [Words(f"The loss: the mean squared distance from the one-hot target of class {y}."),
             eq("L", f"(1/{len(out)})·Σₖ (ŷₖ − tₖ)²", f"(1/{len(out)})·[{squares}]", result=num(ex.loss), quantity="a")]
@@ -237,14 +248,15 @@ def _backward_output(run: Run, j: int) -> list[Line]:
     if loss == "bce":
         p = float(out[0])
         lines += [eq("dL/dp", grad_a, f"−1/{num(p)}" if y == 1 else f"1/(1 − {num(p)})", result=num(da),
-                     quantity="grad_a"),
+                     quantity="grad_a", faded=f"−1/{BLANK}" if y == 1 else f"1/(1 − {BLANK})"),
                   eq("dL/dz", "dL/dp · p·(1 − p)", loss_fn.grad_z_formula, f"{num(p)} − {y}", result=num(dz),
-                     quantity="grad_z")]
+                     quantity="grad_z", faded=f"{BLANK} − {y}")]
     elif loss == "cross_entropy":
         lines += _softmax_backward(j, y, float(out[j]), float(out[y]), da, dz)
     else:
         t = float(ex.target[j])
-        lines += [eq("dL/dŷ", grad_a, f"2·({num(float(out[j]))} − {num(t)})/{k}", result=num(da), quantity="grad_a"),
+        lines += [eq("dL/dŷ", grad_a, f"2·({num(float(out[j]))} − {num(t)})/{k}", result=num(da), quantity="grad_a",
+                     faded=f"2·({BLANK} − {num(t)})/{k}"),
                   eq("dL/dz", loss_fn.grad_z_formula, result=num(dz), note="the output is linear", quantity="grad_z")]
     return lines + _weight_grad_lines(run, depth, j, dz)
 
@@ -288,7 +300,7 @@ def _backward_hidden(run: Run, l: int, j: int) -> tuple[list[Line], tuple[Term, 
     lines: list[Line] = [
         Words(f"Backward through {name}: {words}."),
         eq("dL/da", f"Σ w·dL/dz over {edges}", signed_sum(symbols), signed_sum(numbers), result=num(da),
-           quantity="grad_a"),
+           quantity="grad_a", faded=signed_sum(with_first_blank(numbers, f"{factor(terms[0].w)}·{BLANK}"))),
         _local_line(act, z, a, da, dz)]
     return lines + _weight_grad_lines(run, l, j, dz), terms
 
@@ -297,19 +309,23 @@ def _local_line(act: Activation, z: float, a: float, da: float, dz: float) -> Eq
     """dL/dz = dL/da · da/dz, with the activation's slope as its definition writes it."""
     slope = act.slope_written("z", "a")
     steps = [f"dL/da · {bracketed(slope)}"]
+    local = None
     if act.switch:  # a piecewise slope: the value it takes here says it all
-        steps.append(f"{factor(da)}·{num(act.scalar_derivative(z, a))}")
+        local = num(act.scalar_derivative(z, a))
     elif slope != act.slope_written(factor(z), factor(a)):  # a slope that depends on z or a: put the numbers in
-        steps.append(f"{factor(da)}·{bracketed(act.slope_written(factor(z), factor(a)))}")
-    return eq("dL/dz", *steps, result=num(dz), note=act.why(z) if act.why else None, quantity="grad_z")
+        local = bracketed(act.slope_written(factor(z), factor(a)))
+    if local is not None:
+        steps.append(f"{factor(da)}·{local}")
+    return eq("dL/dz", *steps, result=num(dz), note=act.why(z) if act.why else None, quantity="grad_z",
+              faded=f"{BLANK}·{local}" if local is not None else None)
 
 
 def _weight_grad_lines(run: Run, l: int, j: int, dz: float) -> list[Line]:
     labels, ex = _labels(run), run.example_values()
     a_prev = ex.forward.A[l - 1][0]
     lines: list[Line] = [eq(f"dL/dW{l}[{i}][{j}]", f"dL/dz · {_input_name(run, labels, l - 1, i)}",
-                            f"{factor(dz)}·{factor(a_prev[i])}", result=num(float(dz * a_prev[i])))
-                         for i in range(len(a_prev))]
+                            f"{factor(dz)}·{factor(a_prev[i])}", result=num(float(dz * a_prev[i])),
+                            faded=f"{factor(dz)}·{BLANK}") for i in range(len(a_prev))]
     lines.append(eq(f"dL/db{l}[{j}]", "dL/dz · 1", result=num(dz)))
     n = len(run.work.batch) if run.work else run.trainer.batch_size
     lines.append(Words(f"These are this example's own gradients. The update uses their mean over the batch of {n}"
@@ -332,12 +348,13 @@ def _update_lines(run: Run, name: str, index: tuple[int, ...]) -> list[Line]:
         data = g - cfg.l2 * w - cfg.l1 * float(np.sign(w))
         lines.append(eq("g", f"mean of dL/d{label} over the batch of {n} + l2·w + l1·sign(w)",
                         f"{num(data)} + {factor(cfg.l2)}·{factor(w)} + {factor(cfg.l1)}·{num(float(np.sign(w)))}",
-                        result=num(g)))
+                        result=num(g), quantity="grad"))
     else:
-        lines.append(eq("g", f"mean of dL/d{label} over the batch of {n}", result=num(g)))
-    moved = Equation(label, (), num(w_new), relation="←")
+        lines.append(eq("g", f"mean of dL/d{label} over the batch of {n}", result=num(g), quantity="grad"))
+    moved = Equation(label, (), num(w_new), relation="←", quantity="updated")
     if cfg.optimizer == "sgd":
-        lines.append(_replace_steps(moved, "w − lr·g", f"{num(w)} − {factor(cfg.lr)}·{factor(g)}"))
+        lines.append(replace(_replace_steps(moved, "w − lr·g", f"{num(w)} − {factor(cfg.lr)}·{factor(g)}"),
+                             faded=f"{num(w)} − {factor(cfg.lr)}·{BLANK}"))
     elif cfg.optimizer == "momentum":
         v_old = float(np.asarray(start.opt_state.velocity.get(name, np.zeros_like(start.params[name])))[index])
         v = float(new_state.velocity[name][index])
@@ -361,7 +378,7 @@ def _update_lines(run: Run, name: str, index: tuple[int, ...]) -> list[Line]:
 
 
 def _replace_steps(equation: Equation, *steps: str) -> Equation:
-    return Equation(equation.symbol, steps, equation.result, equation.note, equation.relation, equation.quantity)
+    return replace(equation, steps=steps)
 
 
 def _update_unit(run: Run, l: int, j: int) -> list[Line]:
@@ -438,10 +455,11 @@ def _gate_forward(run: Run, node: str) -> list[Line]:
     parent_names = [names[info_of[p.serial].id] for p in v.parents]
     parent_values = [factor(p.data) for p in v.parents]
     symbolic, numeric = _gate_expression(v, parent_names, parent_values)
+    _, faded = _gate_expression(v, parent_names, with_first_blank(parent_values, BLANK))
     of = info_of[v.serial].of
     part = " of the loss" if of == LOSS_ID else f", part of {_labels(run).get(of, of)}"
     lines: list[Line] = [Words(f"Forward through gate {node} ({OP_SYMBOLS.get(v.op, v.op)}{part})."),
-                         eq(names[node], symbolic, numeric, result=num(v.data), quantity="a")]
+                         eq(names[node], symbolic, numeric, result=num(v.data), quantity="a", faded=faded)]
     if _is_softmax_shift(v) and v.parents[0] is _first_output_z(v):
         lines.append(Words("Softmax begins: adding −max z, the largest output's z, keeps e^z from overflowing; "
                            "it cancels in the division, p = e^(z − m) / Σ e^(z − m) = e^z / Σ e^z."))
@@ -481,7 +499,7 @@ def _gate_backward(run: Run, node: str) -> list[Line]:
         symbol, d = local_derivative(v, k, parent_names[1 - k] if v.op == "*" else "")
         pname = parent_names[k]
         lines.append(Equation(f"dL/d{pname}", (f"{bracketed(symbol)}·dL/d{names[node]}", f"{factor(d)}·{factor(v.grad)}"),
-                              num(d * v.grad), relation="+="))
+                              num(d * v.grad), relation="+=", quantity="grad_a", faded=f"{factor(d)}·{BLANK}"))
         feeds = len(consumers.get(p.serial, ()))
         if feeds > 1:
             lines.append(Words(f"{pname} feeds {feeds} gates, so its gradient is the sum of what each passes back; "

@@ -10,7 +10,7 @@ its `working` is the explanation of the op that computes the answer, or the reas
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy as np
 from app.engine import LOSS_ID, node_id
 
 from .batchview import MATRICES, batch_view
-from .explain import Explanation, Words, explain_op
+from .explain import Equation, Explanation, Words, explain_op
 from .stepper import Run, StepError
 from .view import node_values, run_diagnostics
 
@@ -47,10 +47,13 @@ class Posed:
     working: Explanation
     node: str | None = None  # what to highlight: a node id
     edge: str | None = None  # or an edge (a weight's id)
+    fade: int = 0  # 0: a plain question; 1, 2: the working comes with it, faded (see `faded_working`)
+    hint: Explanation | None = None
 
 
-def pose(run: Run, kind: str, target: dict | None, prompt: str | None) -> Posed:
-    """Raises StepError naming the field when the target does not fit the kind or the run."""
+def pose(run: Run, kind: str, target: dict | None, prompt: str | None, fade: int = 0) -> Posed:
+    """Raises StepError naming the field when the target does not fit the kind or the run.
+    With `fade` 1 or 2 the question brings its working with the numbers faded out."""
     if kind not in QUESTION_KINDS:
         raise StepError("kind", f"must be one of {', '.join(QUESTION_KINDS)}, got {kind!r}")
     target = dict(target or {"next": True})
@@ -63,9 +66,34 @@ def pose(run: Run, kind: str, target: dict | None, prompt: str | None) -> Posed:
             raise StepError("target", f"a {kind} question asks about a value: give next, node or param")
         posed = _value_question(run, kind, target)
     if prompt:
-        posed = Posed(posed.kind, posed.target, prompt, posed.choices, posed.truth, posed.working, posed.node,
-                      posed.edge)
+        posed = replace(posed, prompt=prompt)
+    if fade:
+        if fade not in (1, 2) or posed.kind not in ("number", "sign"):
+            raise StepError("fade", "must be 1 or 2, for a number or a sign question" if posed.kind in ("number", "sign")
+                            else f"works with number and sign questions, not {posed.kind}")
+        posed = replace(posed, fade=fade, hint=faded_working(posed.working, _key_quantity(posed.target), fade))
     return posed
+
+
+def _key_quantity(target: dict) -> str:
+    return target.get("quantity", "a")
+
+
+def faded_working(working: Explanation, quantity: str, fade: int) -> Explanation:
+    """The working up to the equation that computes the asked quantity, faded (Moreno et al.):
+    with `fade` 1 each equation keeps its formula and its numbers but one factor (□) and shows no
+    result, so the learner finds that number on the screen and computes; with 2 only the formulas
+    are left. Nothing after that equation, which would give the answer away."""
+    lines: list = []
+    for line in working.lines:
+        if not isinstance(line, Equation):
+            lines.append(line)
+            continue
+        steps = line.steps[:1] + ((line.faded,) if fade == 1 and line.faded and len(line.steps) > 1 else ())
+        lines.append(replace(line, steps=steps, result="?", note=None))
+        if line.quantity == quantity:
+            break
+    return Explanation(working.node, working.phase, tuple(lines))
 
 
 # --- a value: the next op's, a node's or a parameter's -------------------------------------------

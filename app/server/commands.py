@@ -119,6 +119,7 @@ class Ask(_Command):
     kind: QuestionKind = "number"
     target: Annotated[dict[str, Any], Field(max_length=8)] | None = None
     prompt: Annotated[str, Field(max_length=MAX_PROMPT)] | None = None
+    fade: int = 0  # 1 or 2: the question brings its working, faded (a learner practising alone)
 
 
 class Answer(_Command):

@@ -369,7 +369,7 @@ async def _ask(call: Call) -> None:
     if session.question is not None:
         raise CommandError("busy", f"ask: question {session.question.id} is open; reveal or close it first", "question")
     try:
-        posed = pose(session.run, command.kind, command.target, command.prompt)
+        posed = pose(session.run, command.kind, command.target, command.prompt, command.fade)
     except StepError as exc:
         raise CommandError("invalid_message", f"ask: {exc}", exc.field) from None
     session.question = new_question(posed)

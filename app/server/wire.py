@@ -297,8 +297,11 @@ def question(q, open_: bool = True) -> dict:
     """A question opened (or, with open false, closed unrevealed); `node` and `edge` say what to
     highlight."""
     posed = q.posed
-    return {"type": "question", "id": q.id, "kind": posed.kind, "target": posed.target, "prompt": posed.prompt,
-            "open": open_, "choices": posed.choices, "node": posed.node, "edge": posed.edge}
+    message = {"type": "question", "id": q.id, "kind": posed.kind, "target": posed.target, "prompt": posed.prompt,
+               "open": open_, "choices": posed.choices, "node": posed.node, "edge": posed.edge}
+    if posed.hint is not None:  # a learner practising alone: the working comes faded with the question
+        message["fade"], message["hint"] = posed.fade, _explain_json(posed.hint)
+    return message
 
 
 def tally(q, connected: int) -> dict:

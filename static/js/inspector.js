@@ -7,7 +7,7 @@
 import { renderBatch } from "./batch.js";
 import { el } from "./dom.js";
 import { precise as fmt, short } from "./format.js";
-import { set, setTryIt } from "./store.js";
+import { set } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -82,71 +82,21 @@ export function renderVerify(p, result) {
       + `(backprop ${fmt(result.backprop)}, numeric ${fmt(result.numeric)}), ${result.checked} parameters, batch of ${result.batch}.`;
 }
 
-/** "Try it yourself": is the typed answer within 1% of the truth? */
-export function judge(typed, truth) {
-  const value = Number(String(typed).replace("−", "-").trim());
-  if (String(typed).trim() === "" || !Number.isFinite(value)) return { ok: false, reason: "not a number" };
-  const tolerance = Math.max(Math.abs(truth) * 0.01, 1e-9);
-  return { ok: Math.abs(value - truth) <= tolerance, value };
-}
-
-/** Binds the inspector's own controls: try it yourself, verify, the batch view. */
-export function bindInspector({ store, socket, token }) {
-  const label = (id) => store.graph?.nodes.find((n) => n.id === id)?.label || id;
-
-  /** With "try it yourself" on, a backward op first asks the learner for the gradient it will reveal. */
-  function askFirst() {
-    const s = store.state;
-    if (store.tryIt.on && store.tryIt.question) { $("try-answer").focus(); return true; } // answer (or "Show me") first
-    if (!store.tryIt.on || !s?.next || s.next.phase !== "backward" || s.view !== "neuron") return false;
-    setTryIt(store, { question: s.next.node, verdict: null });
-    requestAnimationFrame(() => $("try-answer").focus());
-    return true;
-  }
-  function answer(typed) {
-    const id = socket.send({ type: "step", unit: "op" }, $("step"));
-    setTryIt(store, { waiting: { id, typed }, question: null });
-    $("try-answer").value = "";
-  }
-  $("try-it").addEventListener("change", (e) => setTryIt(store, { on: e.target.checked, waiting: null, verdict: null, question: null }));
-  $("try-box").addEventListener("submit", (e) => { e.preventDefault(); answer($("try-answer").value); });
-  $("try-skip").addEventListener("click", () => answer(null));
+/** Binds the inspector's own controls: verify and the batch view. */
+export function bindInspector({ store, socket }) {
   $("verify").addEventListener("click", () => { set(store, "verify", null); socket.send({ type: "verify" }, $("verify")); });
   $("batch-toggle").addEventListener("change", (e) => {
     set(store, "batch", null);
     set(store, "batchOpen", e.target.checked);
     if (store.batchOpen) socket.send({ type: "batch" }, e.target);
   });
-  if (!token) $("try-it").disabled = true;
 
-  // after each state: refresh what the inspector and the batch view explain, and judge an answer
+  // after each state: refresh what the inspector and the batch view explain
   socket.listen((message) => {
-    if (message.type === "error" && store.tryIt.waiting?.id === message.re) setTryIt(store, { waiting: null });
     if (message.type !== "state" || store.state?.playing) return;
     if (store.pinned && !store.pinned.startsWith("unit:")) socket.send({ type: "explain", node: store.pinned }, null);
     if (store.batchOpen) socket.send({ type: "batch" }, null);
-    const waiting = store.tryIt.waiting;
-    if (waiting && message.re === waiting.id) {
-      const truth = message.nodes[message.cursor]?.grad_z;
-      setTryIt(store, { waiting: null, verdict: waiting.typed === null || truth === null || truth === undefined ? null
-        : { ...judge(waiting.typed, truth), truth, typed: waiting.typed, node: message.cursor } });
-    }
   });
-
-  function paintTryIt() {
-    const t = store.tryIt;
-    $("try-box").hidden = !t.question;
-    if (t.question) $("try-question").textContent = `The gradient is about to come back into ${label(t.question)}. What is dL/dz there?`;
-    const verdict = $("try-verdict");
-    verdict.hidden = !t.verdict;
-    if (!t.verdict) return;
-    const v = t.verdict;
-    const truth = fmt(v.truth);
-    verdict.className = `verdict ${v.ok ? "good" : "bad"}`;
-    verdict.textContent = v.ok ? `Right: dL/dz at ${label(v.node)} is ${truth}. The working is below.`
-      : v.reason ? `"${v.typed}" is not a number. dL/dz at ${label(v.node)} is ${truth}; the working is below.`
-      : `Not quite: you wrote ${v.typed}, but dL/dz at ${label(v.node)} is ${truth} (within 1% counts). The working is below.`;
-  }
 
   let announced = "";
   /** A screen reader hears each op's explanation once, not every frame. */
@@ -161,11 +111,9 @@ export function bindInspector({ store, socket, token }) {
   }
 
   return {
-    askFirst,
     paint() {
       renderInspector($("inspector"), store);
       renderVerify($("verify-result"), store.verify);
-      paintTryIt();
       announce();
       const panel = $("batch-panel");
       panel.hidden = !store.batchOpen;

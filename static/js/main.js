@@ -9,6 +9,7 @@ import { bindGraph } from "./graphview.js";
 import { bindGuide } from "./guide.js";
 import { bindInspector } from "./inspector.js";
 import { readLinkedConfig, writeLinkedConfig } from "./link.js";
+import { bindPredict } from "./predict.js";
 import { bindQuestions } from "./questions.js";
 import { bindRunBar } from "./runbar.js";
 import { connect } from "./socket.js";
@@ -94,17 +95,19 @@ bindControls(controls, {
   // the boundary owns the custom data: it hears which dataset the learner is choosing
   onDataset: (name) => boundary.choosingDataset(name),
 });
-const inspector = bindInspector({ store, socket, token });
+const inspector = bindInspector({ store, socket });
+const predict = bindPredict({ store, socket, token });
 const graph = bindGraph({ store, socket, token, showError });
 const boundary = bindBoundary({ store, socket, token });
 const areas = [
-  bindRunBar({ store, socket, token, classroom, graph, tryIt: inspector }),
+  bindRunBar({ store, socket, token, classroom, graph, predict }),
   graph,
   inspector,
   boundary,
   bindStuckRuns({ store, socket, token, session, showError }),
   bindDrawer({ store }),
   bindQuestions({ store, socket, token }),
+  predict,
   { paint: paintScene },
 ];
 // the guide comes last: it points at what the others have just drawn

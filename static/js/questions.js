@@ -102,7 +102,11 @@ export function bindQuestions({ store, socket, token }) {
   }
 
   // the room's answers come back as counts; the page sends the value only
+  let revealedAt = null; // where the cursor was when the truth came: once the run moves on, the card goes
   socket.listen((message) => {
+    if (message.type === "reveal") revealedAt = store.state?.cursor ?? null;
+    if (message.type === "state" && store.question && !store.question.open && store.reveal
+        && message.cursor !== revealedAt) { set(store, "question", null); set(store, "reveal", null); }
     if (message.type === "state" && message.re !== undefined) askLessonQuestion(message);
     if (message.type === "presentation") askedInLesson.clear(); // a step loaded again asks again
     if (message.type === "question" && message.open) { typed = ""; shapeRows = shapeCols = ""; shapeField = "rows"; }
@@ -136,6 +140,7 @@ export function bindQuestions({ store, socket, token }) {
     $("question-reveal").hidden = !token || !q.open;
     $("question-close").hidden = !token || !q.open;
     $("question-dismiss").hidden = q.open;
+    paintHint(q);
     paintAnswerPad(q);
     paintTally(q);
     paintResult(q);
@@ -224,6 +229,14 @@ export function bindQuestions({ store, socket, token }) {
     keys.append(button("key send", "Send", () => answer(shapeDims()), "Send"));
     wrap.append(keys, el("p", "hint", "A vector (one number per unit) has one dimension: leave cols empty."));
     return wrap;
+  }
+
+  /** A learner practising alone gets the working with the question, faded: one factor (□) or all
+   * the numbers left out, and no result. */
+  function paintHint(q) {
+    const hint = $("question-hint");
+    hint.hidden = !q.hint || !q.open;
+    hint.replaceChildren(...(hint.hidden ? [] : q.hint.rows.map(renderRow)));
   }
 
   function paintTally(q) {

@@ -7,7 +7,7 @@ const $ = (id) => document.getElementById(id);
 /** Elements where the arrow keys belong to the text being typed. */
 const TYPING = "input[type=text], input[type=number], input:not([type]), textarea, [contenteditable]";
 
-export function bindRunBar({ store, socket, token, classroom, graph, tryIt }) {
+export function bindRunBar({ store, socket, token, classroom, graph, predict }) {
   const speedFromSlider = () => Math.round(10 ** +$("speed").value);
   const showSpeed = () => { $("speed-out").textContent = `${speedFromSlider()}/s`; };
   showSpeed();
@@ -22,7 +22,7 @@ export function bindRunBar({ store, socket, token, classroom, graph, tryIt }) {
   }
   function step(unit) {
     const chosen = unit || $("step-unit").value;
-    if (chosen === "op" && tryIt.askFirst()) return;
+    if (chosen === "op" && predict.askFirst()) return;
     socket.send({ type: "step", unit: chosen }, $("step"));
   }
   function back() { if (store.state?.can_back) socket.send({ type: "back" }, $("back")); }

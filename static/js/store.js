@@ -12,7 +12,7 @@ export function createStore() {
     drawnSeq: -1, dirty: true,
     // the step-through: a clicked node's explanation, the last verify and batch answers
     pinned: null, explained: null, verify: null, verifyFor: null, batch: null, batchOpen: false,
-    tryIt: { on: false, waiting: null, verdict: null }, animateUntil: 0,
+    predicting: false, animateUntil: 0,
     // stuck runs: each layer's gradient norm over iterations, the seeds tried, the last sweep
     gradHistory: [], seeds: [], sweep: null, galleryOpen: false, gallerySort: "verdict", galleryFilter: "all",
     // classroom: how the session is shown (title, notes, hidden panels, lesson step); a projector?
@@ -36,12 +36,6 @@ export function touch(store) {
 export function set(store, field, value) {
   if (store[field] === value) return;
   store[field] = value;
-  store.dirty = true;
-}
-
-/** Update the "try it yourself" record. */
-export function setTryIt(store, changes) {
-  store.tryIt = { ...store.tryIt, ...changes };
   store.dirty = true;
 }
 

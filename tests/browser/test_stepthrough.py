@@ -92,31 +92,64 @@ def test_the_gate_view_steps_gate_by_gate_and_explains_the_rule(app_page):
     assert state["cursor"] != gate_owner and state["phase"] in ("forward", "backward")
 
 
-def test_try_it_yourself_says_right_and_wrong_with_the_working(app_page):
+def ask_and_wait(page) -> dict:
+    """Press → in predict mode: the page asks first; the question it opened."""
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"{STORE}.question && {STORE}.question.open")
+    return page.evaluate(f"{STORE}.question")
+
+
+def send_number(page, value: float) -> dict:
+    """Type a number on the card's keypad, send it; alone, the reveal follows at once."""
+    for ch in f"{value:.6f}".rstrip("0").rstrip("."):
+        name = "Minus" if ch == "-" else ch
+        page.get_by_role("button", name=name, exact=True).click()
+    page.get_by_role("button", name="Send", exact=True).click()
+    page.wait_for_function(f"{STORE}.reveal")
+    return page.evaluate(f"{STORE}.reveal")
+
+
+def test_predict_first_fades_from_worked_examples_to_whole_answers(app_page):
+    """Predict first, alone: the first iteration is worked examples; in the next a step first asks
+    for the op's number with one factor of each product left blank; a wrong answer shows the
+    working and that kind of op comes back with its numbers; from the third only formulas."""
     page = app_page
     load_whiteboard(page)
-    page.get_by_label("Try it yourself").check()
-    for _ in range(4):  # the forward pass, up to the loss
+    page.get_by_label("Predict first").check()
+    ops = 10  # the whiteboard's iteration: 4 forward ops (2 units, the output, the loss), 3 backward, 3 update
+    for _ in range(ops):  # iteration 1: worked examples, every op runs at once
         step_op(page)
-    page.keyboard.press("ArrowRight")
-    question = page.locator("#try-question")
-    question.wait_for(state="visible")
-    assert "ŷ" in question.inner_text()
-    # work the answer out from what the page shows: mse with one output, dL/dz = 2·(ŷ − t)
-    state = page.evaluate(f"{STORE}.state")
-    label = page.evaluate(f"{STORE}.dataset.train[{STORE}.state.example][2]")
-    truth = 2 * (state["nodes"]["out0"]["a"] - label)
-    page.get_by_label("Your answer").fill(f"{truth * 1.004:.6g}")  # within 1%
-    page.get_by_role("button", name="Check").click()
-    verdict = page.locator("#try-verdict")
-    verdict.wait_for(state="visible")
-    assert verdict.inner_text().startswith("Right")
-    assert "dL/dz" in page.locator("#explain").inner_text()
-    page.keyboard.press("ArrowRight")
-    question.wait_for(state="visible")
-    page.get_by_label("Your answer").fill("12345")
-    page.get_by_role("button", name="Check").click()
-    page.wait_for_function("document.getElementById('try-verdict').textContent.startsWith('Not quite')")
-    truth = page.evaluate(f"{STORE}.state.nodes[{STORE}.state.cursor].grad_z")
-    assert f"{truth:.4g}" in verdict.inner_text() and "12345" in verdict.inner_text()
-    screenshot(page, "try-it-yourself")
+        assert page.evaluate(f"{STORE}.question") is None
+    assert page.locator("#predict-note").inner_text().startswith("Worked example")
+    question = ask_and_wait(page)  # iteration 2: h1.1 forward, with its working faded
+    assert question["fade"] == 1 and question["target"] == {"node": "h1_0", "quantity": "a"}
+    hint = page.locator("#question-hint").inner_text()
+    assert "□" in hint and "= ?" in hint and "max(0, □)" in hint  # z's number is the factor left to find
+    screenshot(page, "predict-faded")
+    wrong = send_number(page, 12345.0)
+    assert wrong["right"] is False
+    page.wait_for_function("document.querySelector('#question-result .verdict').textContent.startsWith('✗')")
+    assert page.locator("#question-result .working .equation").count() >= 2  # the whole working at once
+    step_op(page)  # this press steps on, and the card goes
+    page.wait_for_function(f"{STORE}.question === null")
+    # h1.2 forward: the same kind, answered wrongly just now, comes back with its numbers (fade 1)
+    question = ask_and_wait(page)
+    assert question["fade"] == 1 and question["target"]["node"] == "h1_1"
+    s = page.evaluate(f"{STORE}.state")
+    x = [s["nodes"]["in0"]["a"], s["nodes"]["in1"]["a"]]
+    W, b = s["params"]["W1"], s["params"]["b1"]
+    truth = max(0.0, W[0][1] * x[0] + W[1][1] * x[1] + b[1])  # worked out from what the page shows
+    right = send_number(page, truth)
+    assert right["right"] is True
+    page.wait_for_function("document.querySelector('#question-result .verdict').textContent.startsWith('✓')")
+    step_op(page)
+    for _ in range(8):  # the rest of iteration 2: each op asked, answered with the truth the reveal gives
+        ask_and_wait(page)
+        page.get_by_role("button", name="Close", exact=False).click()  # close unrevealed: "show me"
+        page.wait_for_function(f"{STORE}.question && !{STORE}.question.open")
+        step_op(page)
+    question = ask_and_wait(page)  # iteration 3: the whole result, formulas only
+    assert question["fade"] == 2
+    rows = [r for r in question["hint"]["rows"] if "steps" in r]
+    assert rows and all(len(r["steps"]) <= 1 and r["result"] == "?" for r in rows)
+    screenshot(page, "predict-formulas-only")

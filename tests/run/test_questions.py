@@ -6,6 +6,7 @@ import pytest
 
 from app.engine import parse_config
 from app.run import Run, run_view
+from app.run.explain import Equation, num
 from app.run.questions import histogram, is_right, parse_answer, pose, tally
 from app.run.stepper import StepError
 
@@ -121,3 +122,29 @@ def test_tallies_count_every_answer_and_the_histogram_hides_the_truth():
     assert len(h["counts"]) == len(h["edges"]) - 1
     assert histogram([]) == {"edges": [], "counts": []}
     assert sum(histogram([2.0, 2.0])["counts"]) == 2
+
+
+@pytest.mark.parametrize("view", ["neuron", "gate"])
+def test_a_faded_question_brings_its_working_without_the_answer(view):
+    """Fade 1 keeps each formula and its numbers but one factor; fade 2 only the formulas; neither
+    shows a result, nor anything after the equation asked about."""
+    run = make(optimizer="sgd")
+    run.set_view(view)
+    run.run("iteration")
+    for _ in range(len(run.ops)):
+        for fade in (1, 2):
+            posed = pose(run, "number", None, None, fade=fade)
+            hint = posed.hint
+            equations = [line for line in hint.lines if isinstance(line, Equation)]
+            assert equations and all(e.result == "?" for e in equations)
+            assert not any(line.endswith(f"= {num(posed.truth)}") for line in hint.as_text()), hint.as_text()
+            key = [e for e in equations if e.quantity == posed.target.get("quantity", "a")]
+            assert key and equations[-1] is key[0]  # nothing after the equation asked about
+            if fade == 2:
+                assert all(len(e.steps) <= 1 for e in equations)
+            elif any(e.faded for e in equations):
+                assert any("□" in step for e in equations for step in e.steps)
+        run.run("op")
+    with pytest.raises(StepError) as refused:
+        pose(make(), "shape", {"matrix": "W1"}, None, fade=1)
+    assert refused.value.field == "fade"
