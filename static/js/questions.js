@@ -48,6 +48,14 @@ export function bindQuestions({ store, socket, token }) {
   $("ask-next").addEventListener("click", () => ask("number"));
   $("ask-sign").addEventListener("click", () => ask("sign"));
   $("ask-dead").addEventListener("click", () => ask("choice", { layer: deadLayer() }));
+  // the next op's unit, asked about in other ways: its z, its dL/da (a fork's sum), a weight into it
+  const nextUnit = () => store.graph?.nodes.find((n) => n.id === store.state?.next?.node);
+  $("ask-z").addEventListener("click", () => ask("number", { node: nextUnit().id, quantity: "z" }));
+  $("ask-grad-a").addEventListener("click", () => ask("number", { node: nextUnit().id, quantity: "grad_a" }));
+  $("ask-grad-w").addEventListener("click", () => {
+    const unit = nextUnit();
+    ask("number", { param: `W${unit.layer}`, i: 0, j: unit.index, quantity: "grad" });
+  });
   $("ask-shape").addEventListener("click", () => ask("shape", { matrix: $("ask-matrix").value }));
   $("question-reveal").addEventListener("click", reveal);
   $("question-close").addEventListener("click", close);
@@ -122,8 +130,18 @@ export function bindQuestions({ store, socket, token }) {
     select.replaceChildren(...names.map((n) => new Option(n, n, n === chosen, n === chosen)));
   }
 
+  /** Which of the Ask menu's questions fit the next op (neuron view: a unit's z, dL/da, dL/dw). */
+  function offerAsks() {
+    const unit = store.state?.view === "neuron" ? store.graph?.nodes.find((n) => n.id === store.state?.next?.node) : null;
+    const isUnit = unit?.kind === "neuron" || unit?.kind === "output";
+    $("ask-z").disabled = !isUnit;
+    $("ask-grad-a").disabled = !isUnit || unit.kind !== "neuron";
+    $("ask-grad-w").disabled = !isUnit;
+  }
+
   let key = null;
   function paint() {
+    offerAsks();
     const q = store.question;
     document.body.classList.toggle("asking", Boolean(q));
     const now = JSON.stringify([q, store.tally, store.reveal, store.myAnswer, typed, shapeRows, shapeCols, shapeField,

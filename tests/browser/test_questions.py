@@ -117,3 +117,17 @@ def test_a_lesson_step_asks_its_question_when_the_run_reaches_its_op(room):
     phone.wait_for_function(f"{STORE}.reveal")
     assert phone.evaluate(f"{STORE}.reveal.right") is True
     screenshot(phone, "question-lesson-dead-relu")
+
+
+def test_the_ask_menu_asks_about_the_next_units_z_its_gradient_and_a_weights(room):
+    presenter, phone = room
+    expected = [("#ask-z", {"node": "h1_0", "quantity": "z"}),
+                ("#ask-grad-w", {"param": "W1", "i": 0, "j": 0, "quantity": "grad"}),
+                ("#ask-grad-a", {"node": "h1_0", "quantity": "grad_a"})]
+    for button, target in expected:
+        presenter.locator("#ask-menu summary").click()
+        presenter.locator(button).click()
+        phone.wait_for_function(f"{ASK} && {ASK}.open")
+        assert phone.evaluate(f"{ASK}.target") == target
+        presenter.locator("body").press("Escape")
+        phone.wait_for_function(f"{ASK} && !{ASK}.open")
