@@ -3,8 +3,10 @@
 // on each op simply runs and its working is read in full; in the next, a step first asks for the
 // op's number with its working shown but for one factor of each product (□) and every result;
 // from the third, only the formulas are given. A wrong answer shows the whole working at once,
-// and that kind of op comes back with its numbers until it is answered right. The questions are
-// the room's questions (ask, answer, reveal), so the server works out every truth.
+// and that kind of op comes back with its numbers until it is answered right. With the batch view
+// open, the backward pass of each layer first asks the shape of its dW (where `Xᵀ @ dZ` and
+// `.sum(0)` trip learners up). The questions are the room's questions (ask, answer, reveal), so
+// the server works out every truth.
 import { set } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
@@ -28,6 +30,7 @@ export function bindPredict({ store, socket, token }) {
   let startIteration = null; // the iteration predicting began in
   let asked = null; // { id?, kind, fade, re } of the question this page asked
   const practise = new Set(); // kinds answered wrongly: they come back with their numbers
+  const shapesAsked = new Set(); // "iteration:layer": a layer's dW shape is asked once an iteration
   const note = $("predict-note");
 
   $("predict").addEventListener("change", (e) => {
@@ -43,6 +46,11 @@ export function bindPredict({ store, socket, token }) {
     const q = store.question;
     if (q?.open) { document.querySelector("#question .key, #question .choice")?.focus(); return true; }
     if (asked?.settled) { asked = null; return false; } // revealed or put away: this press steps on
+    const shape = shapeToAsk();
+    if (shape) {
+      asked = { kind: "shape", fade: 0, re: socket.send({ type: "ask", kind: "shape", target: { matrix: shape } }, $("step")) };
+      return true;
+    }
     const kind = opKind(store.state, store.graph);
     const fade = fadeFor(kind, store.state.iteration - startIteration, practise);
     if (fade === 0) { // a worked example: the op runs and its working is read in full
@@ -53,6 +61,17 @@ export function bindPredict({ store, socket, token }) {
     note.hidden = true;
     asked = { kind, fade, re: socket.send({ type: "ask", kind: "number", fade }, $("step")) };
     return true;
+  }
+
+  /** With the batch view open, the first backward op of a layer asks its dW's shape first. */
+  function shapeToAsk() {
+    const s = store.state;
+    const unit = store.graph?.nodes.find((n) => n.id === s.next.node);
+    if (!store.batchOpen || s.view !== "neuron" || s.next.phase !== "backward" || !unit?.layer) return null;
+    const key = `${s.iteration}:${unit.layer}`;
+    if (shapesAsked.has(key)) return null;
+    shapesAsked.add(key);
+    return `dW${unit.layer}`;
   }
 
   socket.listen((message) => {

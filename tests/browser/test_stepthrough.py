@@ -153,3 +153,23 @@ def test_predict_first_fades_from_worked_examples_to_whole_answers(app_page):
     rows = [r for r in question["hint"]["rows"] if "steps" in r]
     assert rows and all(len(r["steps"]) <= 1 and r["result"] == "?" for r in rows)
     screenshot(page, "predict-formulas-only")
+
+
+def test_predict_first_with_the_batch_view_asks_each_layers_dw_shape(app_page):
+    page = app_page
+    load_whiteboard(page)
+    page.get_by_label("Predict first").check()
+    page.get_by_role("checkbox", name="Batch view").check()
+    for _ in range(4):  # the forward pass of the first iteration: worked examples
+        step_op(page)
+    question = ask_and_wait(page)  # the output layer's backward pass begins: dW2's shape first
+    assert question["kind"] == "shape" and question["target"] == {"matrix": "dW2"}
+    for ch in "21":  # rows, then cols: 2 hidden units in, 1 unit out
+        page.get_by_role("button", name=ch, exact=True).click()
+        if ch == "2":
+            page.get_by_role("button", name="Shape: cols").click()
+    page.get_by_role("button", name="Send", exact=True).click()
+    page.wait_for_function(f"{STORE}.reveal")
+    assert page.evaluate(f"{STORE}.reveal.right") is True and page.evaluate(f"{STORE}.reveal.truth") == [2, 1]
+    step_op(page)  # the press after the reveal steps on: into the output's backward op
+    assert page.evaluate(f"{STORE}.state.cursor") == "out0"
