@@ -25,7 +25,7 @@ from .view import node_values, run_diagnostics
 QuestionKind = Literal["number", "sign", "choice", "shape"]
 QUESTION_KINDS: tuple[str, ...] = get_args(QuestionKind)
 NODE_QUANTITIES = ("z", "a", "grad_z", "grad_a")
-PARAM_QUANTITIES = ("grad", "updated")
+PARAM_QUANTITIES = ("grad", "example_grad", "updated")  # the batch's gradient, this example's, the new value
 NONE_CHOICE = "none"  # a choice question's answer when no unit of the layer is dead
 MAX_PROMPT = 300
 # A number is right within 1% of the truth, or within this much when the truth is small.
@@ -75,11 +75,16 @@ def pose(run: Run, kind: str, target: dict | None, prompt: str | None, fade: int
     return posed
 
 
-def _key_quantity(target: dict) -> str:
+def _key_quantity(target: dict) -> str | tuple[str, str]:
+    """Which equation of the working computes the answer: by its quantity, or for one weight's
+    own gradient by its symbol (a unit's working has one per weight)."""
+    if target.get("quantity") == "example_grad":
+        entry = "][".join(str(target[k]) for k in ("i", "j") if k in target)
+        return ("symbol", f"dL/d{target['param']}[{entry}]")
     return target.get("quantity", "a")
 
 
-def faded_working(working: Explanation, quantity: str, fade: int) -> Explanation:
+def faded_working(working: Explanation, quantity: str | tuple[str, str], fade: int) -> Explanation:
     """The working up to the equation that computes the asked quantity, faded (Moreno et al.):
     with `fade` 1 each equation keeps its formula and its numbers but one factor (□) and shows no
     result, so the learner finds that number on the screen and computes; with 2 only the formulas
@@ -91,7 +96,7 @@ def faded_working(working: Explanation, quantity: str, fade: int) -> Explanation
             continue
         steps = line.steps[:1] + ((line.faded,) if fade == 1 and line.faded and len(line.steps) > 1 else ())
         lines.append(replace(line, steps=steps, result="?", note=None))
-        if line.quantity == quantity:
+        if line.quantity == quantity or (isinstance(quantity, tuple) and line.symbol == quantity[1]):
             break
     return Explanation(working.node, working.phase, tuple(lines))
 
@@ -177,6 +182,8 @@ def _param_question(run: Run, kind: str, target: dict) -> Posed:
     entry = f"{name}[{']['.join(map(str, index))}]"
     layer, unit = int(name[1:]), index[-1]
     unit_node = node_id(layer, unit, run.arch.depth)
+    if quantity == "example_grad":
+        return _example_grad_question(run, kind, name, tuple(index), unit_node)
     # the entry moves in its unit's update op (the neuron view) or its own (the gate view)
     def moved(op) -> bool:
         return op.phase == "update" and (op.param == (name, tuple(index)) if op.param is not None
@@ -191,6 +198,23 @@ def _param_question(run: Run, kind: str, target: dict) -> Posed:
     edge = entry if name[0] == "W" else None
     return _valued(kind, {"param": name, **_entry_target(tuple(index)), "quantity": quantity},
                    f"What will {words} be?", value, explain_op(fork, op), node=unit_node, edge=edge)
+
+
+def _example_grad_question(run: Run, kind: str, name: str, index: tuple[int, ...], unit: str) -> Posed:
+    """dL/dw for the selected example alone: its unit's gradient times the input the weight
+    carries, written out in the unit's backward op (the neuron view's)."""
+    if run.view_name != "neuron":
+        raise StepError("target.quantity", "example_grad is asked in the neuron view, where a unit's backward op "
+                        "writes out each weight's gradient; in the gate view ask about the product gate")
+    layer, j = int(name[1:]), index[-1]
+    fork, op = _reach(run, None, lambda op: op.phase == "backward" and op.layer == layer and op.unit == j)
+    if fork is None:
+        raise StepError("target", f"{name} gets no gradient in this iteration")
+    entry = f"{name}[{']['.join(map(str, index))}]"
+    value = float(fork.example_values().backward.grads[name][index])
+    return _valued(kind, {"param": name, **_entry_target(index), "quantity": "example_grad"},
+                   f"What will dL/d{entry} be for this example?", value, explain_op(fork, op), node=unit,
+                   edge=entry if name[0] == "W" else None)
 
 
 def _entry_target(index: tuple[int, ...]) -> dict:

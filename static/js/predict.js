@@ -59,8 +59,20 @@ export function bindPredict({ store, socket, token }) {
       return false;
     }
     note.hidden = true;
-    asked = { kind, fade, re: socket.send({ type: "ask", kind: "number", fade }, $("step")) };
+    const target = weightTarget();
+    const command = target ? { type: "ask", kind: "number", fade, target } : { type: "ask", kind: "number", fade };
+    asked = { kind, fade, re: socket.send(command, $("step")) };
     return true;
+  }
+
+  /** Going back through a unit, every other iteration asks a weight's gradient for this example
+   * (dL/dw = dL/dz · its input) instead of the unit's dL/dz, so both products get practised. */
+  function weightTarget() {
+    const s = store.state;
+    const unit = store.graph?.nodes.find((n) => n.id === s.next.node);
+    const isUnit = unit && (unit.kind === "neuron" || unit.kind === "output");
+    if (s.view !== "neuron" || s.next.phase !== "backward" || !isUnit || (s.iteration - startIteration) % 2 === 1) return null;
+    return { param: `W${unit.layer}`, i: 0, j: unit.index, quantity: "example_grad" };
   }
 
   /** With the batch view open, the first backward op of a layer asks its dW's shape first. */

@@ -148,3 +148,19 @@ def test_a_faded_question_brings_its_working_without_the_answer(view):
     with pytest.raises(StepError) as refused:
         pose(make(), "shape", {"matrix": "W1"}, None, fade=1)
     assert refused.value.field == "fade"
+
+
+def test_a_weights_gradient_for_this_example_is_dz_times_its_input():
+    run = make(optimizer="sgd", batch_size=6)
+    run.run("op", 7)  # the forward pass done: the next op is out0's backward
+    posed = pose(run, "number", {"param": "W2", "i": 1, "j": 0, "quantity": "example_grad"}, None, fade=1)
+    run.run("pass", 1)  # the whole backward pass
+    ex = run.example_values()
+    assert posed.truth == pytest.approx(float(ex.backward.dZ[2][0, 0] * ex.forward.A[1][0, 1]), rel=1e-12)
+    last = [line for line in posed.hint.lines if isinstance(line, Equation)][-1]
+    assert last.symbol == "dL/dW2[1][0]" and "□" in last.steps[-1] and last.result == "?"
+    gate = make()
+    gate.set_view("gate")
+    with pytest.raises(StepError) as refused:
+        pose(gate, "number", {"param": "W1", "i": 0, "j": 0, "quantity": "example_grad"}, None)
+    assert refused.value.field == "target.quantity"
