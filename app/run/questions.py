@@ -31,6 +31,10 @@ MAX_PROMPT = 300
 # A number is right within 1% of the truth, or within this much when the truth is small.
 RELATIVE_TOLERANCE, SMALL_TRUTH, ABSOLUTE_TOLERANCE = 0.01, 0.1, 1e-3
 HISTOGRAM_BINS = 8
+MAX_ANSWER = 1e12  # a prediction beyond this is a typo, and the room's histogram must stay finite
+# the fields each form of target takes: anything else is refused by name, never ignored
+TARGET_FIELDS = {"next": {"next"}, "node": {"node", "quantity"}, "param": {"param", "i", "j", "quantity"},
+                 "layer": {"layer"}, "matrix": {"matrix"}}
 
 QUANTITY_WORDS = {"z": "z", "a": "a", "grad_z": "dL/dz", "grad_a": "dL/da"}
 
@@ -57,6 +61,7 @@ def pose(run: Run, kind: str, target: dict | None, prompt: str | None, fade: int
     if kind not in QUESTION_KINDS:
         raise StepError("kind", f"must be one of {', '.join(QUESTION_KINDS)}, got {kind!r}")
     target = dict(target or {"next": True})
+    _check_fields(target)
     if kind == "shape":
         posed = _shape_question(run, target)
     elif kind == "choice":
@@ -99,6 +104,18 @@ def faded_working(working: Explanation, quantity: str | tuple[str, str], fade: i
         if line.quantity == quantity or (isinstance(quantity, tuple) and line.symbol == quantity[1]):
             break
     return Explanation(working.node, working.phase, tuple(lines))
+
+
+def _check_fields(target: dict) -> None:
+    forms = [f for f in TARGET_FIELDS if f in target]
+    if len(forms) != 1:
+        said = f"names {' and '.join(forms)}" if forms else f"has the fields {', '.join(map(str, target)) or 'none'}"
+        raise StepError("target", f"must name exactly one of {', '.join(TARGET_FIELDS)}; it {said}")
+    form = forms[0]
+    extra = sorted(set(map(str, target)) - TARGET_FIELDS[form])
+    if extra:
+        raise StepError(f"target.{extra[0][:40]}", f"is not a field of a {form} target; it takes "
+                        f"{', '.join(sorted(TARGET_FIELDS[form]))}")
 
 
 # --- a value: the next op's, a node's or a parameter's -------------------------------------------
@@ -305,15 +322,17 @@ def parse_answer(posed: Posed, value: Any) -> float | str | list[int]:
     """The answer as the question's kind takes it; raises StepError("value", …) otherwise."""
     if posed.kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise StepError("value", f"must be a finite number, got {value!r}")
+            raise StepError("value", f"must be a finite number, got {str(value)[:40]!r}")
+        if abs(value) > MAX_ANSWER:
+            raise StepError("value", f"must be between −{MAX_ANSWER:g} and {MAX_ANSWER:g}, got {value:g}")
         return float(value)
     if posed.kind in ("sign", "choice"):
         if not isinstance(value, str) or value not in posed.choices:
-            raise StepError("value", f"must be one of {', '.join(posed.choices)}, got {value!r}")
+            raise StepError("value", f"must be one of {', '.join(posed.choices)}, got {str(value)[:40]!r}")
         return value
     if (not isinstance(value, list) or not 1 <= len(value) <= 2
             or any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 100_000 for v in value)):
-        raise StepError("value", f"must be a shape: a list of one or two positive whole numbers, got {value!r}")
+        raise StepError("value", f"must be a shape: a list of one or two positive whole numbers, got {str(value)[:40]!r}")
     return list(value)
 
 

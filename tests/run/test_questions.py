@@ -90,6 +90,9 @@ def test_which_unit_is_dead_and_the_shape_of_a_batch_matrix():
     ("number", {"matrix": "dW1"}, "target"),
     ("choice", {"layer": 3}, "target.layer"),
     ("shape", {"matrix": "dQ1"}, "target.matrix"),
+    ("number", {"node": "h1_0", "quantity": "a", "colour": "red"}, "target.colour"),
+    ("number", {"param": "W1", "i": 0, "j": 0, "quantity": "grad", "node": "h1_0"}, "target"),
+    ("number", {"weight": "W1"}, "target"),
 ])
 def test_a_target_that_does_not_fit_is_refused_naming_the_field(kind, target, field):
     run = make()
@@ -104,7 +107,7 @@ def test_answers_are_checked_and_judged_as_the_protocol_says():
     truth = number.truth
     assert is_right(number, truth * 1.009 if abs(truth) >= 0.1 else truth + 9e-4)
     assert not is_right(number, truth * 1.02 + (0.002 if abs(truth) < 0.1 else 0))
-    for bad in ("1", True, float("nan"), None):
+    for bad in ("1", True, float("nan"), None, 1e300, -2e12, [1.0]):
         with pytest.raises(StepError):
             parse_answer(number, bad)
     shape = pose(make(), "shape", {"matrix": "W1"}, None)
@@ -164,3 +167,8 @@ def test_a_weights_gradient_for_this_example_is_dz_times_its_input():
     with pytest.raises(StepError) as refused:
         pose(gate, "number", {"param": "W1", "i": 0, "j": 0, "quantity": "example_grad"}, None)
     assert refused.value.field == "target.quantity"
+
+
+def test_the_histogram_stays_finite_for_the_widest_answers_allowed():
+    h = histogram([-1e12, 1e12, 0.0, 3.5])
+    assert sum(h["counts"]) == 4 and all(abs(e) < float("inf") for e in h["edges"])

@@ -87,7 +87,7 @@ def test_refusals_name_their_field_and_leave_the_question_as_it_was(client):
 
 @pytest.mark.parametrize("target, field", [({"node": "h7_0", "quantity": "a"}, "target.node"),
                                            ({"param": "W1", "i": 9, "j": 0, "quantity": "grad"}, "target.i"),
-                                           ({"layer": 0}, "target"), ({"next": True, "x": 1}, "target")])
+                                           ({"layer": 0}, "target"), ({"next": True, "x": 1}, "target.x")])
 def test_an_ask_about_something_that_is_not_there_is_refused(client, target, field):
     sid, token = new_session(client, CONFIG)
     with connect(client, sid, token) as control:
