@@ -59,11 +59,18 @@ class Activation:
     leak: float = 0.0  # what slope is left below zero, for a unit that dies
     flat_beyond: float | None = None  # |z| past which the slope is tiny: the saturation diagnosis
     plural: str = ""  # how the diagnosis names several of its units
+    # the same function in an exported script's library ({z}: its input, {a}: its output);
+    # "numpy'" is its slope, for the script that writes backprop out by hand
+    code: tuple[tuple[str, str], ...] = ()
 
     def written(self, z: str, z_factor: str | None = None) -> str:
         """a = f(z) with z written as given (a symbol or a number), and as `z_factor` where it is
         multiplied (a negative number in brackets)."""
         return self.formula.format(z=z, zf=z if z_factor is None else z_factor)
+
+    def in_code(self, library: str, z: str = "z", a: str = "a") -> str:
+        """This activation as an expression of `library` ("numpy", "numpy'" for its slope, "torch", "jax")."""
+        return dict(self.code)[library].format(z=z, a=a)
 
     def slope_written(self, z: str, a: str) -> str:
         """da/dz with its input and output written as given."""
@@ -79,26 +86,39 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
                lambda z: z if z > 0 else 0.0, lambda z, a: 1.0 if z > 0 else 0.0,
                "relu", "max(0, {z})", "[{z} > 0]",
                "relu = max(0, z), and max routes the gradient to the larger input: all of it to z if z > 0, "
-               "none otherwise", switch=True, why=_relu_why, dies=True, plural="ReLUs"),
+               "none otherwise", switch=True, why=_relu_why, dies=True, plural="ReLUs",
+               code=(("numpy", "np.maximum({z}, 0.0)"), ("numpy'", "({z} > 0).astype(float)"),
+                     ("torch", "torch.clamp({z}, min=0.0)"), ("jax", "jnp.maximum({z}, 0.0)"))),
     Activation("tanh", np.tanh, lambda z, a: 1.0 - a * a, math.tanh, lambda z, a: 1.0 - a * a,
                "tanh", "tanh({z})", "1 − {a}²",
                "tanh: ∂tanh(z)/∂z = 1 − tanh²(z), read off the gate's own output", flat_beyond=3.0,
-               plural="tanh units"),
+               plural="tanh units",
+               code=(("numpy", "np.tanh({z})"), ("numpy'", "1.0 - {a} ** 2"), ("torch", "torch.tanh({z})"),
+                     ("jax", "jnp.tanh({z})"))),
     Activation("sigmoid", sigmoid, lambda z, a: a * (1.0 - a), scalar_sigmoid, lambda z, a: a * (1.0 - a),
                "σ", "σ({z})", "{a}·(1 − {a})",
                "sigmoid: ∂σ(z)/∂z = σ(z)·(1 − σ(z)), read off the gate's own output", flat_beyond=5.0,
-               plural="sigmoid units"),
+               plural="sigmoid units",
+               code=(("numpy", "0.5 * (1.0 + np.tanh({z} / 2))"), ("numpy'", "{a} * (1.0 - {a})"),
+                     ("torch", "torch.sigmoid({z})"), ("jax", "jax.nn.sigmoid({z})"))),
     Activation("linear", lambda z: z, lambda z, a: np.ones_like(z), lambda z: z, lambda z, a: 1.0,
                "", "{z}", "1", "linear: a = z, so the gradient passes unchanged",
-               why=lambda z: "linear", plural="linear units"),
+               why=lambda z: "linear", plural="linear units",
+               code=(("numpy", "{z}"), ("numpy'", "np.ones_like({z})"), ("torch", "{z}"), ("jax", "{z}"))),
     Activation("leaky_relu", lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
                lambda z, a: np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype),
                lambda z: z if z > 0 else LEAKY_SLOPE * z, lambda z, a: 1.0 if z > 0 else LEAKY_SLOPE,
                "leaky", f"max({{z}}, {LEAKY_SLOPE:g}·{{zf}})", f"(1 if {{z}} > 0 else {LEAKY_SLOPE:g})",
                f"leaky relu: passes the gradient through ×1 where z > 0 and ×{LEAKY_SLOPE:g} where z ≤ 0",
-               switch=True, dies=True, leak=LEAKY_SLOPE, plural="leaky ReLUs"),
+               switch=True, dies=True, leak=LEAKY_SLOPE, plural="leaky ReLUs",
+               code=(("numpy", f"np.where({{z}} > 0, {{z}}, {LEAKY_SLOPE!r} * {{z}})"),
+                     ("numpy'", f"np.where({{z}} > 0, 1.0, {LEAKY_SLOPE!r})"),
+                     ("torch", f"torch.where({{z}} > 0, {{z}}, {LEAKY_SLOPE!r} * {{z}})"),
+                     ("jax", f"jnp.where({{z}} > 0, {{z}}, {LEAKY_SLOPE!r} * {{z}})"))),
     Activation("softplus", softplus, lambda z, a: sigmoid(z), scalar_softplus, lambda z, a: scalar_sigmoid(z),
                "softplus", "log(1 + e^{z})", "σ({z})",
                "softplus = log(1 + eᶻ), a smooth relu: ∂softplus(z)/∂z = σ(z), between 0 and 1",
-               plural="softplus units"),
+               plural="softplus units",
+               code=(("numpy", "np.logaddexp(0.0, {z})"), ("numpy'", "0.5 * (1.0 + np.tanh({z} / 2))"),
+                     ("torch", "torch.nn.functional.softplus({z})"), ("jax", "jnp.logaddexp(0.0, {z})"))),
 )}

@@ -120,6 +120,10 @@ FEATURE_MAPS = {
     "sin(x1)": lambda p: np.sin(p[:, 0]),
     "sin(x2)": lambda p: np.sin(p[:, 1]),
 }
+# the same maps as an exported script writes them, of the columns x1 and x2 ({xp}: np, torch or jnp);
+# tests/engine holds each to its function above
+FEATURE_CODE = {"x1": "x1", "x2": "x2", "x1^2": "x1 ** 2", "x2^2": "x2 ** 2", "x1*x2": "x1 * x2",
+                "sin(x1)": "{xp}.sin(x1)", "sin(x2)": "{xp}.sin(x2)"}
 
 
 def feature_matrix(points: np.ndarray, features: list[str] | tuple[str, ...]) -> np.ndarray:

@@ -35,6 +35,11 @@ class Loss(ABC):
     formula: str  # the example's loss in symbols (one output unit)
     grad_a_formula: str  # dL/da of output unit {j} (of {k})
     grad_z_formula: str  # dL/dz of an output unit, where the chain rule comes to
+    # the same in an exported script ({z}: the output layer's z, {a}: its a, {t}: the targets):
+    # "<library> output" and "<library> loss" (each example's loss) for numpy, torch and jax, and
+    # for numpy's backprop by hand dL/dz and dL/da of the batch-mean loss ("numpy dz", "numpy da");
+    # "jax loss of a": each example's loss written from the output's a, so autograd reaches dL/da
+    code: dict[str, str]
 
     def targets(self, labels: np.ndarray, n_outputs: int) -> np.ndarray:
         """Class labels as the (N, n_outputs) array the loss compares against."""
@@ -68,6 +73,12 @@ class BinaryCrossEntropy(Loss):
     name, output_activation = "bce", "sigmoid"
     output_symbol, output_formula = "p", "σ(z)"
     formula, grad_a_formula, grad_z_formula = "−[y·log p + (1 − y)·log(1 − p)]", "−y/p + (1 − y)/(1 − p)", "p − y"
+    code = {"numpy output": "0.5 * (1.0 + np.tanh({z} / 2))", "numpy loss": "(np.logaddexp(0.0, {z}) - {t} * {z})[:, 0]",
+            "numpy dz": "({a} - {t}) / len({z})", "numpy da": "({a} - {t}) * (2.0 + 2.0 * np.cosh({z})) / len({z})",
+            "torch output": "torch.sigmoid({z})",
+            "torch loss": "(torch.nn.functional.softplus({z}) - {t} * {z})[:, 0]",
+            "jax output": "jax.nn.sigmoid({z})", "jax loss": "(jnp.logaddexp(0.0, {z}) - {t} * {z})[:, 0]",
+            "jax loss of a": "-({t} * jnp.log({a}) + (1.0 - {t}) * jnp.log1p(-{a}))[:, 0]"}
 
     def output(self, z):
         return sigmoid(z)
@@ -91,6 +102,13 @@ class CrossEntropy(Loss):
     name, output_activation = "cross_entropy", "softmax"
     output_symbol, output_formula = "p", "e^z{j} / Σₖ e^zₖ"
     formula, grad_a_formula, grad_z_formula = "−log p_y", "−1/p{j}", "p − y"
+    code = {"numpy output": "np.exp({z} - {z}.max(1, keepdims=True)) / np.exp({z} - {z}.max(1, keepdims=True)).sum(1, keepdims=True)",
+            "numpy loss": "-(({z} - {z}.max(1, keepdims=True) - np.log(np.exp({z} - {z}.max(1, keepdims=True))"
+                          ".sum(1, keepdims=True))) * {t}).sum(1)",
+            "numpy dz": "({a} - {t}) / len({z})", "numpy da": "np.where({t} > 0, -1.0 / {a}, 0.0) / len({z})",
+            "torch output": "torch.softmax({z}, dim=1)", "torch loss": "-(torch.log_softmax({z}, dim=1) * {t}).sum(1)",
+            "jax output": "jax.nn.softmax({z}, axis=1)", "jax loss": "-(jax.nn.log_softmax({z}, axis=1) * {t}).sum(1)",
+            "jax loss of a": "-({t} * jnp.log({a})).sum(1)"}
 
     def output(self, z):
         return softmax(z)
@@ -113,6 +131,9 @@ class MeanSquaredError(Loss):
     name, output_activation = "mse", "linear"
     output_symbol, output_formula = "ŷ", "z"
     formula, grad_a_formula, grad_z_formula = "(ŷ − t)²", "2·(ŷ − t)/{k}", "dL/dŷ · 1"
+    code = {"numpy output": "{z}", "numpy loss": "(({z} - {t}) ** 2).mean(1)", "numpy dz": "2.0 * ({a} - {t}) / {a}.size",
+            "numpy da": "2.0 * ({a} - {t}) / {a}.size", "torch output": "{z}", "torch loss": "(({z} - {t}) ** 2).mean(1)",
+            "jax output": "{z}", "jax loss": "(({z} - {t}) ** 2).mean(1)", "jax loss of a": "(({a} - {t}) ** 2).mean(1)"}
 
     def output(self, z):
         return z

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.engine import ConfigError, config_to_dict, parse_config
 from app.presets import PRESETS
+from app.run.export import FORMATS as EXPORT_FORMATS, export
 from app.scenario import ScenarioError
 
 from . import wire
@@ -89,6 +90,19 @@ async def read_session(session: SessionOr404):
     async with session.lock:
         body = {**session.frame().state, "config": config_to_dict(session.run.config)}
     return Response(wire.encode(body), media_type="application/json")
+
+
+@router.get("/api/sessions/{session_id}/export")
+async def export_session(session: SessionOr404, format: str = "numpy"):  # noqa: A002 - the protocol's name
+    """The iteration on screen as a script that checks it, or as data (docs/protocol.md)."""
+    if format not in EXPORT_FORMATS:
+        return error_response(422, "invalid_message", f"format must be one of {', '.join(EXPORT_FORMATS)}, "
+                              f"got {format[:40]!r}", "format")
+    async with session.lock:
+        text, media_type, extension = export(session.run, format, f"Backprop Lab session {session.id}")
+        iteration = session.run.iteration_inputs()[0].iteration
+    name = f"backprop-lab-{session.id}-iteration-{iteration}.{extension}"
+    return Response(text, media_type=media_type, headers={"content-disposition": f'attachment; filename="{name}"'})
 
 
 @router.delete("/api/sessions/{session_id}", status_code=204)

@@ -1,0 +1,267 @@
+"""Code you can check by hand: the iteration on screen as a script of your own.
+
+`export_numpy` writes a short, self-contained numpy script that rebuilds the iteration's batch
+and the parameters its forward pass uses, recomputes the forward pass, the loss and every
+gradient of the regularised objective with the batched formulas the inspector writes
+(`dW = Aᵀ @ dZ`, `db = dZ.sum(0)`, `dA = dZ @ Wᵀ`), the selected example's node values with
+the same formulas on a batch of one, and prints them as JSON on its last line. `export_jax`
+rebuilds the same and lets jax's autograd find every gradient, an independent check of
+Backprop Lab's own; `export_json` is the same numbers as data. Every formula comes from the definitions of the activations,
+losses and feature maps (app/engine), so a script cannot drift from the engine. Reads a Run.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from app.engine import LOSS_ID, config_to_dict, node_id
+from app.engine.activations import ACTIVATIONS
+from app.engine.data import FEATURE_CODE
+from app.engine.losses import LOSSES
+
+from .stepper import Run
+
+FORMATS = ("numpy", "jax", "json")
+
+
+def export_data(run: Run) -> dict:
+    """The iteration's inputs as plain values: what every export is built from."""
+    start, batch = run.iteration_inputs()
+    rows = run.trainer.batch_rows(start.iteration)
+    example = run.trainer.train.rows(slice(run.example, run.example + 1))
+    return {
+        "iteration": start.iteration, "config": config_to_dict(run.config),
+        "params": {name: value.tolist() for name, value in start.params.items()},
+        "batch": {"rows": [rows.start, rows.stop], "points": batch.points.tolist(), "labels": batch.labels.tolist()},
+        "example": {"index": run.example, "point": example.points[0].tolist(), "label": example.labels.tolist()[0]},
+    }
+
+
+def export_json(run: Run) -> str:
+    return json.dumps({"format": "backprop-lab/export", "version": 1, **export_data(run)}, indent=1)
+
+
+def _array(value) -> str:
+    """A nested list as numpy source, every float written exactly (repr round-trips)."""
+    return f"np.array({json.dumps(value)}, dtype=float)"
+
+
+def export_numpy(run: Run, title: str) -> str:
+    data = export_data(run)
+    cfg = run.config
+    act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
+    depth, sizes = run.arch.depth, run.arch.sizes
+    columns = ", ".join(FEATURE_CODE[f].format(xp="np") for f in cfg.features)
+    params = "\n".join(f"    {json.dumps(name)}: {_array(value)}," for name, value in data["params"].items())
+    node_ids = [[node_id(l, j, depth) for j in range(sizes[l])] for l in range(depth + 1)]
+    return f'''"""{title}: iteration {data["iteration"]}, by hand in numpy.
+
+Rebuilds the batch and the weights Backprop Lab showed, recomputes the forward pass, the loss
+and every gradient with the batched formulas the inspector writes, and prints them as JSON on
+its last line: the batch loss (regularised), the gradients (the state's `grads`) and the
+selected example's values at every node (the state's `nodes`). Needs numpy only.
+"""
+import json
+
+import numpy as np
+
+# the network: {" → ".join(map(str, sizes))}, {cfg.activation} hidden units, {cfg.loss} loss, l2 = {cfg.l2!r}, l1 = {cfg.l1!r}
+L2, L1 = {cfg.l2!r}, {cfg.l1!r}
+PARAMS = {{
+{params}
+}}
+DEPTH = {depth}
+# the batch: training-set rows {data["batch"]["rows"][0]} to {data["batch"]["rows"][1] - 1}, points (x1, x2) and labels
+POINTS = {_array(data["batch"]["points"])}
+LABELS = np.array({json.dumps(data["batch"]["labels"])})
+# the selected example, training-set row {data["example"]["index"]}
+EXAMPLE_POINT = {_array([data["example"]["point"]])}
+EXAMPLE_LABEL = np.array([{json.dumps(data["example"]["label"])}])
+NODE_IDS = {json.dumps(node_ids)}
+
+
+def features(points):
+    x1, x2 = points[:, 0], points[:, 1]
+    return np.column_stack([{columns}])  # {", ".join(cfg.features)}
+
+
+def targets(labels):
+    k = PARAMS[f"W{{DEPTH}}"].shape[1]
+    return labels.astype(float).reshape(-1, 1) if k == 1 else np.eye(k)[labels]
+
+
+def f(z):  # the hidden activation, {cfg.activation}
+    return {act.in_code("numpy")}
+
+
+def f_slope(z, a):  # its derivative da/dz
+    return {act.in_code("numpy'")}
+
+
+def output(z):  # the output layer's a from its z ({cfg.loss})
+    return {loss.code["numpy output"].format(z="z")}
+
+
+def forward(X):
+    Z, A = [X], [X]
+    for l in range(1, DEPTH + 1):
+        z = A[-1] @ PARAMS[f"W{{l}}"] + PARAMS[f"b{{l}}"]
+        Z.append(z)
+        A.append(f(z) if l < DEPTH else output(z))
+    return Z, A
+
+
+def losses(z, t):  # each example's own loss
+    return {loss.code["numpy loss"].format(z="z", t="t")}
+
+
+def backward(Z, A, T, l2=0.0, l1=0.0):
+    """The batched chain rule, layer by layer, from the batch-mean loss back to the inputs."""
+    dZ, dA, grads = {{}}, {{}}, {{}}
+    z, a = Z[DEPTH], A[DEPTH]
+    dA[DEPTH] = {loss.code["numpy da"].format(z="z", a="a", t="T")}
+    dZ[DEPTH] = {loss.code["numpy dz"].format(z="z", a="a", t="T")}
+    for l in range(DEPTH, 0, -1):
+        W = PARAMS[f"W{{l}}"]
+        grads[f"W{{l}}"] = A[l - 1].T @ dZ[l] + l2 * W + l1 * np.sign(W)  # every example's term adds up
+        grads[f"b{{l}}"] = dZ[l].sum(0)  # b was added to every row
+        dA[l - 1] = dZ[l] @ W.T  # each unit feeds every unit of the next layer
+        dZ[l - 1] = dA[l - 1] * f_slope(Z[l - 1], A[l - 1]) if l > 1 else dA[l - 1]
+    return dZ, dA, grads
+
+
+X, T = features(POINTS), targets(LABELS)
+Z, A = forward(X)
+regularisation = sum(L2 * 0.5 * (W ** 2).sum() + L1 * np.abs(W).sum() for name, W in PARAMS.items() if name[0] == "W")
+batch_loss = losses(Z[DEPTH], T).mean() + regularisation
+_, _, grads = backward(Z, A, T, L2, L1)
+
+# the selected example alone (a batch of one, no regularisation), as the inspector shows it
+x, t = features(EXAMPLE_POINT), targets(EXAMPLE_LABEL)
+z1, a1 = forward(x)
+dz1, da1, _ = backward(z1, a1, t)
+example_loss = float(losses(z1[DEPTH], t)[0])
+nodes = {{nid: {{"z": float(z1[l][0, j]), "a": float(a1[l][0, j]), "grad_z": float(dz1[l][0, j]),
+                "grad_a": float(da1[l][0, j])}} for l, ids in enumerate(NODE_IDS) for j, nid in enumerate(ids)}}
+nodes[{json.dumps(LOSS_ID)}] = {{"z": example_loss, "a": example_loss, "grad_z": 1.0, "grad_a": 1.0}}
+
+print(json.dumps({{"batch_loss": float(batch_loss), "grads": {{k: v.tolist() for k, v in grads.items()}},
+                  "nodes": nodes}}))
+'''
+
+
+def export_jax(run: Run, title: str) -> str:
+    data = export_data(run)
+    cfg = run.config
+    act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
+    depth, sizes = run.arch.depth, run.arch.sizes
+    columns = ", ".join(FEATURE_CODE[f].format(xp="jnp") for f in cfg.features)
+    params = "\n".join(f"    {json.dumps(name)}: jnp.array({json.dumps(value)})," for name, value in data["params"].items())
+    node_ids = [[node_id(l, j, depth) for j in range(sizes[l])] for l in range(depth + 1)]
+    return f'''"""{title}: iteration {data["iteration"]}, checked by jax's autograd.
+
+Rebuilds the batch and the weights Backprop Lab showed and the same forward pass and loss;
+jax differentiates them on its own, and the script prints as JSON on its last line the batch
+loss (regularised), every gradient (the state's `grads`) and the selected example's values at
+every node (the state's `nodes`; dL/dz and dL/da found by differentiating a zero added to each
+z and a). Needs jax (CPU is plenty).
+"""
+import json
+
+import jax
+import jax.numpy as jnp
+
+jax.config.update("jax_enable_x64", True)  # float64, as Backprop Lab computes
+
+# the network: {" → ".join(map(str, sizes))}, {cfg.activation} hidden units, {cfg.loss} loss, l2 = {cfg.l2!r}, l1 = {cfg.l1!r}
+L2, L1 = {cfg.l2!r}, {cfg.l1!r}
+PARAMS = {{
+{params}
+}}
+DEPTH = {depth}
+SIZES = {json.dumps(list(sizes))}
+# the batch: training-set rows {data["batch"]["rows"][0]} to {data["batch"]["rows"][1] - 1}, points (x1, x2) and labels
+POINTS = jnp.array({json.dumps(data["batch"]["points"])})
+LABELS = jnp.array({json.dumps(data["batch"]["labels"])})
+# the selected example, training-set row {data["example"]["index"]}
+EXAMPLE_POINT = jnp.array({json.dumps([data["example"]["point"]])})
+EXAMPLE_LABEL = jnp.array([{json.dumps(data["example"]["label"])}])
+NODE_IDS = {json.dumps(node_ids)}
+
+
+def features(points):
+    x1, x2 = points[:, 0], points[:, 1]
+    return jnp.column_stack([{columns}])  # {", ".join(cfg.features)}
+
+
+def targets(labels):
+    k = SIZES[-1]
+    return labels.astype(float).reshape(-1, 1) if k == 1 else jax.nn.one_hot(labels, k)
+
+
+def f(z):  # the hidden activation, {cfg.activation}
+    return {act.in_code("jax")}
+
+
+def output(z):  # the output layer's a from its z ({cfg.loss})
+    return {loss.code["jax output"].format(z="z")}
+
+
+def losses(z, t):  # each example's own loss, from the output's z (as the engine computes it)
+    return {loss.code["jax loss"].format(z="z", t="t")}
+
+
+def losses_of_output(a, t):  # the same written from the output's a, so autograd reaches dL/da
+    return {loss.code["jax loss of a"].format(a="a", t="t")}
+
+
+def forward(params, X, shift=None):
+    """Z and A of every layer; `shift` adds a (zero) amount to each z and a, whose gradient is dL/dz, dL/da."""
+    shift = shift or {{"z": [0.0] * (DEPTH + 1), "a": [0.0] * (DEPTH + 1)}}
+    Z, A = [X + shift["z"][0]], [X + shift["z"][0] + shift["a"][0]]
+    for l in range(1, DEPTH + 1):
+        z = A[-1] @ params[f"W{{l}}"] + params[f"b{{l}}"] + shift["z"][l]
+        Z.append(z)
+        A.append((f(z) if l < DEPTH else output(z)) + shift["a"][l])
+    return Z, A
+
+
+def objective(params, X, T):
+    """What the optimiser minimises: the batch-mean loss plus the regularisation (weights only)."""
+    Z, _ = forward(params, X)
+    penalty = sum(L2 * 0.5 * (W ** 2).sum() + L1 * jnp.abs(W).sum() for name, W in params.items() if name[0] == "W")
+    return losses(Z[DEPTH], T).mean() + penalty
+
+
+batch_loss, grads = jax.value_and_grad(objective)(PARAMS, features(POINTS), targets(LABELS))
+
+# the selected example alone (a batch of one, no regularisation), as the inspector shows it
+x, t = features(EXAMPLE_POINT), targets(EXAMPLE_LABEL)
+zeros = {{"z": [jnp.zeros((1, n)) for n in SIZES], "a": [jnp.zeros((1, n)) for n in SIZES]}}
+
+
+def example_loss(shift):
+    _, A = forward(PARAMS, x, shift)
+    return losses_of_output(A[DEPTH], t)[0]
+
+
+loss_value, d = jax.value_and_grad(example_loss)(zeros)
+Z, A = forward(PARAMS, x)
+nodes = {{nid: {{"z": float(Z[l][0, j]), "a": float(A[l][0, j]), "grad_z": float(d["z"][l][0, j]),
+                "grad_a": float(d["a"][l][0, j])}} for l, ids in enumerate(NODE_IDS) for j, nid in enumerate(ids)}}
+nodes[{json.dumps(LOSS_ID)}] = {{"z": float(loss_value), "a": float(loss_value), "grad_z": 1.0, "grad_a": 1.0}}
+
+print(json.dumps({{"batch_loss": float(batch_loss), "grads": {{k: v.tolist() for k, v in grads.items()}},
+                  "nodes": nodes}}))
+'''
+
+
+def export(run: Run, fmt: str, title: str) -> tuple[str, str, str]:
+    """(text, media type, file extension) of the export in `fmt` (one of FORMATS)."""
+    if fmt == "json":
+        return export_json(run), "application/json", "json"
+    if fmt == "jax":
+        return export_jax(run, title), "text/x-python", "py"
+    return export_numpy(run, title), "text/x-python", "py"
