@@ -22,6 +22,22 @@ function matrix(name, values, dims, note) {
   return box;
 }
 
+const EXPORTS = [["numpy", "numpy script (the formulas by hand)"], ["jax", "jax script (autograd)"],
+  ["json", "the numbers (JSON)"]];
+
+/** Links that download this iteration as a script to run, or as data: the same batch, weights
+ * and gradients the page shows, to check in one's own notebook. */
+export function exportLinks(box, session) {
+  box.replaceChildren(el("span", "export-title", "Check it in your own code:"));
+  for (const [format, words] of EXPORTS) {
+    const a = el("a", "button", words);
+    a.href = `/api/sessions/${encodeURIComponent(session)}/export?format=${format}`;
+    a.setAttribute("download", "");
+    box.append(a);
+  }
+  return box;
+}
+
 export function renderBatch(panel, batch) {
   panel.replaceChildren();
   if (!batch) {
@@ -31,6 +47,7 @@ export function renderBatch(panel, batch) {
   const cut = batch.rows_shown < batch.n ? `(first ${batch.rows_shown} of ${batch.n} rows)` : "";
   panel.append(el("p", "words", `Iteration ${batch.iteration}: the minibatch is ${batch.n} example${batch.n > 1 ? "s" : ""} `
     + `(training rows ${batch.examples[0]}–${batch.examples.at(-1)}), one row each. Every layer is one matrix product for all of them at once.`));
+  panel.append(exportLinks(el("p", "export-links"), document.body.dataset.session));
   for (const layer of batch.layers) {
     const l = layer.layer, s = layer.shapes;
     const prev = l === 1 ? "X" : `A${l - 1}`;

@@ -4,7 +4,7 @@
 // structure and parses no prose. A small formatter instead of a TeX engine.
 // Reads the store; writes only into its own DOM elements. The inspector is also the text
 // alternative to the canvas: each op's explanation is read out to a screen reader.
-import { renderBatch } from "./batch.js";
+import { exportLinks, renderBatch } from "./batch.js";
 import { el } from "./dom.js";
 import { precise as fmt, short } from "./format.js";
 import { set } from "./store.js";
@@ -84,6 +84,7 @@ export function renderVerify(p, result) {
 
 /** Binds the inspector's own controls: verify and the batch view. */
 export function bindInspector({ store, socket }) {
+  exportLinks(document.querySelector("#code-menu .export-links"), document.body.dataset.session);
   $("verify").addEventListener("click", () => { set(store, "verify", null); socket.send({ type: "verify" }, $("verify")); });
   $("batch-toggle").addEventListener("change", (e) => {
     set(store, "batch", null);
@@ -118,9 +119,13 @@ export function bindInspector({ store, socket }) {
       const panel = $("batch-panel");
       panel.hidden = !store.batchOpen;
       $("batch-toggle").checked = store.batchOpen;
-      if (store.batchOpen && panel.dataset.seq !== String(store.batch?.re ?? "none")) {
-        panel.dataset.seq = String(store.batch?.re ?? "none");
-        renderBatch(panel, store.batch);
+      // while the room is asked a matrix's shape, the batch view (which states every shape) waits
+      const askingShape = store.question?.open && store.question.kind === "shape";
+      const key = askingShape ? "asking" : String(store.batch?.re ?? "none");
+      if (store.batchOpen && panel.dataset.seq !== key) {
+        panel.dataset.seq = key;
+        if (askingShape) panel.replaceChildren(el("p", "hint", "The shapes are hidden until the question is answered."));
+        else renderBatch(panel, store.batch);
       }
     },
   };

@@ -164,6 +164,8 @@ def test_predict_first_with_the_batch_view_asks_each_layers_dw_shape(app_page):
         step_op(page)
     question = ask_and_wait(page)  # the output layer's backward pass begins: dW2's shape first
     assert question["kind"] == "shape" and question["target"] == {"matrix": "dW2"}
+    # the batch view states every shape: it waits while the question is open
+    page.wait_for_function("document.getElementById('batch-panel').textContent.includes('hidden until')")
     for ch in "21":  # rows, then cols: 2 hidden units in, 1 unit out
         page.get_by_role("button", name=ch, exact=True).click()
         if ch == "2":
@@ -173,3 +175,20 @@ def test_predict_first_with_the_batch_view_asks_each_layers_dw_shape(app_page):
     assert page.evaluate(f"{STORE}.reveal.right") is True and page.evaluate(f"{STORE}.reveal.truth") == [2, 1]
     step_op(page)  # the press after the reveal steps on: into the output's backward op
     assert page.evaluate(f"{STORE}.state.cursor") == "out0"
+
+
+def test_check_it_in_your_own_code_downloads_the_iteration_as_a_script(app_page):
+    page = app_page
+    load_whiteboard(page)
+    for _ in range(7):  # forward and backward: the state has the batch gradients
+        step_op(page)
+    page.locator("#code-menu summary").click()
+    links = page.locator("#code-menu a")
+    assert links.count() == 3
+    session = page.evaluate("document.body.dataset.session")
+    hrefs = [links.nth(k).get_attribute("href") for k in range(3)]
+    assert hrefs == [f"/api/sessions/{session}/export?format={f}" for f in ("numpy", "jax", "json")]
+    script = page.request.get(page.evaluate("location.origin") + hrefs[0]).text()
+    assert script.startswith(f'"""Backprop Lab session {session}') and "grads" in script
+    page.get_by_role("checkbox", name="Batch view").check()
+    page.wait_for_function("document.querySelectorAll('#batch-panel .export-links a').length === 3")
