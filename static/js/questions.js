@@ -170,7 +170,7 @@ export function bindQuestions({ store, socket, token }) {
   function paintAnswerPad(q) {
     const pad = $("question-answer");
     // a controller asks; the room answers (a learner alone answers on the same page)
-    const answers = !token || (store.state?.viewers ?? 1) <= 1;
+    const answers = !token || store.predicting || (store.state?.viewers ?? 1) <= 1;
     pad.hidden = !q.open || !answers;
     const want = pad.hidden ? null : `${q.id}|${q.kind}`;
     if (want !== padFor) {
@@ -278,7 +278,7 @@ export function bindQuestions({ store, socket, token }) {
     const truth = el("p", "truth");
     truth.append(el("span", "", "The answer: "), el("b", "", answerText(q, r.truth)));
     result.append(truth);
-    if (!token || (store.state?.viewers ?? 1) <= 1) {
+    if (!token || store.predicting || (store.state?.viewers ?? 1) <= 1) {
       const verdict = r.yours === null || r.yours === undefined ? "You did not answer."
         : r.right ? `✓ Right: you said ${answerText(q, r.yours)}.` : `✗ Not quite: you said ${answerText(q, r.yours)}.`;
       result.append(el("p", `verdict ${r.right ? "good" : "bad"}`, verdict));
