@@ -12,7 +12,7 @@ from .conftest import connect, new_session
 
 SESSION_ROUTES = {("GET", "/api/sessions/{session_id}"), ("DELETE", "/api/sessions/{session_id}"),
                   ("POST", "/api/sessions/{session_id}/fork"), ("GET", "/api/sessions/{session_id}/join"),
-                  ("GET", "/api/sessions/{session_id}/qr.svg")}
+                  ("GET", "/api/sessions/{session_id}/qr.svg"), ("GET", "/api/sessions/{session_id}/export")}
 
 
 def routes_depending_on(dependency) -> set[tuple[str, str]]:
