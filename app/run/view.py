@@ -9,12 +9,15 @@ changes nothing but the run's caches.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from app.engine import LOSS_ID, Params, forward, node_id
+from app.engine.config import COORD_LIMIT
 from app.engine.diagnostics import Diagnostics, diagnose
+from app.engine.heatmaps import heatmaps
 from app.engine.mlp import Forward
 from app.engine.training import evaluate
 
@@ -72,6 +75,35 @@ def run_view(run: Run) -> RunView:
         explain=explain_op(run, run.current_op) if run.current_op else None,
         diagnostics=run_diagnostics(run, loss, accuracy, train_forward),
     )
+
+
+@dataclass(frozen=True)
+class GridMaps:
+    """The pictures behind a frame: the decision boundary's planes (probabilities, NaN made ½)
+    and each hidden unit's map with the finite range it spans (lo, hi), over [-extent, extent]²."""
+
+    boundary: np.ndarray  # (C, R, R)
+    neurons: np.ndarray  # (M, Rn, Rn)
+    lo: np.ndarray  # (M,)
+    hi: np.ndarray
+    resolution: int
+    neuron_resolution: int
+    extent: float = COORD_LIMIT
+
+
+def grid_maps(run: Run, resolution: int, neuron_resolution: int) -> GridMaps:
+    arch, params, features = run.arch, run.trainer.params, run.config.features
+    boundary, _ = heatmaps(arch, params, features, resolution)
+    _, neurons = heatmaps(arch, params, features, neuron_resolution)
+    m = len(neurons)
+    lo, hi = np.zeros(m), np.zeros(m)
+    if m:
+        finite_maps = np.where(np.isfinite(neurons), neurons, np.nan).reshape(m, -1)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN map (a diverged run) is expected
+            lo = np.nan_to_num(np.nanmin(finite_maps, axis=1), nan=0.0)
+            hi = np.nan_to_num(np.nanmax(finite_maps, axis=1), nan=0.0)
+    return GridMaps(np.nan_to_num(boundary, nan=0.5), neurons, lo, hi, resolution, neuron_resolution)
 
 
 def run_diagnostics(run: Run, loss: float | None, accuracy: float | None, fwd: Forward | None = None) -> Diagnostics:

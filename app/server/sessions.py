@@ -22,6 +22,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from app.engine import Config, parse_config
 from app.run import Run, run_view
+from app.run.view import grid_maps
 from app.storage import ScenarioStore
 
 from . import wire
@@ -125,7 +126,8 @@ class Session:
             self.seq += 1
             view = run_view(self.run)
             state = wire.state(view, self.seq, self.state_extra())
-            grid = wire.grid_frame(self.run, self.seq, self.settings.grid_resolution, self.settings.neuron_resolution)
+            maps = grid_maps(self.run, self.settings.grid_resolution, self.settings.neuron_resolution)
+            grid = wire.grid_frame(maps, self.seq)
             encoded = wire.encode(state)
             self._frame = Frame(self.version, self.seq, state, encoded, grid, encoded.decode(), time.monotonic())
         return self._frame

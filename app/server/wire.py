@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import math
 import struct
-import warnings
 from typing import Any
 
 import numpy as np
 import orjson
 
 from app.engine import choices, config_to_dict, limits, neuron_graph
+from app.engine.config import COORD_LIMIT
 from app.engine.diagnostics import Diagnostics
 from app.engine.gradcheck import EPSILON, GradCheck
-from app.engine.heatmaps import heatmaps
 from app.run import STEP_UNITS, VIEWS, Run, RunView
+from app.run.view import GridMaps
 from app.run.batchview import MATRICES, BatchView
 from app.run.explain import Explanation, Line, Words
 from app.run.stepper import BACK_ITERATIONS
@@ -228,7 +228,7 @@ def sweep_results(job) -> dict:
             "thumbnails": {"resolution": job.resolution, "planes": planes, "count": len(finished)}}
 
 
-def sweep_thumbnails(job, extent: float = 6.0) -> bytes:
+def sweep_thumbnails(job, extent: float = COORD_LIMIT) -> bytes:
     """Each finished seed's final boundary, as the grid frame's boundary planes, one after another."""
     finished = job.finished
     planes = finished[0].boundary.shape[0] if finished else 0
@@ -263,23 +263,14 @@ def _quantise(maps: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bytes:
     return np.clip(q, 0, 255).astype(np.uint8).tobytes()
 
 
-def grid_frame(run: Run, seq: int, resolution: int, neuron_resolution: int, extent: float = 6.0) -> bytes:
+def grid_frame(maps: GridMaps, seq: int) -> bytes:
     """Decision boundary (C planes, probability·255) and hidden-neuron maps (M planes, each
     scaled between its own lo and hi, given in the header) as uint8, 8-byte aligned."""
-    arch, params, features = run.arch, run.trainer.params, run.config.features
-    boundary, _ = heatmaps(arch, params, features, resolution)
-    _, neurons = heatmaps(arch, params, features, neuron_resolution)
-    boundary = np.nan_to_num(boundary, nan=0.5)
+    boundary, neurons, lo, hi = maps.boundary, maps.neurons, maps.lo, maps.hi
     m = len(neurons)
-    lo, hi = np.zeros(m), np.zeros(m)
-    if m:
-        finite_maps = np.where(np.isfinite(neurons), neurons, np.nan).reshape(m, -1)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN map (a diverged run) is expected
-            lo = np.nan_to_num(np.nanmin(finite_maps, axis=1), nan=0.0)
-            hi = np.nan_to_num(np.nanmax(finite_maps, axis=1), nan=0.0)
     ranges = np.column_stack([lo, hi]).astype(np.float32).tobytes()
-    header = GRID_HEADER.pack(GRID_MAGIC, seq & 0xFFFFFFFF, resolution, len(boundary), neuron_resolution, m, extent, 0)
+    header = GRID_HEADER.pack(GRID_MAGIC, seq & 0xFFFFFFFF, maps.resolution, len(boundary), maps.neuron_resolution,
+                              m, maps.extent, 0)
     parts = [header, ranges, b"\0" * (-len(ranges) % 8),
              _quantise(boundary, np.zeros(len(boundary)), np.ones(len(boundary)))]
     parts.append(b"\0" * (-sum(map(len, parts)) % 8))
