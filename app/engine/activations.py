@@ -88,7 +88,9 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
                "relu = max(0, z), and max routes the gradient to the larger input: all of it to z if z > 0, "
                "none otherwise", switch=True, why=_relu_why, dies=True, plural="ReLUs",
                code=(("numpy", "np.maximum({z}, 0.0)"), ("numpy'", "({z} > 0).astype(float)"),
-                     ("torch", "torch.clamp({z}, min=0.0)"), ("jax", "jnp.maximum({z}, 0.0)"))),
+                     ("torch", "torch.where({z} > 0, {z}, 0.0)"),
+                     # where, not maximum: autograd gives maximum a slope of ½ at 0, the engine 0
+                     ("jax", "jnp.where({z} > 0, {z}, 0.0)"))),
     Activation("tanh", np.tanh, lambda z, a: 1.0 - a * a, math.tanh, lambda z, a: 1.0 - a * a,
                "tanh", "tanh({z})", "1 − {a}²",
                "tanh: ∂tanh(z)/∂z = 1 − tanh²(z), read off the gate's own output", flat_beyond=3.0,

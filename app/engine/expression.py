@@ -146,27 +146,40 @@ class _Parser:
 
     def power(self) -> Value:
         base = self.atom()
-        exponents = []
-        while self.take("**") is not None:  # 2 ** 3 ** 2 is 2 ** 9, as in Python: folded from the right
+        chain: list[tuple[float, float, int]] = []  # (sign, number, column) of each exponent
+        while self.take("**") is not None:
             sign = -1.0 if self.take("-") is not None else 1.0
             token = self.here
             if token.kind != "number":
                 raise ExpressionError("an exponent must be a number, such as 2 or -1 (a power gate's n is fixed)",
                                       token.column)
             self.k += 1
-            exponents.append(sign * float(token.text))
-        if not exponents:
+            chain.append((sign, self.number(token), token.column))
+        if not chain:
             return base
-        n = exponents[-1]
-        for e in reversed(exponents[:-1]):
-            n = e ** n
+        # 2 ** -2 ** 2 is 2 ** -(2 ** 2), as in Python: each minus covers the powers to its right
+        n = None
+        for sign, x, column in reversed(chain):
+            try:
+                power = x if n is None else x ** n
+            except OverflowError:
+                power = math.inf
+            if isinstance(power, complex) or not math.isfinite(power):
+                raise ExpressionError("this exponent is not a finite real number", column)
+            n = sign * power
         return base ** n
+
+    def number(self, token: Token) -> float:
+        value = float(token.text)
+        if not math.isfinite(value):
+            raise ExpressionError(f"{token.text} is too large a number", token.column)
+        return value
 
     def atom(self) -> Value:
         token = self.here
         if token.kind == "number":
             self.k += 1
-            return Value(float(token.text), label=token.text)
+            return Value(self.number(token), label=token.text)
         if token.kind == "name":
             self.k += 1
             if self.take("(") is not None:

@@ -163,7 +163,10 @@ class Value:
 
 
 def _power(base: float, exponent: float) -> float:
-    """base**exponent as numpy gives it: ∞ on overflow rather than Python's OverflowError."""
+    """base**exponent as numpy gives it: ∞ on overflow rather than Python's OverflowError, and
+    NaN (not a complex number) for a negative base to a fractional power."""
+    if base < 0 and math.isfinite(exponent) and exponent != int(exponent):
+        return math.nan
     try:
         return base**exponent
     except OverflowError:

@@ -13,6 +13,7 @@ losses and feature maps (app/engine), so a script cannot drift from the engine. 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -39,13 +40,31 @@ def export_data(run: Run) -> dict:
     }
 
 
+def _finite_or_none(value):
+    """Nested lists with every non-finite number as None (a diverged run's): JSON has no NaN."""
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value if not isinstance(value, float) or math.isfinite(value) else None
+
+
 def export_json(run: Run) -> str:
-    return json.dumps({"format": "backprop-lab/export", "version": 1, **export_data(run)}, indent=1)
+    data = {"format": "backprop-lab/export", "version": 1, **export_data(run)}
+    data["params"] = {k: _finite_or_none(v) for k, v in data["params"].items()}
+    return json.dumps(data, indent=1, allow_nan=False)
+
+
+def _literal(value, module: str) -> str:
+    """A nested list as source, every float written exactly (repr round-trips); a diverged run's
+    NaN and infinities as the library's own constants."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v, module) for v in value) + "]"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{module}.nan" if math.isnan(value) else f"{'-' if value < 0 else ''}{module}.inf"
+    return repr(value)
 
 
 def _array(value) -> str:
-    """A nested list as numpy source, every float written exactly (repr round-trips)."""
-    return f"np.array({json.dumps(value)}, dtype=float)"
+    return f"np.array({_literal(value, 'np')}, dtype=float)"
 
 
 def export_numpy(run: Run, title: str) -> str:
@@ -147,8 +166,16 @@ nodes = {{nid: {{"z": float(z1[l][0, j]), "a": float(a1[l][0, j]), "grad_z": flo
                 "grad_a": float(da1[l][0, j])}} for l, ids in enumerate(NODE_IDS) for j, nid in enumerate(ids)}}
 nodes[{json.dumps(LOSS_ID)}] = {{"z": example_loss, "a": example_loss, "grad_z": 1.0, "grad_a": 1.0}}
 
-print(json.dumps({{"batch_loss": float(batch_loss), "grads": {{k: v.tolist() for k, v in grads.items()}},
-                  "nodes": nodes}}))
+def finite_or_none(x):  # JSON has no NaN: a diverged (or saturated) number prints as null
+    if isinstance(x, dict):
+        return {{k: finite_or_none(v) for k, v in x.items()}}
+    if isinstance(x, list):
+        return [finite_or_none(v) for v in x]
+    return x if x == x and abs(x) != float("inf") else None
+
+
+print(json.dumps(finite_or_none({{"batch_loss": float(batch_loss), "grads": {{k: v.tolist() for k, v in grads.items()}},
+                                 "nodes": nodes}})))
 '''
 
 
@@ -158,7 +185,7 @@ def export_jax(run: Run, title: str) -> str:
     act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
     depth, sizes = run.arch.depth, run.arch.sizes
     columns = ", ".join(FEATURE_CODE[f].format(xp="jnp") for f in cfg.features)
-    params = "\n".join(f"    {json.dumps(name)}: jnp.array({json.dumps(value)})," for name, value in data["params"].items())
+    params = "\n".join(f"    {json.dumps(name)}: jnp.array({_literal(value, 'jnp')})," for name, value in data["params"].items())
     node_ids = [[node_id(l, j, depth) for j in range(sizes[l])] for l in range(depth + 1)]
     return f'''"""{title}: iteration {data["iteration"]}, checked by jax's autograd.
 
@@ -253,8 +280,16 @@ nodes = {{nid: {{"z": float(Z[l][0, j]), "a": float(A[l][0, j]), "grad_z": float
                 "grad_a": float(d["a"][l][0, j])}} for l, ids in enumerate(NODE_IDS) for j, nid in enumerate(ids)}}
 nodes[{json.dumps(LOSS_ID)}] = {{"z": float(loss_value), "a": float(loss_value), "grad_z": 1.0, "grad_a": 1.0}}
 
-print(json.dumps({{"batch_loss": float(batch_loss), "grads": {{k: v.tolist() for k, v in grads.items()}},
-                  "nodes": nodes}}))
+def finite_or_none(x):  # JSON has no NaN: a diverged (or saturated) number prints as null
+    if isinstance(x, dict):
+        return {{k: finite_or_none(v) for k, v in x.items()}}
+    if isinstance(x, list):
+        return [finite_or_none(v) for v in x]
+    return x if x == x and abs(x) != float("inf") else None
+
+
+print(json.dumps(finite_or_none({{"batch_loss": float(batch_loss), "grads": {{k: v.tolist() for k, v in grads.items()}},
+                                 "nodes": nodes}})))
 '''
 
 

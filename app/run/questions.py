@@ -157,19 +157,12 @@ def _gate_gradient_node(run: Run, gate: str) -> str:
 def _node_question(run: Run, kind: str, target: dict, ahead: bool = False) -> Posed:
     """`ahead`: the value the next op computes, never one already shown."""
     node, quantity = target.get("node"), target.get("quantity", "a")
-    known = {n.id for n in run.gates().nodes} if run.view_name == "gate" else set(run.labels())
-    if node not in known:
+    known_ids = {n.id for n in run.gates().nodes} if run.view_name == "gate" else set(run.labels())
+    if not isinstance(node, str) or node not in known_ids:
         raise StepError("target.node", f"must be a node of the {run.view_name} view's graph, got {node!r}")
-    if quantity not in NODE_QUANTITIES:
+    if not isinstance(quantity, str) or quantity not in NODE_QUANTITIES:
         raise StepError("target.quantity", f"must be one of {', '.join(NODE_QUANTITIES)}, got {quantity!r}")
-    # in the gate view a value feeding several gates has its whole gradient only once each of them
-    # has passed its share back: the truth of a fork's sum is the sum, not its first term
-    feeds = ({dst for _, src, dst, _ in run.gates().edges if src == node}
-             if run.view_name == "gate" and quantity.startswith("grad") else set())
-
-    def known(fork: Run) -> bool:
-        return (node_values(fork)[node][quantity] is not None
-                and feeds <= {op.node for op in fork.ops[:fork.position] if op.phase == "backward"})
+    known = _value_known(run, node, quantity)
 
     fork, op = _reach(run, known, ahead=ahead)
     if fork is None:
@@ -184,9 +177,9 @@ def _node_question(run: Run, kind: str, target: dict, ahead: bool = False) -> Po
 
 def _param_question(run: Run, kind: str, target: dict) -> Posed:
     name, quantity = target.get("param"), target.get("quantity", "updated")
-    if name not in run.arch.param_names():
+    if not isinstance(name, str) or name not in run.arch.param_names():
         raise StepError("target.param", f"must be one of {', '.join(run.arch.param_names())}, got {name!r}")
-    if quantity not in PARAM_QUANTITIES:
+    if not isinstance(quantity, str) or quantity not in PARAM_QUANTITIES:
         raise StepError("target.quantity", f"must be one of {', '.join(PARAM_QUANTITIES)}, got {quantity!r}")
     shape = run.arch.param_shape(name)
     index = []
@@ -239,17 +232,43 @@ def _entry_target(index: tuple[int, ...]) -> dict:
     return {"i": index[0], "j": index[1]} if len(index) == 2 else {"j": index[0]}
 
 
+def _value_known(run: Run, node: str, quantity: str):
+    """`known(fork, op)`: whether the fork, just past `op` (None: as it stands), shows `quantity`
+    at `node` in full. The node's values are read only after an op that can have made them, so a
+    question about a network of a thousand gates costs one walk of the iteration, not a thousand.
+    In the gate view a value feeding several gates has its whole gradient only once each of them
+    has passed its share back: the truth of a fork's sum is the sum, not its first term."""
+    phase = "forward" if quantity in ("z", "a") else "backward"
+    own = {op.node for op in run.ops if op.phase == phase}
+    waiting = ({dst for _, src, dst, _ in run.gates().edges if src == node}
+               if run.view_name == "gate" and phase == "backward" else set())
+    waiting -= {op.node for op in run.ops[:run.position] if op.phase == "backward"}
+    # a softmax output's p waits for every output's z: any forward op may be the one that shows it
+    anyone = run.view_name == "neuron" and run.config.loss == "cross_entropy" and quantity == "a"
+    mine = node in own and not anyone
+
+    def known(fork: Run, op) -> bool:
+        if op is not None:
+            if op.phase == "backward":
+                waiting.discard(op.node)
+            if op.phase != phase or (mine and op.node != node):
+                return False
+        return not waiting and node_values(fork)[node][quantity] is not None
+
+    return known
+
+
 def _reach(run: Run, known=None, done=None, ahead: bool = False):
-    """A fork stepped op by op until `known(fork)` holds, or until an op with `done(op)`
+    """A fork stepped op by op until `known(fork, op)` holds, or until an op with `done(op)`
     has been done; with the last op it did (None if nothing had to be done). Within an
     iteration a value already known is the answer; at its end the next iteration is meant."""
     fork = run.fork()
-    if known is not None and not ahead and run.mid_iteration and known(fork):
+    if known is not None and not ahead and run.mid_iteration and known(fork, None):
         return fork, None
     for _ in range(len(run.ops) + 1):
         fork.run("op")
         op = fork.current_op
-        if (known is not None and known(fork)) or (done is not None and done(op)):
+        if (known is not None and known(fork, op)) or (done is not None and done(op)):
             return fork, op
     return None, None
 
@@ -305,7 +324,7 @@ def _shape_question(run: Run, target: dict) -> Posed:
     name = target.get("matrix")
     view = batch_view(run)
     names = [f"{m}{layer.layer}" for layer in view.layers for m in MATRICES]
-    if name not in names:
+    if not isinstance(name, str) or name not in names:
         raise StepError("target.matrix", f"must be one of the batch view's matrices ({', '.join(names)}), got {name!r}")
     matrix, layer = name.rstrip("0123456789"), int(name[len(name.rstrip("0123456789")):])
     shape = view.layers[layer - 1].shapes[matrix]
@@ -366,14 +385,18 @@ def histogram(values: list[float], bins: int = HISTOGRAM_BINS) -> dict:
     if not values:
         return {"edges": [], "counts": []}
     lo, hi = min(values), max(values)
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
+    # answers closer than a float can tell apart at their size share one bin: the bins are
+    # never narrower than a billionth of the numbers' size (nor than 1e-9), so every edge is exact
+    least = 1e-9 * max(1.0, abs(lo), abs(hi)) * bins
+    if hi - lo < least:
+        middle = (lo + hi) / 2
+        lo, hi = middle - least / 2, middle + least / 2
     step = nice_step((hi - lo) / bins)
     start = math.floor(lo / step) * step
     n = max(1, math.ceil((hi - start) / step + 1e-9))
     if start + n * step <= hi:
         n += 1
-    edges = [round(start + k * step, 12) for k in range(n + 1)]
+    edges = [start + k * step for k in range(n + 1)]
     counts, _ = np.histogram(values, bins=edges)
     return {"edges": edges, "counts": [int(c) for c in counts]}
 

@@ -369,7 +369,9 @@ async def _ask(call: Call) -> None:
     if session.question is not None:
         raise CommandError("busy", f"ask: question {session.question.id} is open; reveal or close it first", "question")
     try:
-        posed = pose(session.run, command.kind, command.target, command.prompt, command.fade)
+        # the truth is worked out on a fork, a walk of up to a whole iteration: in a worker thread,
+        # with this session's lock held, so every other session goes on meanwhile
+        posed = await asyncio.to_thread(pose, session.run, command.kind, command.target, command.prompt, command.fade)
     except StepError as exc:
         raise CommandError("invalid_message", f"ask: {exc}", exc.field) from None
     session.question = new_question(posed)

@@ -29,7 +29,7 @@ from . import wire
 from .admission import Claims, token_matches
 from .budget import frame_executor, lane
 from .presenting import blank_presentation, saved_scenario, scenario_presentation
-from .questions import AnswerRate, Question, close as close_question
+from .questions import AnswerRate, Question, close as close_question, send_tally
 from .settings import Settings
 from .sweeps import SweepJob, SweepPool
 
@@ -229,8 +229,8 @@ class Session:
 
     def detach(self, conn: Connection) -> None:
         self.connections.discard(conn)
-        if self.question is not None:  # answers are kept per connection only while it is there
-            self.question.answers.pop(conn, None)
+        if self.question is not None and self.question.answers.pop(conn, None) is not None and self.connections:
+            send_tally(self, self.question)  # answers are kept per connection only while it is there
         self.last_seen = time.monotonic()
         if not self.connections:
             self.stop_playing()  # nobody watching: no reason to burn a core

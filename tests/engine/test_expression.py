@@ -82,3 +82,21 @@ def test_gradients_match_finite_differences(text, values):
         up = parse_expression(text, {**values, name: values[name] + h})[0].data
         down = parse_expression(text, {**values, name: values[name] - h})[0].data
         assert leaf.grad == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9), name
+
+
+@pytest.mark.parametrize("text, expected", [("2 ** -2 ** 2", 2 ** -(2 ** 2)), ("2 ** 3 ** 2", 2 ** 9),
+                                            ("2 ** -1 ** 0.5", 0.5), ("x ** -2", 0.25)])
+def test_minus_in_an_exponent_covers_the_powers_to_its_right_as_in_python(text, expected):
+    assert value_of(text, x=2.0) == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize("text, column", [("2 ** 9 ** 9 ** 9", 6), ("1e999 + x", 1), ("x ** 1e999", 6)])
+def test_numbers_too_large_are_refused_with_their_column(text, column):
+    with pytest.raises(ExpressionError) as refused:
+        parse_expression(text, {"x": 1.0})
+    assert refused.value.column == column
+
+
+def test_a_negative_base_to_a_fractional_power_is_not_a_number_not_complex():
+    value = value_of("(-8) ** 0.5")
+    assert isinstance(value, float) and math.isnan(value)

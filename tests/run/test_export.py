@@ -89,3 +89,33 @@ def test_each_feature_maps_exported_code_is_its_function():
         assert np.array_equal(value, FEATURE_MAPS[name](points)), name
     assert set(FEATURE_CODE) == set(FEATURE_MAPS)
     assert all({"numpy output", "numpy loss", "numpy dz", "numpy da"} <= set(loss.code) for loss in LOSSES.values())
+
+
+def test_a_diverged_runs_export_is_still_valid_json_and_a_running_script(tmp_path):
+    run = Run(parse_config({"loss": "mse", "activation": "linear", "hidden": [8, 8, 8], "dataset": {"n": 40},
+                            "batch_size": 8, "lr": 10.0}))
+    run.run("iteration", 60)
+    assert run.status == "diverged"
+    doc = json.loads(export_json(run))  # a strict parser: no NaN, no Infinity
+    assert any(v is None for row in doc["params"]["W1"] for v in row)
+    for make in (export_numpy, export_jax):
+        script = tmp_path / f"{make.__name__}.py"
+        script.write_text(make(run, "diverged"))
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-400:]
+        json.loads(done.stdout.strip().splitlines()[-1], parse_constant=lambda c: pytest.fail(f"{c} printed"))
+
+
+def test_jax_agrees_with_the_engine_that_relu_has_no_slope_at_zero(tmp_path):
+    """Six relu layers drive some z to exactly 0, where autograd's max would pass half a gradient."""
+    run = Run(parse_config({"loss": "mse", "activation": "relu", "hidden": [4, 3, 2, 2, 3, 2], "dataset": {"n": 40},
+                            "batch_size": 8}))
+    run.run("iteration", 3)
+    run.select(1)
+    run.run("pass", 2)
+    script = tmp_path / "relu.py"
+    script.write_text(export_jax(run, "relu"))
+    printed = json.loads(subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
+                                        timeout=60).stdout.splitlines()[-1])
+    for name, value in run_view(run).grads.items():
+        assert close(printed["grads"][name], value), name

@@ -172,3 +172,38 @@ def test_a_weights_gradient_for_this_example_is_dz_times_its_input():
 def test_the_histogram_stays_finite_for_the_widest_answers_allowed():
     h = histogram([-1e12, 1e12, 0.0, 3.5])
     assert sum(h["counts"]) == 4 and all(abs(e) < float("inf") for e in h["edges"])
+
+
+def test_the_histogram_keeps_its_promise_for_answers_a_float_can_barely_tell_apart():
+    for values in ([0.0, 1.5e-12], [1e12, 1e12 + 0.000123], [5.0, 5.0 + 1e-15], [-1e-300, 1e-300]):
+        h = histogram(values)
+        widths = [b - a for a, b in zip(h["edges"], h["edges"][1:])]
+        assert sum(h["counts"]) == len(values) and 1 <= len(h["counts"]) <= 9, (values, h)
+        assert all(w > 0 for w in widths) and max(widths) == pytest.approx(min(widths), rel=1e-6), (values, h)
+
+
+@pytest.mark.parametrize("target, field", [({"node": [1, 2]}, "target.node"), ({"node": {}}, "target.node"),
+                                           ({"node": "h1_0", "quantity": ["a"]}, "target.quantity"),
+                                           ({"param": ["W1"]}, "target.param"), ({"matrix": {"a": 1}}, "target.matrix")])
+def test_a_target_of_the_wrong_type_is_refused_naming_its_field(target, field):
+    kind = "shape" if "matrix" in target else "number"
+    with pytest.raises(StepError) as refused:
+        pose(make(), kind, target, None)
+    assert refused.value.field == field
+
+
+def test_asking_about_a_big_gate_graph_walks_the_iteration_once():
+    """The node values are read only after the ops that can make them: a gradient asked of a
+    thousand-gate graph reads them a handful of times, not once per op."""
+    from app.run import questions
+
+    run = Run(parse_config({"hidden": [16, 16, 16], "dataset": {"n": 40}, "batch_size": 8}), max_gates=2000)
+    run.set_view("gate")
+    reads = []
+    original = questions.node_values
+    questions.node_values = lambda r: reads.append(1) or original(r)
+    try:
+        posed = pose(run, "number", {"node": "x1", "quantity": "grad_a"}, None)
+    finally:
+        questions.node_values = original
+    assert len(run.ops) > 1000 and len(reads) <= 2 and posed.truth is not None

@@ -174,3 +174,19 @@ def test_tallies_go_out_at_most_four_a_second_and_the_last_answers_are_never_lef
     sent_at_once, got, _ = run_apart(scenario())  # its own loop: Playwright's may be running here
     assert sent_at_once == 1 and len(got) == 2  # one now, one paced: not ten
     assert b'"answers":10' in got[-1][1]
+
+
+def test_an_answer_leaves_with_its_connection_and_the_tally_says_so(client):
+    sid, token = new_session(client, CONFIG)
+    with connect(client, sid, token) as control:
+        asked, _ = control.call(answers=QUESTION_ANSWERS, type="ask", kind="sign")
+        with connect(client, sid) as viewer:
+            next_of(viewer, "question")
+            viewer.call(answers=QUESTION_ANSWERS, type="answer", question=asked["id"], value="+")
+            tally = next_of(control, "tally")
+            while tally["answers"] < 1:
+                tally = next_of(control, "tally")
+        tally = next_of(control, "tally")
+        while tally["answers"] != 0:
+            tally = next_of(control, "tally")
+        assert tally["counts"] == {"+": 0, "-": 0, "0": 0}
