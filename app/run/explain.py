@@ -353,14 +353,14 @@ def _update_lines(run: Run, name: str, index: tuple[int, ...]) -> list[Line]:
         lines.append(eq("g", f"mean of dL/d{label} over the batch of {n}", result=num(g), quantity="grad"))
     moved = Equation(label, (), num(w_new), relation="←", quantity="updated")
     if cfg.optimizer == "sgd":
-        lines.append(replace(_replace_steps(moved, "w − lr·g", f"{num(w)} − {factor(cfg.lr)}·{factor(g)}"),
+        lines.append(replace(moved, steps=("w − lr·g", f"{num(w)} − {factor(cfg.lr)}·{factor(g)}"),
                              faded=f"{num(w)} − {factor(cfg.lr)}·{BLANK}"))
     elif cfg.optimizer == "momentum":
         v_old = float(np.asarray(start.opt_state.velocity.get(name, np.zeros_like(start.params[name])))[index])
         v = float(new_state.velocity[name][index])
         lines += [Equation("v", ("μ·v + g", f"{factor(cfg.momentum)}·{factor(v_old)} + {factor(g)}"), num(v),
                            "momentum remembers past steps", relation="←"),
-                  _replace_steps(moved, "w − lr·v", f"{num(w)} − {factor(cfg.lr)}·{factor(v)}")]
+                  replace(moved, steps=("w − lr·v", f"{num(w)} − {factor(cfg.lr)}·{factor(v)}"))]
     else:
         t = new_state.steps
         m, v = float(new_state.velocity[name][index]), float(new_state.second[name][index])
@@ -372,13 +372,9 @@ def _update_lines(run: Run, name: str, index: tuple[int, ...]) -> list[Line]:
                            relation="←"),
                   eq("m̂", f"m/(1 − 0.9^{t})", result=num(m_hat)),
                   eq("v̂", f"v/(1 − 0.999^{t})", result=num(v_hat), note="undoing the zero start"),
-                  _replace_steps(moved, "w − lr·m̂/(√v̂ + ε)",
-                                 f"{num(w)} − {factor(cfg.lr)}·{factor(m_hat)}/(√{num(v_hat)} + {ADAM_EPS:g})")]
+                  replace(moved, steps=("w − lr·m̂/(√v̂ + ε)",
+                                 f"{num(w)} − {factor(cfg.lr)}·{factor(m_hat)}/(√{num(v_hat)} + {ADAM_EPS:g})"))]
     return lines
-
-
-def _replace_steps(equation: Equation, *steps: str) -> Equation:
-    return replace(equation, steps=steps)
 
 
 def _update_unit(run: Run, l: int, j: int) -> list[Line]:

@@ -63,18 +63,57 @@ def _literal(value, module: str) -> str:
     return repr(value)
 
 
-def _array(value) -> str:
-    return f"np.array({_literal(value, 'np')}, dtype=float)"
+def _array(value, xp: str) -> str:
+    return f"{xp}.array({_literal(value, xp)}, dtype=float)" if xp == "np" else f"{xp}.array({_literal(value, xp)})"
+
+
+def _inputs(run: Run, data: dict, xp: str) -> str:
+    """What both scripts start from, in their library `xp` (np or jnp): the network, the batch,
+    the selected example, the node ids and the feature maps."""
+    cfg, depth, sizes = run.config, run.arch.depth, run.arch.sizes
+    params = "\n".join(f"    {json.dumps(name)}: {_array(value, xp)}," for name, value in data["params"].items())
+    node_ids = [[node_id(l, j, depth) for j in range(sizes[l])] for l in range(depth + 1)]
+    columns = ", ".join(FEATURE_CODE[f].format(xp=xp) for f in cfg.features)
+    batch, example = data["batch"], data["example"]
+    return f'''# the network: {" → ".join(map(str, sizes))}, {cfg.activation} hidden units, {cfg.loss} loss, l2 = {cfg.l2!r}, l1 = {cfg.l1!r}
+L2, L1 = {cfg.l2!r}, {cfg.l1!r}
+PARAMS = {{
+{params}
+}}
+DEPTH = {depth}
+SIZES = {json.dumps(list(sizes))}
+# the batch: training-set rows {batch["rows"][0]} to {batch["rows"][1] - 1}, points (x1, x2) and labels
+POINTS = {_array(batch["points"], xp)}
+LABELS = {xp}.array({json.dumps(batch["labels"])})
+# the selected example, training-set row {example["index"]}
+EXAMPLE_POINT = {_array([example["point"]], xp)}
+EXAMPLE_LABEL = {xp}.array([{json.dumps(example["label"])}])
+NODE_IDS = {json.dumps(node_ids)}
+
+
+def features(points):
+    x1, x2 = points[:, 0], points[:, 1]
+    return {xp}.column_stack([{columns}])  # {", ".join(cfg.features)}'''
+
+
+# both scripts' last lines: JSON has no NaN, so a diverged (or saturated) number prints as null
+_PRINT_RESULTS = '''def finite_or_none(x):
+    if isinstance(x, dict):
+        return {k: finite_or_none(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [finite_or_none(v) for v in x]
+    return x if x == x and abs(x) != float("inf") else None
+
+
+print(json.dumps(finite_or_none({"batch_loss": float(batch_loss), "grads": {k: v.tolist() for k, v in grads.items()},
+                                 "nodes": nodes})))
+'''
 
 
 def export_numpy(run: Run, title: str) -> str:
     data = export_data(run)
     cfg = run.config
     act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
-    depth, sizes = run.arch.depth, run.arch.sizes
-    columns = ", ".join(FEATURE_CODE[f].format(xp="np") for f in cfg.features)
-    params = "\n".join(f"    {json.dumps(name)}: {_array(value)}," for name, value in data["params"].items())
-    node_ids = [[node_id(l, j, depth) for j in range(sizes[l])] for l in range(depth + 1)]
     return f'''"""{title}: iteration {data["iteration"]}, by hand in numpy.
 
 Rebuilds the batch and the weights Backprop Lab showed, recomputes the forward pass, the loss
@@ -86,28 +125,10 @@ import json
 
 import numpy as np
 
-# the network: {" → ".join(map(str, sizes))}, {cfg.activation} hidden units, {cfg.loss} loss, l2 = {cfg.l2!r}, l1 = {cfg.l1!r}
-L2, L1 = {cfg.l2!r}, {cfg.l1!r}
-PARAMS = {{
-{params}
-}}
-DEPTH = {depth}
-# the batch: training-set rows {data["batch"]["rows"][0]} to {data["batch"]["rows"][1] - 1}, points (x1, x2) and labels
-POINTS = {_array(data["batch"]["points"])}
-LABELS = np.array({json.dumps(data["batch"]["labels"])})
-# the selected example, training-set row {data["example"]["index"]}
-EXAMPLE_POINT = {_array([data["example"]["point"]])}
-EXAMPLE_LABEL = np.array([{json.dumps(data["example"]["label"])}])
-NODE_IDS = {json.dumps(node_ids)}
-
-
-def features(points):
-    x1, x2 = points[:, 0], points[:, 1]
-    return np.column_stack([{columns}])  # {", ".join(cfg.features)}
-
+{_inputs(run, data, "np")}
 
 def targets(labels):
-    k = PARAMS[f"W{{DEPTH}}"].shape[1]
+    k = SIZES[-1]
     return labels.astype(float).reshape(-1, 1) if k == 1 else np.eye(k)[labels]
 
 
@@ -166,27 +187,14 @@ nodes = {{nid: {{"z": float(z1[l][0, j]), "a": float(a1[l][0, j]), "grad_z": flo
                 "grad_a": float(da1[l][0, j])}} for l, ids in enumerate(NODE_IDS) for j, nid in enumerate(ids)}}
 nodes[{json.dumps(LOSS_ID)}] = {{"z": example_loss, "a": example_loss, "grad_z": 1.0, "grad_a": 1.0}}
 
-def finite_or_none(x):  # JSON has no NaN: a diverged (or saturated) number prints as null
-    if isinstance(x, dict):
-        return {{k: finite_or_none(v) for k, v in x.items()}}
-    if isinstance(x, list):
-        return [finite_or_none(v) for v in x]
-    return x if x == x and abs(x) != float("inf") else None
 
-
-print(json.dumps(finite_or_none({{"batch_loss": float(batch_loss), "grads": {{k: v.tolist() for k, v in grads.items()}},
-                                 "nodes": nodes}})))
-'''
+{_PRINT_RESULTS}'''
 
 
 def export_jax(run: Run, title: str) -> str:
     data = export_data(run)
     cfg = run.config
     act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
-    depth, sizes = run.arch.depth, run.arch.sizes
-    columns = ", ".join(FEATURE_CODE[f].format(xp="jnp") for f in cfg.features)
-    params = "\n".join(f"    {json.dumps(name)}: jnp.array({_literal(value, 'jnp')})," for name, value in data["params"].items())
-    node_ids = [[node_id(l, j, depth) for j in range(sizes[l])] for l in range(depth + 1)]
     return f'''"""{title}: iteration {data["iteration"]}, checked by jax's autograd.
 
 Rebuilds the batch and the weights Backprop Lab showed and the same forward pass and loss;
@@ -202,26 +210,7 @@ import jax.numpy as jnp
 
 jax.config.update("jax_enable_x64", True)  # float64, as Backprop Lab computes
 
-# the network: {" → ".join(map(str, sizes))}, {cfg.activation} hidden units, {cfg.loss} loss, l2 = {cfg.l2!r}, l1 = {cfg.l1!r}
-L2, L1 = {cfg.l2!r}, {cfg.l1!r}
-PARAMS = {{
-{params}
-}}
-DEPTH = {depth}
-SIZES = {json.dumps(list(sizes))}
-# the batch: training-set rows {data["batch"]["rows"][0]} to {data["batch"]["rows"][1] - 1}, points (x1, x2) and labels
-POINTS = jnp.array({json.dumps(data["batch"]["points"])})
-LABELS = jnp.array({json.dumps(data["batch"]["labels"])})
-# the selected example, training-set row {data["example"]["index"]}
-EXAMPLE_POINT = jnp.array({json.dumps([data["example"]["point"]])})
-EXAMPLE_LABEL = jnp.array([{json.dumps(data["example"]["label"])}])
-NODE_IDS = {json.dumps(node_ids)}
-
-
-def features(points):
-    x1, x2 = points[:, 0], points[:, 1]
-    return jnp.column_stack([{columns}])  # {", ".join(cfg.features)}
-
+{_inputs(run, data, "jnp")}
 
 def targets(labels):
     k = SIZES[-1]
@@ -280,17 +269,8 @@ nodes = {{nid: {{"z": float(Z[l][0, j]), "a": float(A[l][0, j]), "grad_z": float
                 "grad_a": float(d["a"][l][0, j])}} for l, ids in enumerate(NODE_IDS) for j, nid in enumerate(ids)}}
 nodes[{json.dumps(LOSS_ID)}] = {{"z": float(loss_value), "a": float(loss_value), "grad_z": 1.0, "grad_a": 1.0}}
 
-def finite_or_none(x):  # JSON has no NaN: a diverged (or saturated) number prints as null
-    if isinstance(x, dict):
-        return {{k: finite_or_none(v) for k, v in x.items()}}
-    if isinstance(x, list):
-        return [finite_or_none(v) for v in x]
-    return x if x == x and abs(x) != float("inf") else None
 
-
-print(json.dumps(finite_or_none({{"batch_loss": float(batch_loss), "grads": {{k: v.tolist() for k, v in grads.items()}},
-                                 "nodes": nodes}})))
-'''
+{_PRINT_RESULTS}'''
 
 
 def export(run: Run, fmt: str, title: str) -> tuple[str, str, str]:

@@ -259,7 +259,7 @@ class Run:
         train = self.trainer.train
         with np.errstate(all="ignore"):
             ev = evaluate(self.arch, kept, train)
-        result = reading(self.arch, kept, train.X, train.T, ev.loss, _finite(ev.accuracy))
+        result = reading(self.arch, kept, train.X, train.T, ev.loss, finite_or_none(ev.accuracy))
         self.checkpoints[iteration] = result
         return result
 
@@ -493,7 +493,7 @@ class Run:
         return self.examples.replayed(self.trainer, self.example, self.forward_params, done_backward), done_backward
 
 
-def _finite(x: float) -> float | None:
+def finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 

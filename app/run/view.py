@@ -8,7 +8,6 @@ changes nothing but the run's caches.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from app.engine.training import evaluate
 
 from .explain import Explanation, explain_op
 from .ops import phase_counts
-from .stepper import Run
+from .stepper import Run, finite_or_none
 
 NodeValues = dict[str, dict[str, float | None]]
 
@@ -61,13 +60,13 @@ def run_view(run: Run) -> RunView:
         test = evaluate(run.arch, trainer.params, trainer.test)
     n_forward, n_backward = phase_counts(run.ops)
     backward_over = run.position >= n_forward + n_backward
-    loss, accuracy = _finite(train.loss), _finite(train.accuracy)
+    loss, accuracy = finite_or_none(train.loss), finite_or_none(train.accuracy)
     upcoming = run.ops[run.position % len(run.ops)]
     return RunView(
         iteration=run.iteration, epoch=trainer.epoch, phase=run.phase, cursor=run.cursor,
         status=run.status, diverged_at=run.diverged_at, example=run.example,
         loss=loss, accuracy=accuracy,
-        test_loss=_finite(test.loss) if test else None, test_accuracy=_finite(test.accuracy) if test else None,
+        test_loss=finite_or_none(test.loss) if test else None, test_accuracy=finite_or_none(test.accuracy) if test else None,
         nodes=node_values(run), params=trainer.params,
         grads=run.work.backward.grads if backward_over and run.work else None,
         view=run.view_name, can_back=run.can_back(),
@@ -185,7 +184,3 @@ def _gate_values(run: Run) -> NodeValues:
             v["grad_z"] = v["grad_a"] = value.grad
         values[node.id] = v
     return values
-
-
-def _finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None

@@ -140,8 +140,10 @@ export function bindQuestions({ store, socket, token }) {
   }
 
   let key = null;
+  let askKey = null;
   function paint() {
-    offerAsks();
+    const nextKey = `${store.state?.view}|${store.state?.next?.node}|${store.graph?.nodes.length}`;
+    if (nextKey !== askKey) { askKey = nextKey; offerAsks(); } // once per op, not once per frame
     const q = store.question;
     document.body.classList.toggle("asking", Boolean(q));
     const now = JSON.stringify([q, store.tally, store.reveal, store.myAnswer, typed, shapeRows, shapeCols, shapeField,
