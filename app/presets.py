@@ -20,6 +20,7 @@ def _config(dataset: str, noise: float = 0.1, **fields) -> dict:
 
 
 _XOR_THREE_RELUS = {"hidden": [3], "activation": "relu", "lr": 0.1}
+_CURVE = {"features": ["x1"], "loss": "mse", "activation": "relu", "init": "he"}  # one input, a real target
 
 PRESETS: list[dict] = [
     {
@@ -99,6 +100,26 @@ PRESETS: list[dict] = [
                        "16 seeds to see how often this happens.",
         "config": _config("xor", **_XOR_THREE_RELUS, weight_seed=8),
         "iterations": 1000, "shows": ["plateau"],
+    },
+    {
+        "id": "curve-pieces",
+        "title": "A curve from six bent pieces",
+        "description": "Regression: each of six ReLUs adds one piece to the fit, flat on one side of its bend and "
+                       "straight on the other; turn on \"pieces\" under the plot and watch them slide and tilt until "
+                       "their sum (plus the output's bias) follows the wave, R² near 0.97 by iteration 1000. Take "
+                       "units away and the fit runs out of bends.",
+        "config": _config("curve", **_CURVE, hidden=[6], lr=0.01),
+        "iterations": 1000, "shows": [],
+    },
+    {
+        "id": "curve-flat",
+        "title": "A fit that stays flat",
+        "description": "Regression stuck at R² 0: with a learning rate of 0.1 the first updates push every ReLU of "
+                       "the second layer below zero on every x, so each sends back a gradient of 0 and the output "
+                       "only learns its bias, the targets' mean, a flat line through the wave. The diagnosis names "
+                       "the dead layer, and at 0.01 the same start bends to the curve.",
+        "config": _config("curve", **_CURVE, hidden=[8, 8], lr=0.1),
+        "iterations": 300, "shows": ["dead", "plateau", "vanishing"],
     },
 ]
 

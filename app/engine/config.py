@@ -23,6 +23,7 @@ MAX_POINTS = 2000
 MAX_CLASSES = 5
 MAX_SEED = 2**32 - 1
 COORD_LIMIT = 6.0
+TARGET_LIMIT = 6.0  # a regression target's size: the fitted surface's colour scale runs from −6 to 6
 MAX_LR = 10.0
 MAX_REG = 10.0
 MAX_NOISE = 1.0
@@ -35,7 +36,7 @@ MIN_BATCH_SIZE = 1
 
 # Each choice is written once, as the type the model validates against; the tuples (and
 # `hello.choices`) are read off it, so what the page offers is what a config accepts.
-DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "custom"]
+DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "custom", "plane", "multi_gauss", "curve"]
 Feature = Literal["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]
 # the activations are defined in activations.py, each once; the config takes whichever are there
 ActivationName = Literal[tuple(ACTIVATION_DEFINITIONS)]  # type: ignore[valid-type]
@@ -44,7 +45,11 @@ OptimizerName = Literal["sgd", "momentum", "adam"]
 InitName = Literal["xavier", "he", "uniform", "normal", "zeros", "integers"]
 
 MULTICLASS_DATASETS = ("gauss", "spiral", "custom")
+# a real-valued target instead of a class: mse with one linear output, judged by R² (docs/protocol.md)
+REGRESSION_DATASETS = ("plane", "multi_gauss", "curve")
+ONE_INPUT_DATASETS = ("curve",)  # x1 only: its points are [x1, y]
 FEATURES: tuple[str, ...] = get_args(Feature)
+ONE_INPUT_FEATURES = tuple(f for f in FEATURES if "x2" not in f)
 
 
 class ConfigError(ValueError):
@@ -85,23 +90,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _point(value: Any) -> tuple[float, float, int]:
-    if not isinstance(value, (list, tuple)) or len(value) != 3:
-        raise PydanticCustomError("point", "must be [x1, x2, label], got {got}", {"got": _short(value)})
-    x1, x2, label = value
-    for name, coord in (("x1", x1), ("x2", x2)):
-        if isinstance(coord, bool) or not isinstance(coord, (int, float)):
-            raise PydanticCustomError("point", "has {name} = {got}, which is not a number",
-                                      {"name": name, "got": _short(coord)})
-        if not (math.isfinite(coord) and -COORD_LIMIT <= coord <= COORD_LIMIT):
-            raise PydanticCustomError("point", "has {name} = {got}, outside the plane's range -6 to 6",
-                                      {"name": name, "got": coord})
-    if isinstance(label, float) and label.is_integer():
-        label = int(label)
-    if isinstance(label, bool) or not isinstance(label, int) or label < 0:
-        raise PydanticCustomError("point", "has label {got}; labels are whole numbers from 0",
-                                  {"got": _short(label)})
-    return float(x1), float(x2), label
+def _point(value: Any) -> tuple[float, ...]:
+    """A row of two or three numbers; what each means (and its range) depends on the dataset,
+    so `DatasetConfig` checks that once it knows the dataset's name."""
+    if not isinstance(value, (list, tuple)) or len(value) not in (2, 3):
+        raise PydanticCustomError("point", "must be [x1, x2, label] (or [x1, x2, y], or [x1, y] for curve), got {got}",
+                                  {"got": _short(value)})
+    for k, number in enumerate(value):
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise PydanticCustomError("point", "has {got} in place {k}, which is not a number",
+                                      {"k": k, "got": _short(number)})
+        if not math.isfinite(number):
+            raise PydanticCustomError("point", "has {got} in place {k}; every number must be finite",
+                                      {"k": k, "got": number})
+    return tuple(value)
+
+
+def _row_problem(row: tuple, name: str, classes: int) -> str | None:
+    """What is wrong with one given point of dataset `name`, or None."""
+    regression, one_input = name in REGRESSION_DATASETS, name in ONE_INPUT_DATASETS
+    shape = "[x1, y]" if one_input else "[x1, x2, y]" if regression else "[x1, x2, label]"
+    if len(row) != len(shape.split(",")):
+        return f"must be {shape} for the {name} dataset, got {_short(list(row))}"
+    *coords, last = row
+    for coord_name, coord in zip(("x1", "x2"), coords):
+        if not -COORD_LIMIT <= coord <= COORD_LIMIT:
+            return f"has {coord_name} = {coord}, outside the plane's range -6 to 6"
+    if regression:
+        if not -TARGET_LIMIT <= last <= TARGET_LIMIT:
+            return f"has y = {last}, outside the target's range -6 to 6"
+        return None
+    if not float(last).is_integer() or last < 0:
+        return f"has label {last}; labels are whole numbers from 0"
+    if last >= classes:
+        return f"has label {int(last)}, but classes is {classes} so labels run from 0 to {classes - 1}"
+    return None
 
 
 Point = Annotated[Any, AfterValidator(_point)]
@@ -122,21 +145,33 @@ class DatasetConfig(_Strict):
             raise _fail("classes", "is {k} but dataset '{name}' has 2 classes; use {multi} for more",
                         k=self.classes, name=self.name,
                         multi=", ".join(MULTICLASS_DATASETS[:-1]) + " or " + MULTICLASS_DATASETS[-1])
-        if self.name == "custom":
-            if not self.points:
+        if self.points is None:
+            if self.name == "custom":
                 raise _fail("points", "are required for the custom dataset (1 to {m} rows of [x1, x2, label])",
                             m=MAX_POINTS)
-            if len(self.points) > MAX_POINTS:
-                raise _fail("points", "has {n} rows, at most {m} are allowed", n=len(self.points), m=MAX_POINTS)
-            for row, (_, _, label) in enumerate(self.points):
-                if label >= self.classes:
-                    raise _fail(f"points[{row}]", "has label {label}, but classes is {k} so labels run from 0 to {top}",
-                                label=label, k=self.classes, top=self.classes - 1)
+            return self
+        if self.name not in ("custom", *REGRESSION_DATASETS):
+            raise _fail("points", "are read only by the custom dataset and the regression datasets ({names}), "
+                        "not by '{name}'", names=", ".join(REGRESSION_DATASETS), name=self.name)
+        if not self.points or len(self.points) > MAX_POINTS:
+            raise _fail("points", "has {n} rows; 1 to {m} are allowed", n=len(self.points), m=MAX_POINTS)
+        for row, point in enumerate(self.points):
+            problem = _row_problem(point, self.name, self.classes)
+            if problem:
+                raise _fail(f"points[{row}]", "{problem}", problem=problem)
+        if self.name == "custom":  # labels are class numbers: 1.0 is the class 1
+            object.__setattr__(self, "points", [(float(x1), float(x2), int(label)) for x1, x2, label in self.points])
+        else:
+            object.__setattr__(self, "points", [tuple(float(v) for v in point) for point in self.points])
         return self
 
     @property
+    def regression(self) -> bool:
+        return self.name in REGRESSION_DATASETS
+
+    @property
     def size(self) -> int:
-        return len(self.points) if self.name == "custom" else self.n
+        return len(self.points) if self.points is not None else self.n
 
 
 class Config(_Strict):
@@ -162,6 +197,14 @@ class Config(_Strict):
             raise _fail("features", "lists a feature twice: {got}", got=self.features)
         if len(self.hidden) > MAX_HIDDEN_LAYERS:
             raise _fail("hidden", "has {n} layers, at most {m} are allowed", n=len(self.hidden), m=MAX_HIDDEN_LAYERS)
+        if self.dataset.regression:
+            if self.loss != "mse":
+                raise _fail("loss", "is '{loss}', but dataset '{name}' has a real-valued target: regression takes mse",
+                            loss=self.loss, name=self.dataset.name)
+            if self.dataset.name in ONE_INPUT_DATASETS and set(self.features) - set(ONE_INPUT_FEATURES):
+                raise _fail("features", "include {bad}, but dataset '{name}' has one input, x1: use {ok}",
+                            bad=", ".join(f for f in self.features if f not in ONE_INPUT_FEATURES),
+                            name=self.dataset.name, ok=", ".join(ONE_INPUT_FEATURES))
         if self.loss == "bce" and self.dataset.classes != 2:
             raise _fail("loss", "'bce' needs 2 classes, but dataset.classes is {k}; use cross_entropy or mse",
                         k=self.dataset.classes)
@@ -176,9 +219,13 @@ class Config(_Strict):
         return self.dataset.classes
 
     @property
+    def regression(self) -> bool:
+        return self.dataset.regression
+
+    @property
     def n_outputs(self) -> int:
-        """bce: one sigmoid unit; mse: one unit for two classes; otherwise one per class."""
-        if self.loss == "bce" or (self.loss == "mse" and self.classes == 2):
+        """bce: one sigmoid unit; mse: one unit for regression or two classes; otherwise one per class."""
+        if self.loss == "bce" or self.dataset.regression or (self.loss == "mse" and self.classes == 2):
             return 1
         return self.classes
 
@@ -270,8 +317,8 @@ def merge_config(current: Config, patch: dict) -> Config:
     for key, value in patch.items():
         if key == "dataset" and isinstance(value, dict):
             dataset = {**merged["dataset"], **value}
-            # points belong to the custom dataset only; leaving it drops them
-            if dataset.get("name") != "custom" and "points" not in value:
+            # given points belong to the dataset they were given for; changing it drops them
+            if "points" not in value and value.get("name", merged["dataset"]["name"]) != merged["dataset"]["name"]:
                 dataset.pop("points", None)
             merged["dataset"] = dataset
         else:
@@ -280,7 +327,7 @@ def merge_config(current: Config, patch: dict) -> Config:
 
 
 def config_to_dict(config: Config) -> dict:
-    """JSON-ready config; points appear only for the custom dataset."""
+    """JSON-ready config; points appear only when given."""
     data = config.model_dump(mode="json")
     if data["dataset"].get("points") is None:
         data["dataset"].pop("points", None)
@@ -293,7 +340,7 @@ def limits() -> dict:
     """Every numeric limit a config is checked against (the `hello` message states them)."""
     return {
         "hidden_layers": MAX_HIDDEN_LAYERS, "width": MAX_WIDTH, "points": MAX_POINTS,
-        "classes": MAX_CLASSES, "coordinate": COORD_LIMIT, "seed": MAX_SEED, "lr": MAX_LR,
+        "classes": MAX_CLASSES, "coordinate": COORD_LIMIT, "target": TARGET_LIMIT, "seed": MAX_SEED, "lr": MAX_LR,
         "l1": MAX_REG, "l2": MAX_REG, "noise": MAX_NOISE, "test_fraction": MAX_TEST_FRACTION,
         "momentum": MAX_MOMENTUM, "batch_size": MAX_POINTS,
         "points_min": MIN_POINTS, "width_min": MIN_WIDTH, "classes_min": MIN_CLASSES, "batch_size_min": MIN_BATCH_SIZE,
@@ -304,6 +351,8 @@ def choices() -> dict:
     """Every value a config's choice fields accept (the `hello` message offers them)."""
     return {
         "datasets": list(get_args(DatasetName)), "multiclass_datasets": list(MULTICLASS_DATASETS),
+        "regression_datasets": list(REGRESSION_DATASETS), "one_input_datasets": list(ONE_INPUT_DATASETS),
+        "one_input_features": list(ONE_INPUT_FEATURES),
         "features": list(FEATURES), "activations": list(get_args(ActivationName)), "losses": list(get_args(LossName)),
         "optimizers": list(get_args(OptimizerName)), "inits": list(get_args(InitName)),
     }

@@ -1,8 +1,9 @@
 """Datasets on the plane [-6, 6]², their train/test split and the input feature maps.
 
-`noise` is the standard deviation of the Gaussian jitter added to each point, in units of
-NOISE_SCALE (so noise 0.1 moves a point by about 0.3): the labels keep the class the point
-was drawn for, so noise makes the classes overlap.
+`noise` is the standard deviation of the Gaussian jitter, in units of NOISE_SCALE (so noise 0.1
+moves a number by about 0.3). A class dataset jitters each point and keeps the class it was
+drawn for, so noise makes the classes overlap; a regression dataset (plane, multi_gauss, curve)
+jitters the target y instead, so noise is what no fit can explain.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import COORD_LIMIT, DatasetConfig
+from .config import COORD_LIMIT, ONE_INPUT_DATASETS, TARGET_LIMIT, DatasetConfig
 
 NOISE_SCALE = 3.0
 
@@ -19,7 +20,7 @@ NOISE_SCALE = 3.0
 @dataclass(frozen=True)
 class Dataset:
     points: np.ndarray  # (n, 2) float64
-    labels: np.ndarray  # (n,) int64
+    labels: np.ndarray  # (n,): int64 classes, or float64 targets y for a regression dataset
     train: np.ndarray  # indices into points, in stored order
     test: np.ndarray
 
@@ -91,17 +92,62 @@ def _moons(rng, n, k):
 GENERATORS = {"circle": _circle, "xor": _xor, "gauss": _gauss, "spiral": _spiral, "moons": _moons}
 
 
+# --- regression: a real-valued target y in [-TARGET_LIMIT, TARGET_LIMIT] ----------------------
+
+def _plane(rng, n):
+    """A tilted plane, y = (x1 + x2)/2: one linear unit fits it exactly (the baseline)."""
+    xy = rng.uniform(-COORD_LIMIT, COORD_LIMIT, (n, 2))
+    return xy, (xy[:, 0] + xy[:, 1]) / 2
+
+
+# Hills and hollows, each (x1, x2, height): the fit needs units that bend in both directions.
+GAUSS_BUMPS = ((-3.0, 2.5, 4.5), (2.5, 3.0, -4.0), (0.0, -0.5, 3.5), (-3.0, -3.5, -4.0), (3.5, -3.0, 4.0))
+GAUSS_BUMP_WIDTH = 1.6
+
+
+def _multi_gauss(rng, n):
+    xy = rng.uniform(-COORD_LIMIT, COORD_LIMIT, (n, 2))
+    y = sum(h * np.exp(-((xy[:, 0] - cx) ** 2 + (xy[:, 1] - cy) ** 2) / (2 * GAUSS_BUMP_WIDTH**2))
+            for cx, cy, h in GAUSS_BUMPS)
+    return xy, y
+
+
+# One and a half waves over [-6, 6]: small enough to see each hidden unit's bend add a turn.
+CURVE_AMPLITUDE, CURVE_FREQUENCY = 3.0, 0.8
+
+
+def _curve(rng, n):
+    x = rng.uniform(-COORD_LIMIT, COORD_LIMIT, n)
+    return np.column_stack([x, np.zeros(n)]), CURVE_AMPLITUDE * np.sin(CURVE_FREQUENCY * x)
+
+
+REGRESSION_GENERATORS = {"plane": _plane, "multi_gauss": _multi_gauss, "curve": _curve}
+
+
+def _given(cfg: DatasetConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The points a learner gave: [x1, x2, label], [x1, x2, y], or [x1, y] (x2 is then 0)."""
+    rows = np.array(cfg.points, dtype=np.float64)
+    if cfg.name in ONE_INPUT_DATASETS:
+        return np.column_stack([rows[:, 0], np.zeros(len(rows))]), rows[:, 1].copy()
+    labels = rows[:, 2].copy() if cfg.regression else rows[:, 2].astype(np.int64)
+    return rows[:, :2].copy(), labels
+
+
+def _generated(cfg: DatasetConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    if cfg.regression:
+        points, y = REGRESSION_GENERATORS[cfg.name](rng, cfg.n)
+        y = np.clip(y + rng.normal(0.0, cfg.noise * NOISE_SCALE, len(y)), -TARGET_LIMIT, TARGET_LIMIT)
+        return points, y  # uniform draws: already in no particular order
+    points, labels = GENERATORS[cfg.name](rng, cfg.n, cfg.classes)
+    points = points + rng.normal(0.0, cfg.noise * NOISE_SCALE, points.shape)
+    order = rng.permutation(len(points))  # mix the classes so every minibatch holds several
+    return np.clip(points[order], -COORD_LIMIT, COORD_LIMIT), labels[order]
+
+
 def make_dataset(cfg: DatasetConfig) -> Dataset:
     """Points, labels and split, all drawn from one generator seeded with `cfg.seed`."""
     rng = np.random.default_rng(cfg.seed)
-    if cfg.name == "custom":
-        rows = np.array(cfg.points, dtype=np.float64)
-        points, labels = rows[:, :2].copy(), rows[:, 2].astype(np.int64)
-    else:
-        points, labels = GENERATORS[cfg.name](rng, cfg.n, cfg.classes)
-        points = points + rng.normal(0.0, cfg.noise * NOISE_SCALE, points.shape)
-        order = rng.permutation(len(points))  # mix the classes so every minibatch holds several
-        points, labels = np.clip(points[order], -COORD_LIMIT, COORD_LIMIT), labels[order]
+    points, labels = _given(cfg) if cfg.points is not None else _generated(cfg, rng)
     n = len(points)
     n_test = round(n * cfg.test_fraction)
     if n_test == 0:

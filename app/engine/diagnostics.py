@@ -38,6 +38,9 @@ PLATEAU_GAIN = 0.01  # relative loss improvement over the window below which the
 # checkpoints it sits at 0.3–0.6%, and the lucky seed at 8% and more, both well clear of 1–2%.
 PLATEAU_OFF_GAIN = 0.02
 PLATEAU_ACCURACY = 0.9  # ...unless it is already this accurate (then a flat loss is just convergence)
+# For regression the same numbers judge R² (the share of the targets' variance explained): a fit
+# explaining 90% has converged, one stalled below it is stuck. The readings' `accuracy` is the
+# task's score throughout this module.
 # A plateau found below 90% is called off by accuracy only at 92%: two points of 100 more, so
 # a run stalled right at 89–91% does not blink with every point that changes side.
 PLATEAU_ACCURACY_OFF = 0.92
@@ -289,6 +292,13 @@ def _dead_sentence(arch: Architecture, layer: int, count: int) -> str:
             f"reaches their weights: they cannot come back to life.")
 
 
+def score_words(arch: Architecture, score: float | None) -> str:
+    """The task's score as a learner reads it: "54% accuracy" for classes, "R² 0.54" for regression."""
+    if score is None:
+        return "R² unknown" if arch.regression else "accuracy unknown"
+    return f"R² {score:.2f}" if arch.regression else f"{score:.0%} accuracy"
+
+
 def findings(arch: Architecture, d: Diagnostics, accuracy: float | None) -> list[Finding]:
     """One sentence per condition present, most serious first. `short` says the same in a few
     words with its numbers (a sweep's reason joins them)."""
@@ -339,11 +349,11 @@ def findings(arch: Architecture, d: Diagnostics, accuracy: float | None) -> list
             where, window = f"up to iteration {d.trend.at}", d.trend.window
         else:
             acc, loss, where, window = accuracy, None, "", PLATEAU_WINDOW
-        said = f"{acc:.0%}" if acc is not None else "unknown"
-        short = f"plateau at {said} accuracy" + (f", loss {loss:.2g}" if loss is not None else "")
+        said = score_words(arch, acc)
+        short = f"plateau at {said}" + (f", loss {loss:.2g}" if loss is not None else "")
         out.append(Finding("plateau", short, (
             f"The loss {change} over the {window} iterations {where or 'before this one'}"
-            f"{f' (now {loss:.2g})' if loss is not None else ''} while training accuracy is {said}: the run has "
+            f"{f' (now {loss:.2g})' if loss is not None else ''} with the training set's {said}: the run has "
             f"stalled. Another seed, more units or another learning rate may get it out.")))
     return out
 

@@ -50,13 +50,13 @@ def _activate(z: Value, activation: str) -> Value:
     return z.activate(ACTIVATIONS[activation])
 
 
-def _output_and_loss(arch: Architecture, z: list[Value], label: int, loss_begins) -> tuple[list[Value], Value]:
+def _output_and_loss(arch: Architecture, z: list[Value], label: float, loss_begins) -> tuple[list[Value], Value]:
     """The output units' activations (their gates belong to the last output unit), then the loss."""
     if arch.loss == "bce":
         p = z[0].sigmoid()
         loss_begins()
         # only the term that y switches on: y = 1 → −log p, y = 0 → −log(1 − p)
-        loss = -(p.log() if label == 1 else (1.0 - p).log())
+        loss = -(p.log() if int(label) == 1 else (1.0 - p).log())
         return [p], loss
     if arch.loss == "cross_entropy":
         # softmax from exp, + and a·b⁻¹ gates, every z before any p: each p divides by the sum
@@ -71,9 +71,10 @@ def _output_and_loss(arch: Architecture, z: list[Value], label: int, loss_begins
         # only p_y reaches the loss, so the tape (the loss's ancestors) holds only its division
         probs = [e / total for e in exps]
         loss_begins()
-        return probs, -probs[label].log()
+        return probs, -probs[int(label)].log()
     loss_begins()
-    targets = [float(label)] if len(z) == 1 else [1.0 if k == label else 0.0 for k in range(len(z))]
+    # one output: the target itself (a class 0 or 1, or a regression's real y); else one-hot
+    targets = [float(label)] if len(z) == 1 else [1.0 if k == int(label) else 0.0 for k in range(len(z))]
     squares = [(v + Value(-t, label="−t")) ** 2 for v, t in zip(z, targets)]  # one constant, not t·(−1)
     total = squares[0]
     for s in squares[1:]:
@@ -82,7 +83,7 @@ def _output_and_loss(arch: Architecture, z: list[Value], label: int, loss_begins
 
 
 def build_example_graph(arch: Architecture, params: Params, features: list[str],
-                        point: tuple[float, float], label: int) -> ExampleGraph:
+                        point: tuple[float, float], label: float) -> ExampleGraph:
     x1, x2 = Value(float(point[0]), label="x1"), Value(float(point[1]), label="x2")
     depth = arch.depth
     leaves: dict[str, np.ndarray] = {}
@@ -117,7 +118,7 @@ def build_example_graph(arch: Architecture, params: Params, features: list[str],
         if l < depth:
             a_prev = outputs = a_layer
         else:
-            outputs, loss = _output_and_loss(arch, z_layer, int(label), lambda: now_building(LOSS_ID))
+            outputs, loss = _output_and_loss(arch, z_layer, label, lambda: now_building(LOSS_ID))
         for j, (z, a) in enumerate(zip(z_layer, outputs)):
             nodes[node_id(l, j, depth)] = {"z": z, "a": a}
     loss.label = "L"

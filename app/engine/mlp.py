@@ -22,6 +22,7 @@ class Architecture:
     sizes: tuple[int, ...]  # (features, hidden..., outputs)
     activation: str
     loss: str
+    regression: bool = False  # a real-valued target: one linear output (mse), judged by R², not accuracy
 
     @property
     def depth(self) -> int:

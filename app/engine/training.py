@@ -34,11 +34,26 @@ class Split:
 @dataclass(frozen=True)
 class Evaluation:
     loss: float
-    accuracy: float
+    accuracy: float | None  # classes: the share predicted right; None for regression
+    r2: float | None = None  # regression: the share of the targets' variance the fit explains
+
+    @property
+    def score(self) -> float | None:
+        """How good the fit is, in the task's own terms: accuracy for classes, R² for regression."""
+        return self.r2 if self.accuracy is None else self.accuracy
 
 
 def architecture(config: Config) -> Architecture:
-    return Architecture(tuple(config.layer_sizes), config.activation, config.loss)
+    return Architecture(tuple(config.layer_sizes), config.activation, config.loss, config.regression)
+
+
+def r_squared(prediction: np.ndarray, y: np.ndarray) -> float | None:
+    """1 − Σ(y − ŷ)² / Σ(y − ȳ)²: 1 for a perfect fit, 0 for predicting the mean, below 0 for worse;
+    None when every target is the same (there is no variance to explain)."""
+    spread = float(((y - y.mean()) ** 2).sum())
+    if spread == 0.0:
+        return None
+    return 1.0 - float(((y - prediction) ** 2).sum()) / spread
 
 
 def make_split(config: Config, arch: Architecture, dataset: Dataset, index: np.ndarray) -> Split:
@@ -48,12 +63,15 @@ def make_split(config: Config, arch: Architecture, dataset: Dataset, index: np.n
 
 
 def evaluate(arch: Architecture, params: Params, split: Split, fwd: Forward | None = None) -> Evaluation | None:
-    """Data loss (no regularisation) and accuracy over a whole split; None if it is empty.
-    `fwd`, if given, is the forward pass of `params` over the split, already computed."""
+    """Data loss (no regularisation) and accuracy, or R² for regression, over a whole split; None
+    if it is empty. `fwd`, if given, is the forward pass of `params` over the split, already computed."""
     if not len(split):
         return None
     fwd = forward(arch, params, split.X) if fwd is None else fwd
     loss = float(arch.loss_fn.per_example(fwd.Z[-1], split.T).mean())
+    if arch.regression:
+        with np.errstate(all="ignore"):  # a diverged fit's R² is not finite, and the view says null
+            return Evaluation(loss, None, r_squared(fwd.output[:, 0], split.labels))
     accuracy = float((arch.loss_fn.predict(fwd.output) == split.labels).mean())
     return Evaluation(loss, accuracy)
 

@@ -29,7 +29,7 @@ class Example:
     forward: Forward
     backward: Backward
     loss: float
-    label: int
+    label: int | float  # the class, or a regression's real target y
     target: np.ndarray
 
 
@@ -40,7 +40,7 @@ def example_pass(trainer: Trainer, index: int, params: Params) -> Example:
         fwd = forward(arch, params, rows.X)
         bwd = backward(arch, params, fwd, rows.T)
         loss = float(arch.loss_fn.per_example(fwd.Z[-1], rows.T)[0])
-    return Example(fwd, bwd, loss, int(rows.labels[0]), rows.T[0])
+    return Example(fwd, bwd, loss, rows.labels[0].item(), rows.T[0])
 
 
 def example_graph(trainer: Trainer, index: int, params: Params) -> ExampleGraph:
@@ -48,7 +48,7 @@ def example_graph(trainer: Trainer, index: int, params: Params) -> ExampleGraph:
     point = trainer.train.points[index]
     with np.errstate(all="ignore"):
         return build_example_graph(trainer.arch, params, list(trainer.config.features), tuple(point),
-                                   int(trainer.train.labels[index]))
+                                   trainer.train.labels[index].item())
 
 
 def node_labels(trainer: Trainer) -> dict[str, str]:

@@ -259,7 +259,7 @@ class Run:
         train = self.trainer.train
         with np.errstate(all="ignore"):
             ev = evaluate(self.arch, kept, train)
-        result = reading(self.arch, kept, train.X, train.T, ev.loss, finite_or_none(ev.accuracy))
+        result = reading(self.arch, kept, train.X, train.T, ev.loss, finite_or_none(ev.score))
         self.checkpoints[iteration] = result
         return result
 
@@ -493,8 +493,9 @@ class Run:
         return self.examples.replayed(self.trainer, self.example, self.forward_params, done_backward), done_backward
 
 
-def finite_or_none(x: float) -> float | None:
-    return x if math.isfinite(x) else None
+def finite_or_none(x: float | None) -> float | None:
+    """The number if it is finite; None for NaN, ±inf, and for no number at all."""
+    return x if x is not None and math.isfinite(x) else None
 
 
 __all__ = ["ConfigError", "Op", "Run", "Start", "StepError", "STEP_UNITS", "StepUnit"]

@@ -36,6 +36,8 @@ class SeedResult:
     loss: float | None
     accuracy: float | None
     test_accuracy: float | None
+    r2: float | None  # regression's score in place of accuracy
+    test_r2: float | None
     verdict: str  # ok | stuck | diverged
     reason: str
     diverged_at: int | None
@@ -49,18 +51,20 @@ def verdict(view: RunView, iterations: int) -> tuple[str, str]:
     d = view.diagnostics
     if view.status == "diverged":
         return "diverged", f"the numbers overflowed at iteration {view.diverged_at}"
-    if view.accuracy is not None and view.accuracy >= PLATEAU_ACCURACY:
-        return "ok", f"{view.accuracy:.0%} of training points right"
+    regression = view.accuracy is None and view.r2 is not None
+    score = view.r2 if regression else view.accuracy
+    if score is not None and score >= PLATEAU_ACCURACY:
+        return "ok", f"fits with R² {score:.2f}" if regression else f"{score:.0%} of training points right"
     said = [f.short for f in d.findings]
     if said:
         return "stuck", "; ".join(said)
     # below 90% with nothing wrong found: it is still learning, and the numbers say how fast
-    accuracy = f"{view.accuracy:.0%}" if view.accuracy is not None else "no accuracy"
+    accuracy = (f"R² {score:.2f}" if regression else f"{score:.0%} right") if score is not None else "no score"
     loss = f", loss {view.loss:.2g}" if view.loss is not None else ""
     gain, trend = d.gain, d.trend
     pace = (f", {'down' if gain >= 0 else 'up'} {abs(gain):.1%} over the {trend.window} iterations to {trend.at}"
             if gain is not None and trend is not None else "")
-    return "stuck", f"{accuracy} right after {iterations} iterations{loss}{pace}: not stalled, just slow so far"
+    return "stuck", f"{accuracy} after {iterations} iterations{loss}{pace}: not stalled, just slow so far"
 
 
 def train_seed(config: Config, weight_seed: int, iterations: int, resolution: int = THUMBNAIL,
@@ -73,7 +77,8 @@ def train_seed(config: Config, weight_seed: int, iterations: int, resolution: in
     view = run_view(run)
     what, why = verdict(view, iterations)
     boundary, _ = heatmaps(run.arch, run.trainer.params, list(config.features), resolution)
-    return SeedResult(weight_seed, view.loss, view.accuracy, view.test_accuracy, what, why, view.diverged_at,
+    return SeedResult(weight_seed, view.loss, view.accuracy, view.test_accuracy, view.r2, view.test_r2, what, why,
+                      view.diverged_at,
                       [f.kind for f in view.diagnostics.findings], boundary.astype(np.float32))
 
 

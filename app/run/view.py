@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine import LOSS_ID, Params, forward, node_id
-from app.engine.config import COORD_LIMIT
+from app.engine.config import COORD_LIMIT, ONE_INPUT_DATASETS
+from app.engine.data import feature_matrix
 from app.engine.diagnostics import Diagnostics, diagnose
-from app.engine.heatmaps import heatmaps
+from app.engine.heatmaps import boundary_range, heatmaps
 from app.engine.mlp import Forward
 from app.engine.training import evaluate
 
@@ -42,6 +43,8 @@ class RunView:
     accuracy: float | None
     test_loss: float | None
     test_accuracy: float | None
+    r2: float | None  # regression's score in place of accuracy (None for classes)
+    test_r2: float | None
     nodes: NodeValues
     params: Params
     grads: Params | None
@@ -50,6 +53,7 @@ class RunView:
     next: tuple[str, str] | None = None  # the op a step of one op would do: (phase, node)
     explain: Explanation | None = None
     diagnostics: Diagnostics | None = None
+    curve: Curve | None = None
 
 
 def run_view(run: Run) -> RunView:
@@ -60,28 +64,60 @@ def run_view(run: Run) -> RunView:
         test = evaluate(run.arch, trainer.params, trainer.test)
     n_forward, n_backward = phase_counts(run.ops)
     backward_over = run.position >= n_forward + n_backward
-    loss, accuracy = finite_or_none(train.loss), finite_or_none(train.accuracy)
+    loss, accuracy, r2 = finite_or_none(train.loss), finite_or_none(train.accuracy), finite_or_none(train.r2)
     upcoming = run.ops[run.position % len(run.ops)]
     return RunView(
         iteration=run.iteration, epoch=trainer.epoch, phase=run.phase, cursor=run.cursor,
         status=run.status, diverged_at=run.diverged_at, example=run.example,
         loss=loss, accuracy=accuracy,
         test_loss=finite_or_none(test.loss) if test else None, test_accuracy=finite_or_none(test.accuracy) if test else None,
+        r2=r2, test_r2=finite_or_none(test.r2) if test else None,
         nodes=node_values(run), params=trainer.params,
         grads=run.work.backward.grads if backward_over and run.work else None,
         view=run.view_name, can_back=run.can_back(),
         next=(upcoming.phase, upcoming.node),
         explain=explain_op(run, run.current_op) if run.current_op else None,
-        diagnostics=run_diagnostics(run, loss, accuracy, train_forward),
+        diagnostics=run_diagnostics(run, loss, finite_or_none(train.score), train_forward),
+        curve=fitted_curve(run) if run.config.dataset.name in ONE_INPUT_DATASETS else None,
     )
+
+
+# Samples of x1 across [-6, 6] for the curve plot: enough that a ReLU's bend looks sharp at 1920 px.
+CURVE_SAMPLES = 121
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A one-input fit drawn as a line: the prediction over x1 and the pieces it is the sum of.
+
+    The output unit adds up one term per unit of the layer before it, a(unit)·w, plus its bias:
+    `pieces[j]` is unit j's term at every x, so prediction = Σ pieces + bias, exactly."""
+
+    x: np.ndarray  # (S,)
+    prediction: np.ndarray  # (S,)
+    pieces: np.ndarray  # (units of the last hidden layer, or features with no hidden layer; S)
+    bias: float
+
+
+def fitted_curve(run: Run) -> Curve:
+    arch, params = run.arch, run.trainer.params
+    x = np.linspace(-COORD_LIMIT, COORD_LIMIT, CURVE_SAMPLES)
+    X = feature_matrix(np.column_stack([x, np.zeros_like(x)]), run.config.features)
+    with np.errstate(all="ignore"):
+        fwd = forward(arch, params, X)
+        last = params[f"W{arch.depth}"][:, 0]
+        pieces = (fwd.A[arch.depth - 1] * last).T
+    return Curve(x, fwd.output[:, 0], pieces, float(params[f"b{arch.depth}"][0]))
 
 
 @dataclass(frozen=True)
 class GridMaps:
-    """The pictures behind a frame: the decision boundary's planes (probabilities, NaN made ½)
-    and each hidden unit's map with the finite range it spans (lo, hi), over [-extent, extent]²."""
+    """The pictures behind a frame: the decision boundary's planes (probabilities, or a
+    regression's prediction; NaN made the middle of `boundary_range`) and each hidden unit's map
+    with the finite range it spans (lo, hi), over [-extent, extent]²."""
 
     boundary: np.ndarray  # (C, R, R)
+    boundary_range: tuple[float, float]
     neurons: np.ndarray  # (M, Rn, Rn)
     lo: np.ndarray  # (M,)
     hi: np.ndarray
@@ -102,10 +138,12 @@ def grid_maps(run: Run, resolution: int, neuron_resolution: int) -> GridMaps:
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN map (a diverged run) is expected
             lo = np.nan_to_num(np.nanmin(finite_maps, axis=1), nan=0.0)
             hi = np.nan_to_num(np.nanmax(finite_maps, axis=1), nan=0.0)
-    return GridMaps(np.nan_to_num(boundary, nan=0.5), neurons, lo, hi, resolution, neuron_resolution)
+    span = boundary_range(arch.regression)
+    return GridMaps(np.nan_to_num(boundary, nan=sum(span) / 2), span, neurons, lo, hi, resolution, neuron_resolution)
 
 
 def run_diagnostics(run: Run, loss: float | None, accuracy: float | None, fwd: Forward | None = None) -> Diagnostics:
+    # `accuracy` is the task's score: the share right for classes, R² for regression
     """Why the run might be stuck, on the whole training set at the live parameters (whose
     forward pass over it, `fwd`, the caller may already have); the trend-like findings are
     judged at the checkpoints (`Run.trend`), so they hold still in between."""

@@ -16,11 +16,12 @@ import numpy as np
 import orjson
 
 from app.engine import choices, config_to_dict, limits, neuron_graph
-from app.engine.config import COORD_LIMIT
+from app.engine.config import COORD_LIMIT, ONE_INPUT_DATASETS
 from app.engine.diagnostics import Diagnostics
 from app.engine.gradcheck import EPSILON, GradCheck
+from app.engine.heatmaps import boundary_range
 from app.run import STEP_UNITS, VIEWS, Run, RunView
-from app.run.view import GridMaps
+from app.run.view import Curve, GridMaps
 from app.run.batchview import MATRICES, BatchView
 from app.run.explain import Explanation, Line, Words
 from app.run.stepper import BACK_ITERATIONS
@@ -117,6 +118,7 @@ def state(view: RunView, seq: int, extra: dict | None = None) -> dict:
         "phase": view.phase, "cursor": view.cursor, "status": view.status, "diverged_at": view.diverged_at,
         "loss": finite(view.loss), "test_loss": finite(view.test_loss),
         "accuracy": finite(view.accuracy), "test_accuracy": finite(view.test_accuracy),
+        "r2": finite(view.r2), "test_r2": finite(view.test_r2),
         "example": view.example,
         "nodes": {nid: {k: finite(v) for k, v in values.items()} for nid, values in view.nodes.items()},
         "params": {name: array_json(value) for name, value in view.params.items()},
@@ -132,6 +134,8 @@ def state(view: RunView, seq: int, extra: dict | None = None) -> dict:
         message["explain"] = _explain_json(view.explain)
     if view.diagnostics is not None:
         message["diagnostics"] = diagnostics(view.diagnostics)
+    if view.curve is not None:
+        message["curve"] = curve(view.curve)
     if extra:
         message.update(extra)
     return message
@@ -142,6 +146,16 @@ def _has_non_finite(view: RunView) -> bool:
     if any(not np.isfinite(a).all() for a in arrays):
         return True
     return any(v is not None and not math.isfinite(v) for values in view.nodes.values() for v in values.values())
+
+
+CURVE_DECIMALS = 4
+
+
+def curve(c: Curve) -> dict:
+    """A one-input fit as a line: x from −6 to 6 in equal steps, and the pieces that sum to it."""
+    # four decimals are far below a pixel of the plot, and keep the frame a third of the size
+    return {"x0": float(c.x[0]), "x1": float(c.x[-1]), "prediction": array_json(np.round(c.prediction, CURVE_DECIMALS)),
+            "pieces": array_json(np.round(c.pieces, CURVE_DECIMALS)), "bias": finite(c.bias)}
 
 
 def diagnostics(d: Diagnostics) -> dict:
@@ -164,13 +178,21 @@ def config(run: Run) -> dict:
 
 
 def dataset(run: Run) -> dict:
-    """The points the boundary is drawn behind: [x1, x2, label] rows, train and test apart."""
-    trainer = run.trainer
+    """The points the boundary is drawn behind, train and test apart: [x1, x2, label] rows, or
+    for regression [x1, x2, y] ([x1, y] for a one-input dataset), as a config's points are written."""
+    trainer, cfg = run.trainer, run.config
+    one_input = cfg.dataset.name in ONE_INPUT_DATASETS
+
+    def row(point, label) -> list:
+        if not cfg.regression:
+            return [float(point[0]), float(point[1]), int(label)]
+        return [float(point[0]), float(label)] if one_input else [float(point[0]), float(point[1]), float(label)]
 
     def rows(split) -> list:
-        return [[float(x1), float(x2), int(label)] for (x1, x2), label in zip(split.points, split.labels)]
+        return [row(point, label) for point, label in zip(split.points, split.labels)]
 
-    return {"type": "dataset", "classes": run.config.classes, "train": rows(trainer.train), "test": rows(trainer.test)}
+    return {"type": "dataset", "classes": cfg.classes, "task": "regression" if cfg.regression else "classification",
+            "train": rows(trainer.train), "test": rows(trainer.test)}
 
 
 def explain(explanation: Explanation) -> dict:
@@ -196,7 +218,8 @@ def _matrix(value: np.ndarray | None) -> list | None:
 
 def sweep_result(result: SeedResult) -> dict:
     return {"weight_seed": result.weight_seed, "loss": finite(result.loss), "accuracy": finite(result.accuracy),
-            "test_accuracy": finite(result.test_accuracy), "verdict": result.verdict, "reason": result.reason,
+            "test_accuracy": finite(result.test_accuracy), "r2": finite(result.r2), "test_r2": finite(result.test_r2),
+            "verdict": result.verdict, "reason": result.reason,
             "diverged_at": result.diverged_at, "findings": result.kinds}
 
 
@@ -233,7 +256,8 @@ def sweep_thumbnails(job, extent: float = COORD_LIMIT) -> bytes:
     finished = job.finished
     planes = finished[0].boundary.shape[0] if finished else 0
     header = GRID_HEADER.pack(THUMBS_MAGIC, job.id & 0xFFFFFFFF, job.resolution, planes, len(finished), 0, extent, 0)
-    flat = [_quantise(np.nan_to_num(r.boundary, nan=0.5), np.zeros(planes), np.ones(planes)) for r in finished]
+    span = boundary_range(job.config.regression)
+    flat = [_quantise(np.nan_to_num(r.boundary, nan=sum(span) / 2), *_filled(span, planes)) for r in finished]
     return b"".join([header, *flat])
 
 
@@ -250,6 +274,11 @@ def error(code: str, message: str, field: str | None = None, re: Any = None) -> 
     return reply(out, re)
 
 
+def _filled(span: tuple[float, float], planes: int) -> tuple[np.ndarray, np.ndarray]:
+    """One (lo, hi) for every plane."""
+    return np.full(planes, span[0]), np.full(planes, span[1])
+
+
 def _quantise(maps: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bytes:
     """Each map between its own lo and hi as bytes 0–255. A diverged network's maps and ranges
     can hold NaN and ±inf: those become the ends of the range (or its middle for NaN), never an
@@ -264,15 +293,16 @@ def _quantise(maps: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bytes:
 
 
 def grid_frame(maps: GridMaps, seq: int) -> bytes:
-    """Decision boundary (C planes, probability·255) and hidden-neuron maps (M planes, each
-    scaled between its own lo and hi, given in the header) as uint8, 8-byte aligned."""
+    """Decision boundary (C planes, probability·255; for regression one plane, the prediction
+    from −6 to 6) and hidden-neuron maps (M planes, each scaled between its own lo and hi, given
+    after the header) as uint8, 8-byte aligned."""
     boundary, neurons, lo, hi = maps.boundary, maps.neurons, maps.lo, maps.hi
     m = len(neurons)
     ranges = np.column_stack([lo, hi]).astype(np.float32).tobytes()
     header = GRID_HEADER.pack(GRID_MAGIC, seq & 0xFFFFFFFF, maps.resolution, len(boundary), maps.neuron_resolution,
                               m, maps.extent, 0)
     parts = [header, ranges, b"\0" * (-len(ranges) % 8),
-             _quantise(boundary, np.zeros(len(boundary)), np.ones(len(boundary)))]
+             _quantise(boundary, *_filled(maps.boundary_range, len(boundary)))]
     parts.append(b"\0" * (-sum(map(len, parts)) % 8))
     parts.append(_quantise(neurons, lo, hi) if m else b"")
     return b"".join(parts)

@@ -8,21 +8,33 @@ from app.engine import Architecture, activations, init_params, losses
 
 ACTIVATIONS = list(activations.ACTIVATIONS)  # every one defined: a new one is tested unasked
 LOSSES = list(losses.LOSSES)
+# every loss on classes, and regression: mse with one linear output and real-valued targets
+TASKS = [*LOSSES, "regression"]
 DEPTHS = [[], [3], [3, 4, 3]]
 
 
 def problem(activation: str, loss: str, hidden: list[int], n: int = 5, seed: int = 0, classes: int = 3):
-    """A random network with features 2, its data X, labels and loss targets."""
+    """A random network with features 2, its data X, labels (or real targets for `regression`)
+    and loss targets."""
     rng = np.random.default_rng(seed)
+    if loss == "regression":
+        arch = Architecture((2, *hidden, 1), activation, "mse", regression=True)
+        params = _nonzero_biases(init_params(arch.sizes, "normal", seed), rng)
+        X, y = rng.normal(0.0, 1.5, (n, 2)), rng.uniform(-6.0, 6.0, n)
+        return arch, params, X, y, arch.loss_fn.targets(y, 1)
     outputs = 1 if loss == "bce" else classes
     arch = Architecture((2, *hidden, outputs), activation, loss)
-    params = init_params(arch.sizes, "normal", seed)
-    for name in params:  # non-zero biases, so no unit sits exactly on a ReLU kink
-        if name[0] == "b":
-            params[name] = rng.normal(0.0, 0.5, params[name].shape)
+    params = _nonzero_biases(init_params(arch.sizes, "normal", seed), rng)
     X = rng.normal(0.0, 1.5, (n, 2))
     labels = rng.integers(0, 2 if loss == "bce" else classes, n)
     return arch, params, X, labels, arch.loss_fn.targets(labels, outputs)
+
+
+def _nonzero_biases(params, rng):
+    for name in params:  # non-zero biases, so no unit sits exactly on a ReLU kink
+        if name[0] == "b":
+            params[name] = rng.normal(0.0, 0.5, params[name].shape)
+    return params
 
 
 def central_difference(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:

@@ -9,11 +9,11 @@ from app.engine import backward, forward, objective
 from app.engine.activations import ACTIVATIONS as ACTIVATION_FUNCS
 from app.engine.losses import LOSSES as LOSS_FUNCS
 
-from .helpers import ACTIVATIONS, DEPTHS, LOSSES, assert_close, central_difference, problem
+from .helpers import ACTIVATIONS, DEPTHS, TASKS, assert_close, central_difference, problem
 
 
 @pytest.mark.parametrize("hidden", DEPTHS, ids=["0hidden", "1hidden", "3hidden"])
-@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("loss", TASKS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("l2,l1", [(0.0, 0.0), (0.3, 0.2)], ids=["plain", "l2+l1"])
 def test_parameter_gradients_match_finite_differences(activation, loss, hidden, l2, l1):
@@ -42,7 +42,7 @@ def _loss_from_layer(arch, params, layer, Z_layer, T, activation_of_z=True):
 
 
 @pytest.mark.parametrize("hidden", DEPTHS, ids=["0hidden", "1hidden", "3hidden"])
-@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("loss", TASKS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_every_layer_dz_and_da_match_finite_differences(activation, loss, hidden):
     arch, params, X, _, T = problem(activation, loss, hidden)
@@ -68,7 +68,7 @@ def _textbook_loss(loss, a, t):
     return float(np.mean((a - t) ** 2))
 
 
-@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("loss", TASKS)
 def test_output_dl_da_matches_the_textbook_loss(loss):
     arch, params, X, _, T = problem("tanh", loss, [3])
     fwd = forward(arch, params, X)

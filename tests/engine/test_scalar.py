@@ -12,7 +12,7 @@ from app.engine import (Architecture, Tape, Value, backward, build_example_graph
 
 from app.engine import activations
 
-from .helpers import ACTIVATIONS, DEPTHS, LOSSES, problem
+from .helpers import ACTIVATIONS, DEPTHS, TASKS, problem
 
 UNARY = {
     "exp": lambda v: v.exp(), "log": lambda v: v.log(), "tanh": lambda v: v.tanh(),
@@ -98,7 +98,7 @@ def test_topological_order_of_a_deep_chain_needs_no_recursion():
 
 
 @pytest.mark.parametrize("hidden", DEPTHS, ids=["0hidden", "1hidden", "3hidden"])
-@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("loss", TASKS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_scalar_engine_agrees_with_vectorised_engine(activation, loss, hidden):
     """Same example, both engines: every z, a, dL/dz, dL/da and dL/dparam to 1e-10."""
@@ -107,7 +107,7 @@ def test_scalar_engine_agrees_with_vectorised_engine(activation, loss, hidden):
         x, t = X[row:row + 1], T[row:row + 1]
         fwd = forward(arch, params, x)
         bwd = backward(arch, params, fwd, t)  # a batch of one: the example's own loss
-        graph = build_example_graph(arch, params, ["x1", "x2"], tuple(x[0]), int(labels[row]))
+        graph = build_example_graph(arch, params, ["x1", "x2"], tuple(x[0]), labels[row].item())
         for layer in range(arch.depth + 1):
             for j in range(arch.sizes[layer]):
                 gates = graph.nodes[node_id(layer, j, arch.depth)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.config import Config, DatasetConfig
+from app.engine.config import REGRESSION_DATASETS, Config, DatasetConfig
 from app.server.commands import Step, View
 
 from .conftest import connect, new_session
@@ -12,8 +12,8 @@ from .conftest import connect, new_session
 CONFIG = {"hidden": [3], "dataset": {"n": 40}, "batch_size": 10}
 # three classes' worth of points, so the custom dataset can be asked for more than two
 POINTS = [[-2.0, -2.0, 0], [-1.5, -2.5, 0], [2.0, 2.0, 1], [2.5, 1.5, 1], [0.0, 3.0, 2], [0.5, 3.5, 2]]
-CHOICE_KEYS = {"datasets", "multiclass_datasets", "features", "activations", "losses", "optimizers", "inits",
-               "step_units", "views"}
+CHOICE_KEYS = {"datasets", "multiclass_datasets", "regression_datasets", "one_input_datasets", "one_input_features",
+               "features", "activations", "losses", "optimizers", "inits", "step_units", "views"}
 
 
 @pytest.fixture
@@ -34,6 +34,13 @@ def dataset(name: str, classes: int = 2) -> dict:
     return {"name": name, "classes": classes, **({"points": points} if name == "custom" else {})}
 
 
+def dataset_patch(name: str) -> dict:
+    """Everything a dataset needs to be accepted: a regression dataset takes mse, a one-input one x1 alone."""
+    if name in REGRESSION_DATASETS:
+        return {"dataset": dataset(name), "loss": "mse", "features": ["x1"]}
+    return {"dataset": dataset(name), "loss": "bce", "features": ["x1", "x2"]}
+
+
 def test_hello_lists_every_choice_the_models_accept(client):
     sid, token = new_session(client, CONFIG)
     for role_token in (token, None):  # a viewer's page draws the same menus, disabled
@@ -49,6 +56,8 @@ def test_hello_lists_every_choice_the_models_accept(client):
             assert choices["step_units"] == enum(Step, "unit") == ["op", "layer", "pass", "iteration", "epoch"]
             assert choices["views"] == enum(View, "view") == ["neuron", "gate"]
             assert set(choices["multiclass_datasets"]) < set(choices["datasets"])
+            assert set(choices["one_input_datasets"]) <= set(choices["regression_datasets"]) < set(choices["datasets"])
+            assert set(choices["one_input_features"]) < set(choices["features"])
 
 
 @pytest.mark.parametrize("key,field,patch,wrong", [
@@ -57,7 +66,7 @@ def test_hello_lists_every_choice_the_models_accept(client):
     ("optimizers", "optimizer", lambda v: {"optimizer": v}, "rmsprop"),
     ("inits", "init", lambda v: {"init": v}, "glorot"),
     ("features", "features[0]", lambda v: {"features": [v]}, "x3"),
-    ("datasets", "dataset.name", lambda v: {"dataset": dataset(v)}, "blobs"),
+    ("datasets", "dataset.name", dataset_patch, "blobs"),
 ])
 def test_every_listed_value_is_accepted_and_others_refused(peer, key, field, patch, wrong):
     listed = peer.hello["hello"]["choices"][key]
@@ -78,6 +87,25 @@ def test_exactly_the_multiclass_datasets_take_more_than_two_classes(peer):
             assert answer["type"] == "state", f"{name} is listed as multiclass but refused 3 classes: {answer}"
         else:
             assert answer["type"] == "error" and answer["field"] == "dataset.classes", name
+
+
+def test_exactly_the_regression_datasets_take_a_real_target_and_the_one_input_ones_only_x1(peer):
+    choices = peer.hello["hello"]["choices"]
+    for name in choices["datasets"]:
+        as_classes, _ = peer.call(type="configure", config={"dataset": dataset(name), "loss": "bce",
+                                                            "features": ["x1", "x2"]})
+        regression = name in choices["regression_datasets"]
+        assert (as_classes["type"], as_classes.get("field")) == (("error", "loss") if regression else ("state", None))
+        if not regression:
+            continue
+        two_inputs, _ = peer.call(type="configure", config={"dataset": dataset(name), "loss": "mse",
+                                                            "features": ["x1", "x2"]})
+        one_input = name in choices["one_input_datasets"]
+        assert (two_inputs["type"], two_inputs.get("field")) == (("error", "features") if one_input else ("state", None))
+        for feature in choices["one_input_features"]:
+            answer, _ = peer.call(type="configure", config={"dataset": dataset(name), "loss": "mse",
+                                                            "features": [feature]})
+            assert answer["type"] == "state", f"{name} refused one-input feature {feature}: {answer}"
 
 
 def test_every_listed_step_unit_and_view_is_accepted_and_others_refused(peer):
