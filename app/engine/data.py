@@ -101,8 +101,8 @@ def _plane(rng, n):
 
 
 # Hills and hollows, each (x1, x2, height): the fit needs units that bend in both directions.
-GAUSS_BUMPS = ((-3.0, 2.5, 4.5), (2.5, 3.0, -4.0), (0.0, -0.5, 3.5), (-3.0, -3.5, -4.0), (3.5, -3.0, 4.0))
-GAUSS_BUMP_WIDTH = 1.6
+GAUSS_BUMPS = ((-3.0, 2.5, 5.0), (2.5, 3.0, -5.0), (0.0, -0.5, 4.0), (-3.0, -3.5, -4.5), (3.5, -3.0, 4.5))
+GAUSS_BUMP_WIDTH = 1.9  # wide enough that most of the plane is on some slope, narrow enough to stay apart
 
 
 def _multi_gauss(rng, n):

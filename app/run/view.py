@@ -97,6 +97,7 @@ class Curve:
     prediction: np.ndarray  # (S,)
     pieces: np.ndarray  # (units of the last hidden layer, or features with no hidden layer; S)
     bias: float
+    units: list[str]  # each piece's unit as the graph labels it (h1.3, or a feature such as sin(x1))
 
 
 def fitted_curve(run: Run) -> Curve:
@@ -107,7 +108,9 @@ def fitted_curve(run: Run) -> Curve:
         fwd = forward(arch, params, X)
         last = params[f"W{arch.depth}"][:, 0]
         pieces = (fwd.A[arch.depth - 1] * last).T
-    return Curve(x, fwd.output[:, 0], pieces, float(params[f"b{arch.depth}"][0]))
+    labels = run.labels()
+    units = [labels[node_id(arch.depth - 1, j, arch.depth)] for j in range(arch.sizes[-2])]
+    return Curve(x, fwd.output[:, 0], pieces, float(params[f"b{arch.depth}"][0]), units)
 
 
 @dataclass(frozen=True)

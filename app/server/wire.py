@@ -155,7 +155,7 @@ def curve(c: Curve) -> dict:
     """A one-input fit as a line: x from −6 to 6 in equal steps, and the pieces that sum to it."""
     # four decimals are far below a pixel of the plot, and keep the frame a third of the size
     return {"x0": float(c.x[0]), "x1": float(c.x[-1]), "prediction": array_json(np.round(c.prediction, CURVE_DECIMALS)),
-            "pieces": array_json(np.round(c.pieces, CURVE_DECIMALS)), "bias": finite(c.bias)}
+            "pieces": array_json(np.round(c.pieces, CURVE_DECIMALS)), "bias": finite(c.bias), "units": c.units}
 
 
 def diagnostics(d: Diagnostics) -> dict:

@@ -1,10 +1,14 @@
 // The output panel: the decision boundary with its points, the example the network follows,
 // the numbers, and the custom-data tools. A click or tap on a training point follows that
 // example (`select`); adding and removing points is a mode of its own, switched on explicitly.
-import { metric, percent, short } from "./format.js";
+import { metric } from "./format.js";
 import { currentPoints, customConfig, nearest, parseCsv, toCsv } from "./points.js";
-import { drawBoundary, planeMapping, pointRadius } from "./render.js";
+import { planeMapping } from "./canvas.js";
+import { drawBoundary, pointRadius } from "./render.js";
+import { css, POS } from "./colors.js";
+import { pieceColor } from "./curve.js";
 import { set } from "./store.js";
+import { panelTitle, pointWords, score, scoreName, scoreText, targetLimit, task } from "./task.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -41,7 +45,7 @@ export function bindBoundary({ store, socket, token }) {
    * say so here rather than have the server close the connection. */
   function sendPoints(points, origin) {
     if (!token) return true;
-    const command = { type: "configure", config: customConfig(points, store.config), id: 0 };
+    const command = { type: "configure", config: customConfig(points, store.config, task(store)), id: 0 };
     const bytes = new TextEncoder().encode(JSON.stringify(command)).length;
     const most = store.hello?.limits?.message_bytes ?? Infinity;
     if (bytes > most) {
@@ -73,6 +77,17 @@ export function bindBoundary({ store, socket, token }) {
   $("custom-empty").addEventListener("click", () => { $("custom-choice").hidden = true; startEmpty(); });
   $("points-clear").addEventListener("click", startEmpty);
 
+  /** The point a click adds: on a curve, x1 across and y up; on a surface, the value the slider
+   * says; for classes, the chosen class (shift: the next one round). */
+  function newPoint(e) {
+    const [x, y] = planeAt(e), kind = task(store);
+    if (kind === "curve") return [x, y];
+    if (kind === "surface") return [x, y, +$("point-value").value];
+    const chosen = +$("point-class").value;
+    const classes = store.config?.dataset.classes || 2;
+    return [x, y, e.shiftKey ? (chosen + 1) % classes : chosen];
+  }
+
   canvas.addEventListener("click", (e) => {
     if (!token) return;
     if (!store.adding) {
@@ -80,10 +95,7 @@ export function bindBoundary({ store, socket, token }) {
       if (example >= 0 && example !== store.state?.example) socket.send({ type: "select", example }, canvas);
       return;
     }
-    const chosen = +$("point-class").value;
-    const classes = store.config?.dataset.classes || 2;
-    const label = e.shiftKey ? (chosen + 1) % classes : chosen; // "the other class": the next one round
-    sendPoints([...basePoints(), [...planeAt(e), label]], canvas);
+    sendPoints([...basePoints(), newPoint(e)], canvas);
   });
   canvas.addEventListener("contextmenu", (e) => {
     if (!store.adding) return;
@@ -93,12 +105,14 @@ export function bindBoundary({ store, socket, token }) {
     if (index >= 0 && points.length > 1) { points.splice(index, 1); sendPoints(points, canvas); }
   });
   $("add-points").addEventListener("change", (e) => set(store, "adding", e.target.checked));
+  $("show-pieces").addEventListener("change", (e) => set(store, "showPieces", e.target.checked));
+  $("point-value").addEventListener("input", (e) => { $("point-value-text").textContent = metric(+e.target.value); });
   $("csv-upload").addEventListener("change", async (e) => {
     const file = e.target.files[0];
     e.target.value = "";
     if (!file) return;
     try {
-      const points = parseCsv(await file.text(), store.hello.limits);
+      const points = parseCsv(await file.text(), store.hello.limits, task(store));
       csvError(null);
       if (sendPoints(points, $("csv-upload"))) csvError(null);
     } catch (error) {
@@ -107,7 +121,7 @@ export function bindBoundary({ store, socket, token }) {
   });
   $("csv-download").addEventListener("click", () => {
     const link = document.createElement("a");
-    link.href = URL.createObjectURL(new Blob([toCsv(basePoints())], { type: "text/csv" }));
+    link.href = URL.createObjectURL(new Blob([toCsv(basePoints(), task(store))], { type: "text/csv" }));
     link.download = "backprop-lab-points.csv";
     link.click();
     URL.revokeObjectURL(link.href);
@@ -124,6 +138,47 @@ export function bindBoundary({ store, socket, token }) {
   });
 
   if (!token) for (const el of document.querySelectorAll(".custom-data input, .custom-data select")) el.disabled = true;
+
+  /** The panel's words and tools follow the task: its title, the score's name, what a new point
+   * needs (a class, a value, or nothing but where it is), the pieces switch for a curve. */
+  let shownTask = "";
+  function showTask(kind) {
+    if (kind === shownTask) return;
+    shownTask = kind;
+    $("output-title").textContent = panelTitle(store);
+    canvas.setAttribute("aria-label", `${panelTitle(store)} with the training and test points; click a training point to follow it`);
+    $("accuracy-name").textContent = `train ${scoreName(store)}`;
+    $("test-accuracy-name").textContent = `test ${scoreName(store)}`;
+    $("point-class-field").hidden = kind !== "classes";
+    $("point-value-field").hidden = kind !== "surface";
+    $("pieces-field").hidden = kind !== "curve";
+    $("csv-upload").setAttribute("aria-label", `Upload CSV of ${{ classes: "x1,x2,label", surface: "x1,x2,y", curve: "x1,y" }[kind]} rows`);
+    followKey = ""; // the followed point is described in the task's words
+  }
+
+  /** What the colours and lines of a regression plot mean: the surface's scale, or the curve's
+   * line, points and (when shown) each piece's unit. Rebuilt only when what it says changes. */
+  let legendKey = "";
+  function showLegend(kind) {
+    const units = kind === "curve" && store.showPieces ? store.state?.curve?.units || [] : [];
+    const key = `${kind}|${units}`;
+    if (key === legendKey) return;
+    legendKey = key;
+    const box = $("fit-legend");
+    box.hidden = kind === "classes";
+    box.replaceChildren();
+    const limit = targetLimit(store);
+    if (kind === "surface") {
+      box.append(swatchBar(), ` predicted y, −${limit} to +${limit}; each point is coloured by its target y`);
+      return;
+    }
+    if (kind !== "curve") return;
+    box.append(swatchLine(css(POS), 3), " prediction  ", swatchDot(false), " training  ", swatchDot(true), " test");
+    if (!units.length) return;
+    box.append(document.createElement("br"), "pieces a·w: ");
+    units.forEach((unit, j) => box.append(swatchLine(css(pieceColor(j)), 2), ` ${unit}  `));
+    box.append(swatchLine("#3a4250", 2, true), " bias");
+  }
 
   let followKey = "";
   let shownEmpty = false;
@@ -157,9 +212,11 @@ export function bindBoundary({ store, socket, token }) {
       }
       document.body.classList.toggle("adding", store.adding);
       $("add-points").checked = store.adding;
-      const s = store.state;
+      const s = store.state, kind = task(store);
       $("loss").textContent = metric(s?.loss); $("test-loss").textContent = metric(s?.test_loss);
-      $("accuracy").textContent = percent(s?.accuracy); $("test-accuracy").textContent = percent(s?.test_accuracy);
+      $("accuracy").textContent = scoreText(store, score(store)); $("test-accuracy").textContent = scoreText(store, score(store, s, true));
+      showTask(kind);
+      showLegend(kind);
       // with no points there is no example to follow: the old dataset's would be a ghost
       const point = s && !store.emptyCustom && store.dataset?.train?.[s.example];
       const key = point ? `${s.example}|${point}` : "";
@@ -170,8 +227,25 @@ export function bindBoundary({ store, socket, token }) {
       if (!point) return;
       const b = document.createElement("b");
       b.textContent = `example ${s.example}`;
-      follow.append("following ", b, ` · class ${point[2]} at (${short(point[0])}, ${short(point[1])})`
-        + (token ? " · tap another point to follow it" : ""));
+      follow.append("following ", b, ` · ${pointWords(store, point)}` + (token ? " · tap another point to follow it" : ""));
     },
   };
+}
+
+// the legend's small marks, drawn with CSS so they scale with the text
+function swatchLine(color, width, dashed = false) {
+  const mark = document.createElement("span");
+  mark.className = "swatch-line";
+  mark.style.borderTop = `${width}px ${dashed ? "dashed" : "solid"} ${color}`;
+  return mark;
+}
+function swatchDot(hollow) {
+  const mark = document.createElement("span");
+  mark.className = `swatch-dot${hollow ? " hollow" : ""}`;
+  return mark;
+}
+function swatchBar() {
+  const mark = document.createElement("span");
+  mark.className = "swatch-bar";
+  return mark;
 }

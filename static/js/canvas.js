@@ -49,3 +49,13 @@ export function roundRect(ctx, x, y, w, h, r) {
 export function overlaps(a, b) {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
+
+/** Where a point of the plane lands on a width × height canvas, and back. */
+export function planeMapping(extent, width, height) {
+  return {
+    toX: (x1) => ((x1 + extent) / (2 * extent)) * width,
+    toY: (x2) => ((extent - x2) / (2 * extent)) * height,
+    fromX: (x) => (x / width) * 2 * extent - extent,
+    fromY: (y) => extent - (y / height) * 2 * extent,
+  };
+}

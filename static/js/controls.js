@@ -95,6 +95,7 @@ export function bindControls(root, { send, getConfig, getLimits, getChoices, rea
         patch.dataset.classes = 2;
         note(root, `${value} has 2 classes, so classes moved to 2`);
       }
+      if (path === "dataset.name") Object.assign(patch, regressionPatch(value, config, getChoices(), (words) => note(root, words)));
       send({ type: "configure", config: patch }, el);
     });
   }
@@ -117,6 +118,23 @@ export function bindControls(root, { send, getConfig, getLimits, getChoices, rea
   if (readOnly) disableAll(root);
 }
 
+/** A regression dataset takes mse, and one of one input only the features of x1: choosing it
+ * brings them along in the same change, and the page says so rather than switching silently. */
+function regressionPatch(name, config, choices, say) {
+  if (!(choices.regression_datasets || []).includes(name) || !config) return {};
+  const patch = {}, changed = [];
+  if (config.loss !== "mse") { patch.loss = "mse"; changed.push("the loss moved to mse"); }
+  if ((choices.one_input_datasets || []).includes(name)) {
+    const kept = config.features.filter((f) => choices.one_input_features.includes(f));
+    if (kept.length !== config.features.length) {
+      patch.features = kept.length ? kept : ["x1"];
+      changed.push(`the features are ${patch.features.join(", ")} (${name} has one input, x1)`);
+    }
+  }
+  if (changed.length) say(`${name} fits a real-valued target: ${changed.join("; ")}`);
+  return patch;
+}
+
 /** The short note beside the classes field: what the page changed along with the user's choice. */
 function note(root, text) {
   const box = root.querySelector("#classes-note");
@@ -129,8 +147,10 @@ export function disableAll(root) {
   for (const el of root.querySelectorAll("input, select, button:not(#settings-close)")) el.disabled = true;
 }
 
-/** Show the server's config in the controls (never while the user is typing in one). */
-export function showConfig(root, config) {
+/** Show the server's config in the controls (never while the user is typing in one). `choices`
+ * (hello's) say which choices the dataset rules out: a regression takes mse only, a curve only
+ * the features of x1, and neither has classes. */
+export function showConfig(root, config, choices = {}) {
   for (const el of root.querySelectorAll("[data-field]")) {
     if (el.dataset.field === "features") {
       for (const box of el.querySelectorAll("input")) box.checked = config.features.includes(box.value);
@@ -147,6 +167,14 @@ export function showConfig(root, config) {
   size.disabled = custom;
   size.title = custom ? "the number of custom points: add, remove or clear them on the plot" : "";
   if (custom) root.querySelector("#custom-choice").hidden = true;
+  const regression = (choices.regression_datasets || []).includes(config.dataset.name);
+  const oneInput = (choices.one_input_datasets || []).includes(config.dataset.name);
+  for (const option of root.querySelectorAll('[data-field="loss"] option')) option.disabled = regression && option.value !== "mse";
+  for (const box of root.querySelectorAll('[data-field="features"] input')) {
+    box.closest("label").classList.toggle("ruled-out", oneInput && !choices.one_input_features.includes(box.value));
+    box.disabled = oneInput && !choices.one_input_features.includes(box.value);
+  }
+  root.querySelector('[data-field="dataset.classes"]').disabled = regression;
   root.querySelector("#layer-count").textContent = config.hidden.length;
   const widths = root.querySelector("#layer-widths");
   widths.innerHTML = "";

@@ -7,7 +7,7 @@ const LABELS = { diverged: "diverged", dead: "dead units", saturated: "saturated
   vanishing: "vanishing gradient", exploding: "exploding gradient", plateau: "plateau" };
 
 /** One line per condition present; a short all-clear when there is none. */
-export function renderDiagnosis(box, diagnostics, accuracy) {
+export function renderDiagnosis(box, diagnostics, score) { // score: the share right, or R²
   box.replaceChildren();
   if (!diagnostics) return;
   if (!diagnostics.findings.length) {
@@ -16,7 +16,7 @@ export function renderDiagnosis(box, diagnostics, accuracy) {
     const judged = diagnostics.judged;
     const falling = diagnostics.gain === null || !judged ? "it is too early to tell whether the loss has stopped falling"
       : `the loss fell ${percent(diagnostics.gain)} over the ${judged.window} iterations to ${judged.iteration}`;
-    box.append(el("p", "finding clear", accuracy !== null && accuracy < 0.9
+    box.append(el("p", "finding clear", score !== null && score < 0.9
       ? `Not stuck yet: ${healthy}; ${falling}.` : `Nothing looks stuck: ${healthy}.`));
     return;
   }

@@ -60,6 +60,11 @@ export function percent(v, digits = 1) {
   return missing(v) ? "–" : `${(v * 100).toFixed(digits)}%`;
 }
 
+/** R², two decimals with a true minus (a fit worse than the mean is below 0). */
+export function rSquared(v) {
+  return missing(v) || !Number.isFinite(v) ? "–" : signed(v.toFixed(2));
+}
+
 /** A matrix entry: three decimals, exponents for the very small and the very large. */
 export function cell(v) {
   if (missing(v)) return "·";

@@ -74,7 +74,7 @@ socket.listen((message, origin) => {
   else if (message.type === "state" && message.re !== undefined) showError(null);
   if (message.type === "hello" && message.choices) offerChoices(controls, message, (command, from) => socket.send(command, from));
   if (message.type === "config") {
-    showConfig(controls, message.config);
+    showConfig(controls, message.config, store.hello?.choices);
     if (!token) disableAll(controls);
     writeLinkedConfig(message.config);
   }

@@ -1,10 +1,12 @@
 // Renderers: each reads the store (and a layout) and paints one canvas. None of them
 // changes the store.
-import { fitCanvas, font, ink, roundRect } from "./canvas.js";
+import { fitCanvas, font, ink, planeMapping, roundRect } from "./canvas.js";
+import { drawCurve } from "./curve.js";
 import { CLASS_COLORS, css, DEAD_GREY, diverging, SATURATED, signedUnit } from "./colors.js";
 import { sci, short } from "./format.js";
 import { edgeCurve, PRIORITY } from "./layout.js";
 import { colouring } from "./store.js";
+import { targetLimit, task } from "./task.js";
 
 // A new graph can arrive a frame before the state of the new shape: an entry the state does
 // not have yet is simply not there.
@@ -417,16 +419,6 @@ export function paintBoundary(grid, target = boundaryCanvas) {
   ctx.putImageData(image, 0, 0);
 }
 
-/** Where a point of the plane lands on a width × height canvas, and back. */
-export function planeMapping(extent, width, height) {
-  return {
-    toX: (x1) => ((x1 + extent) / (2 * extent)) * width,
-    toY: (x2) => ((extent - x2) / (2 * extent)) * height,
-    fromX: (x) => (x / width) * 2 * extent - extent,
-    fromY: (y) => extent - (y / height) * 2 * extent,
-  };
-}
-
 /** The radius points are drawn with: the boundary's hit test uses the same. */
 export function pointRadius(width, store) {
   return Math.max(3, width / 110) * (store.presenting ? 1.3 : 1);
@@ -441,16 +433,25 @@ const SHAPES = [
   (ctx, x, y, r) => { for (let i = 0; i < 10; i++) { const a = (i * Math.PI) / 5 - Math.PI / 2, q = i % 2 ? r * 0.55 : r * 1.25; ctx.lineTo(x + q * Math.cos(a), y + q * Math.sin(a)); } ctx.closePath(); },
 ];
 
-/** Points as the boundary draws them (shape and colour by class, a white rim), on a square
- * `size` pixels a side showing the plane out to ±`extent`: the sweep's thumbnails use it too. */
-export function drawPoints(ctx, points, extent, size, radius) {
+/** How a point is drawn: a class by its shape and colour; a regression target y as a disc
+ * coloured on the surface's own diverging scale (`limit`: the size of a target), rimmed dark so
+ * a y near 0 (white) still shows on a surface near 0. */
+function pointStyle(label, limit) {
+  if (limit) return { shape: SHAPES[0], fill: css(diverging(label / limit)), rim: "#3a4250" };
+  return { shape: SHAPES[label % SHAPES.length], fill: css(CLASS_COLORS[label % CLASS_COLORS.length]), rim: "#ffffff" };
+}
+
+/** Points as the boundary draws them (a white rim), on a square `size` pixels a side showing the
+ * plane out to ±`extent`: the sweep's thumbnails use it too. `limit`: a regression's target size. */
+export function drawPoints(ctx, points, extent, size, radius, limit = 0) {
   const { toX, toY } = planeMapping(extent, size, size);
   ctx.lineWidth = 0.8;
-  ctx.strokeStyle = "#ffffff";
   for (const [x1, x2, label] of points) {
+    const style = pointStyle(label, limit);
     ctx.beginPath();
-    SHAPES[label % SHAPES.length](ctx, toX(x1), toY(x2), radius);
-    ctx.fillStyle = css(CLASS_COLORS[label % CLASS_COLORS.length]);
+    style.shape(ctx, toX(x1), toY(x2), radius);
+    ctx.fillStyle = style.fill;
+    ctx.strokeStyle = style.rim;
     ctx.fill();
     ctx.stroke();
   }
@@ -468,6 +469,14 @@ export function drawBoundary(canvas, store) {
     ctx.fillText("No points: click to add the first", width / 2, height / 2);
     return;
   }
+  const kind = task(store);
+  if (kind === "curve") {
+    const m = drawCurve(ctx, width, height, store, pointRadius(width, store));
+    const selected = state && dataset ? dataset.train[state.example] : null;
+    if (selected) ringSelected(ctx, store, m.toX(selected[0]), m.toY(selected[1]), pointRadius(width, store),
+      () => { ctx.beginPath(); ctx.arc(m.toX(selected[0]), m.toY(selected[1]), pointRadius(width, store), 0, 2 * Math.PI); ctx.fillStyle = "#3a4250"; ctx.fill(); });
+    return;
+  }
   if (grid) {
     paintBoundary(grid);
     ctx.imageSmoothingEnabled = true;
@@ -476,26 +485,32 @@ export function drawBoundary(canvas, store) {
   if (!dataset) return;
   const { toX, toY } = planeMapping(grid?.extent || 6, width, height);
   const radius = pointRadius(width, store);
+  const limit = kind === "surface" ? targetLimit(store) : 0;
   const drawPoint = ([x1, x2, label], test) => {
     // test points: a dark rim, as TensorFlow Playground marks them; training points: a white one
+    // (a regression's points are all rimmed dark; a test point's rim is the heavier)
+    const style = pointStyle(label, limit);
     ctx.beginPath();
-    SHAPES[label % SHAPES.length](ctx, toX(x1), toY(x2), radius);
-    ctx.fillStyle = css(CLASS_COLORS[label % CLASS_COLORS.length]);
-    ctx.strokeStyle = test ? "#1d2330" : "#ffffff";
-    ctx.lineWidth = test ? 1.4 : 1;
+    style.shape(ctx, toX(x1), toY(x2), radius);
+    ctx.fillStyle = style.fill;
+    ctx.strokeStyle = test ? "#1d2330" : style.rim;
+    ctx.lineWidth = test ? (limit ? 2.2 : 1.4) : 1;
     ctx.fill();
     ctx.stroke();
   };
   for (const p of dataset.test) drawPoint(p, true);
   for (const p of dataset.train) drawPoint(p, false);
   const selected = state ? dataset.train[state.example] : null;
-  if (selected) {
-    // the example the network follows: a dark and a yellow ring, legible on any background
-    const x = toX(selected[0]), y = toY(selected[1]), r = radius * 2.3;
-    ctx.beginPath(); ctx.arc(x, y, r + 1.5, 0, 2 * Math.PI);
-    ctx.strokeStyle = "#1d2330"; ctx.lineWidth = 5 * ink(store); ctx.stroke();
-    ctx.beginPath(); ctx.arc(x, y, r + 1.5, 0, 2 * Math.PI);
-    ctx.strokeStyle = "#f2c230"; ctx.lineWidth = 3 * ink(store); ctx.stroke();
-    drawPoint(selected, false);
-  }
+  if (selected) ringSelected(ctx, store, toX(selected[0]), toY(selected[1]), radius, () => drawPoint(selected, false));
+}
+
+/** The example the network follows: a dark and a yellow ring, legible on any background, then
+ * the point itself again on top. */
+function ringSelected(ctx, store, x, y, radius, redraw) {
+  const r = radius * 2.3;
+  ctx.beginPath(); ctx.arc(x, y, r + 1.5, 0, 2 * Math.PI);
+  ctx.strokeStyle = "#1d2330"; ctx.lineWidth = 5 * ink(store); ctx.stroke();
+  ctx.beginPath(); ctx.arc(x, y, r + 1.5, 0, 2 * Math.PI);
+  ctx.strokeStyle = "#f2c230"; ctx.lineWidth = 3 * ink(store); ctx.stroke();
+  redraw();
 }

@@ -19,6 +19,8 @@ export function createStore() {
     presentation: null, presenting: false,
     // the page: is a drawer or the guide open; are clicks on the boundary adding points
     drawerOpen: false, adding: false,
+    // a curve fit: draw each unit's piece of the output's sum beside the fit
+    showPieces: false,
     // custom data started empty (or cleared): the page holds no points till the first click sends one
     emptyCustom: false,
     // predict, then reveal: the question asked (open or just closed), the room's tally (controllers
@@ -74,12 +76,13 @@ function rememberSeed(store, config, state) {
   const seed = config.weight_seed;
   let entry = store.seeds.find((e) => e.seed === seed);
   if (!entry) {
-    entry = { seed, accuracy: null, iteration: 0, status: "ok" };
+    entry = { seed, accuracy: null, r2: null, iteration: 0, status: "ok" };
     store.seeds = [entry, ...store.seeds].slice(0, SEED_LIMIT);
   }
   if (state && state.weight_seed === seed) {
     entry.iteration = Math.max(entry.iteration, state.iteration);
     if (state.accuracy !== null) entry.accuracy = state.accuracy;
+    if (state.r2 !== null && state.r2 !== undefined) entry.r2 = state.r2; // a regression's score
     entry.status = state.status;
   }
 }

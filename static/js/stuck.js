@@ -4,6 +4,7 @@ import { drawGradChart, drawLossChart } from "./charts.js";
 import { renderDiagnosis } from "./diagnosis.js";
 import { set } from "./store.js";
 import { renderGallery, renderSeedHistory, sweptPoints } from "./sweep.js";
+import { score, targetLimit, taskOf } from "./task.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -53,11 +54,11 @@ export function bindStuckRuns({ store, socket, token, session, showError }) {
   return {
     paint() {
       const s = store.state;
-      const accuracy = s?.accuracy ?? null;
-      const findings = JSON.stringify([s?.diagnostics?.findings ?? null, accuracy !== null && accuracy < 0.9]);
+      const fit = score(store); // the share right, or R²: below 0.9 either way is not there yet
+      const findings = JSON.stringify([s?.diagnostics?.findings ?? null, fit !== null && fit < 0.9]);
       if (findings !== drawn.diagnosis) {
         drawn.diagnosis = findings;
-        renderDiagnosis($("diagnosis"), s?.diagnostics, accuracy);
+        renderDiagnosis($("diagnosis"), s?.diagnostics, fit);
       }
       // the charts change only with a new point or a new size: most frames skip them
       const h = store.history, lossKey = `${h.length}:${h.at(-1)?.iteration}:${h.at(-1)?.loss}:${sizeOf($("chart"))}:${store.presenting}`;
@@ -85,7 +86,9 @@ export function bindStuckRuns({ store, socket, token, session, showError }) {
       if (store.galleryOpen && (drawn.gallery === null || key.some((v, k) => v !== drawn.gallery[k]))) {
         drawn.gallery = key;
         const points = sweptPoints(sweep?.final, store.config, store.dataset);
-        renderGallery($("gallery"), sweep, current, !token, { sort: store.gallerySort, filter: store.galleryFilter }, points);
+        const swept = { kind: taskOf(sweep?.final?.config?.dataset?.name, store.hello?.choices), limit: targetLimit(store) };
+        renderGallery($("gallery"), sweep, current, !token, { sort: store.gallerySort, filter: store.galleryFilter }, points,
+          swept);
       }
     },
   };

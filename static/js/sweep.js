@@ -2,7 +2,8 @@
 // accuracy and verdict, and the seeds this page has tried. Reads the store; writes only into
 // its own elements. Picking a seed is main.js's business: cards carry it in data-seed.
 import { el } from "./dom.js";
-import { metric as num, percent } from "./format.js";
+import { drawCurveThumb } from "./curve.js";
+import { metric as num, percent, rSquared } from "./format.js";
 import { drawPoints, paintBoundary } from "./render.js";
 
 const RANK = { stuck: 0, diverged: 1, ok: 2 };
@@ -10,7 +11,7 @@ const THUMB = 128; // backing pixels of a thumbnail: enough for points to be dot
 const SORTS = {
   verdict: { words: "verdict", by: (a, b) => RANK[a.verdict] - RANK[b.verdict] },
   loss: { words: "final loss", by: (a, b) => lossOrder(a.loss) - lossOrder(b.loss) },
-  test: { words: "test accuracy", by: (a, b) => (b.test_accuracy ?? -1) - (a.test_accuracy ?? -1) },
+  test: { words: "test score", by: (a, b) => testScore(b) - testScore(a) },
 };
 export const FILTERS = ["all", "stuck", "diverged", "ok"];
 // a diverged seed has no loss (null on the wire): it sorts after every finite one
@@ -28,6 +29,10 @@ export function sweptPoints(final, config, dataset) {
   return dataset.train;
 }
 const pct = (v) => percent(v, 0);
+// a seed's score: the share right, or a regression's R² (which can be far below 0)
+const testScore = (r) => r.test_accuracy ?? r.test_r2 ?? -Infinity;
+const scores = (r) => (r.accuracy === null && r.r2 !== undefined && r.r2 !== null
+  ? `train R² ${rSquared(r.r2)} · test R² ${rSquared(r.test_r2)}` : `train ${pct(r.accuracy)} · test ${pct(r.test_accuracy)}`);
 
 function summary(sweep) {
   const counts = { ok: 0, stuck: 0, diverged: 0 };
@@ -39,29 +44,35 @@ function summary(sweep) {
   return `Training ${sweep.done} of ${sweep.total} seeds… ${parts.join(", ")} so far`;
 }
 
-/** One thumbnail: the boundary scaled up, the training points on top in their class colours. */
-function paintThumb(picture, thumbnail, thumbs, points) {
-  const boundary = document.createElement("canvas");
-  paintBoundary({ resolution: thumbs.resolution, channels: thumbs.channels, boundary: thumbnail }, boundary);
+/** One thumbnail: the boundary (or fitted surface) scaled up, the training points on top; a
+ * curve's fit as its line. `fit`: the sweep's task and a regression target's size. */
+function paintThumb(picture, thumbnail, thumbs, points, fit) {
   picture.width = picture.height = THUMB;
   const ctx = picture.getContext("2d");
+  const extent = thumbs.extent || 6;
+  if (fit.kind === "curve") {
+    drawCurveThumb(ctx, THUMB, thumbnail, thumbs.resolution, extent, fit.limit, points);
+    return;
+  }
+  const boundary = document.createElement("canvas");
+  paintBoundary({ resolution: thumbs.resolution, channels: thumbs.channels, boundary: thumbnail }, boundary);
   ctx.imageSmoothingEnabled = true;
   ctx.drawImage(boundary, 0, 0, THUMB, THUMB);
-  if (points) drawPoints(ctx, points, thumbs.extent || 6, THUMB, 2.2);
+  if (points) drawPoints(ctx, points, extent, THUMB, 2.2, fit.kind === "surface" ? fit.limit : 0);
 }
 
-function card(result, thumbnail, thumbs, points, current, readOnly) {
+function card(result, thumbnail, thumbs, points, current, readOnly, fit) {
   const box = el("button", `seed-card ${result.verdict}${result.weight_seed === current ? " current" : ""}`);
   box.type = "button";
   box.dataset.seed = String(result.weight_seed);
   box.disabled = readOnly;
   box.title = readOnly ? "" : `Load weight seed ${result.weight_seed} at iteration 0`;
   const picture = el("canvas", "seed-thumb");
-  if (thumbnail) paintThumb(picture, thumbnail, thumbs, points);
+  if (thumbnail) paintThumb(picture, thumbnail, thumbs, points, fit);
   const head = el("div", "seed-head");
   head.append(el("b", null, `seed ${result.weight_seed}`), el("span", `badge ${result.verdict}`, result.verdict));
   box.append(picture, head,
-    el("div", "seed-numbers", `train ${pct(result.accuracy)} · test ${pct(result.test_accuracy)}`),
+    el("div", "seed-numbers", scores(result)),
     el("div", "seed-numbers", `loss ${num(result.loss)}`));
   if (result.verdict !== "ok") box.append(el("div", "seed-reason", result.reason)); // "ok" says it already
   return box;
@@ -84,8 +95,10 @@ function viewControls(view) {
 
 /** The gallery: one card per finished seed, sorted and filtered as `view` says (by verdict, stuck
  * first, by default; seed order within ties), then the ones still training. `points` are the
- * training points drawn on each thumbnail, or null when they are not the sweep's. */
-export function renderGallery(box, sweep, currentSeed, readOnly, view = { sort: "verdict", filter: "all" }, points = null) {
+ * training points drawn on each thumbnail, or null when they are not the sweep's; `fit` the
+ * sweep's task ("classes", "surface" or "curve") and a regression target's size. */
+export function renderGallery(box, sweep, currentSeed, readOnly, view = { sort: "verdict", filter: "all" }, points = null,
+  fit = { kind: "classes", limit: 6 }) {
   box.replaceChildren();
   const head = el("div", "gallery-head");
   head.append(el("h3", null, sweep ? summary(sweep) : "No sweep yet"));
@@ -108,7 +121,7 @@ export function renderGallery(box, sweep, currentSeed, readOnly, view = { sort: 
     .filter(({ result }) => view.filter === "all" || result.verdict === view.filter);
   shown.sort((a, b) => SORTS[view.sort].by(a.result, b.result)); // stable: seed order within ties
   for (const { result, picture } of shown) {
-    cards.append(card(result, picture, thumbs, points, currentSeed, readOnly));
+    cards.append(card(result, picture, thumbs, points, currentSeed, readOnly, fit));
   }
   if (!shown.length && sweep.results.length) cards.append(el("p", "hint", `No ${view.filter} seeds in this sweep.`));
   const waiting = sweep.final ? 0 : sweep.total - sweep.results.length;
@@ -124,8 +137,10 @@ export function renderSeedHistory(box, seeds, currentSeed, readOnly) {
     chip.type = "button";
     chip.dataset.seed = String(entry.seed);
     chip.disabled = readOnly || entry.seed === currentSeed;
-    chip.textContent = entry.accuracy === null ? `${entry.seed}` : `${entry.seed} · ${pct(entry.accuracy)}`;
-    chip.title = `weight seed ${entry.seed}: ${pct(entry.accuracy)} training accuracy at iteration ${entry.iteration}`;
+    const [said, words] = entry.accuracy === null && entry.r2 !== null && entry.r2 !== undefined
+      ? [`R² ${rSquared(entry.r2)}`, `R² ${rSquared(entry.r2)}`] : [pct(entry.accuracy), `${pct(entry.accuracy)} training accuracy`];
+    chip.textContent = said === "–" ? `${entry.seed}` : `${entry.seed} · ${said}`;
+    chip.title = `weight seed ${entry.seed}: ${words} at iteration ${entry.iteration}`;
     box.append(chip);
   }
 }

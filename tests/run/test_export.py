@@ -26,6 +26,10 @@ CONFIGS = [
     {"loss": "mse", "activation": "leaky_relu", "dataset": {"name": "gauss", "classes": 3, "n": 40},
      "features": ["x1^2", "x2^2", "x1", "sin(x2)"]},
     {"loss": "bce", "activation": "sigmoid", "hidden": [], "features": ["x1", "x2"]},
+    # regression: real targets, one linear output
+    {"loss": "mse", "activation": "relu", "l2": 0.01, "dataset": {"name": "curve", "n": 40},
+     "features": ["x1", "sin(x1)"]},
+    {"loss": "mse", "activation": "tanh", "l1": 0.002, "dataset": {"name": "multi_gauss", "n": 40}},
 ]
 
 
@@ -35,7 +39,8 @@ def close(a, b) -> bool:
 
 
 @pytest.mark.parametrize("library", ["numpy", "jax"])
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c['loss']}-{c['activation']}")
+@pytest.mark.parametrize("config", CONFIGS,
+                         ids=lambda c: f"{c.get('dataset', {}).get('name', 'xor')}-{c['loss']}-{c['activation']}")
 def test_the_script_prints_the_states_gradients_and_nodes(config, library, tmp_path):
     """numpy by Backprop Lab's batched formulas; jax by its own autograd: an independent check."""
     run = Run(parse_config({"hidden": [4, 3], "dataset": {"n": 40}, "batch_size": 8, **config}))
