@@ -92,6 +92,35 @@ LESSONS: list[dict] = [
                   hidden_panels=("inspector",)),
         ],
     },
+    {
+        "id": "curve-from-pieces",
+        "title": "A curve from bent pieces",
+        "description": "Regression: one ReLU makes one bend, six of them add up to a wave, and a fit that "
+                       "dies stays a flat line.",
+        "questions": {
+            0: [_ask({"phase": "backward", "node": "out0"}, "sign",
+                     "The loss is (ŷ − y)². Look at ŷ and this example's target y: will dL/dŷ be positive, "
+                     "negative or zero?",
+                     {"node": "out0", "quantity": "grad_a"})],
+        },
+        "steps": [
+            _step("curve-pieces", "1 · One unit, one bend",
+                  "One ReLU between x1 and the prediction: it is flat on one side of its bend and straight on "
+                  "the other, so the fit is a line with one kink. Press → through one example: the loss is the "
+                  "squared distance from its target, and its gradient is 2·(ŷ − y).",
+                  hidden=[1], hidden_panels=_QUIET, example=2),
+            _step("curve-pieces", "2 · Six bends add up",
+                  "Six units: turn on \"pieces\" under the plot and play. The prediction is the sum of the pieces "
+                  "a·w plus the output's bias; watch them slide and tilt until the sum follows the wave, R² near "
+                  "0.97 by iteration 1000.",
+                  hidden_panels=("inspector",)),
+            _step("curve-flat", "3 · A fit that stays flat",
+                  "A learning rate of 0.1 kills the second layer's ReLUs in the first steps: their pieces are 0, "
+                  "and the output learns only its bias, the mean of the targets. Play to iteration 300 and the "
+                  "diagnosis names the dead units and the stalled loss.",
+                  hidden_panels=("inspector",)),
+        ],
+    },
 ]
 
 _LESSONS_BY_ID = {lesson["id"]: lesson for lesson in LESSONS}

@@ -231,9 +231,9 @@ def _forward_loss(run: Run) -> list[Line]:
     t = ex.target
     if len(out) == 1:
         return [Words(f"The loss: the squared distance from the target t = {num(float(t[0]))}."),
-                eq("L", loss_fn.formula, f"({num(float(out[0]))} − {num(float(t[0]))})²", result=num(ex.loss),
-                   quantity="a", faded=f"({BLANK} − {num(float(t[0]))})²")]
-    squares = " + ".join(f"({num(float(o))} − {num(float(tk))})²" for o, tk in zip(out, t))
+                eq("L", loss_fn.formula, f"({num(float(out[0]))} − {factor(float(t[0]))})²", result=num(ex.loss),
+                   quantity="a", faded=f"({BLANK} − {factor(float(t[0]))})²")]
+    squares = " + ".join(f"({num(float(o))} − {factor(float(tk))})²" for o, tk in zip(out, t))
     return [Words(f"The loss: the mean squared distance from the one-hot target of class {y}."),
             eq("L", f"(1/{len(out)})·Σₖ (ŷₖ − tₖ)²", f"(1/{len(out)})·[{squares}]", result=num(ex.loss), quantity="a")]
 
@@ -255,8 +255,8 @@ def _backward_output(run: Run, j: int) -> list[Line]:
         lines += _softmax_backward(j, y, float(out[j]), float(out[y]), da, dz)
     else:
         t = float(ex.target[j])
-        lines += [eq("dL/dŷ", grad_a, f"2·({num(float(out[j]))} − {num(t)})/{k}", result=num(da), quantity="grad_a",
-                     faded=f"2·({BLANK} − {num(t)})/{k}"),
+        lines += [eq("dL/dŷ", grad_a, f"2·({num(float(out[j]))} − {factor(t)})/{k}", result=num(da), quantity="grad_a",
+                     faded=f"2·({BLANK} − {factor(t)})/{k}"),
                   eq("dL/dz", loss_fn.grad_z_formula, result=num(dz), note="the output is linear", quantity="grad_z")]
     return lines + _weight_grad_lines(run, depth, j, dz)
 

@@ -98,3 +98,31 @@ def test_backprop_in_10_asks_a_forward_value_a_dead_relus_gradient_sign_and_a_fo
     contributions = [line for line in explain_node(run, "x1").as_text() if "contributions add" in line]
     assert fork.kind == "number" and contributions and "2 contributions add" in contributions[0]
     assert fork.truth == pytest.approx(run_view(run).nodes["x1"]["grad_a"], rel=1e-12)
+
+
+def test_the_curve_lesson_bends_once_then_fits_then_stays_flat_as_its_notes_say():
+    one, six, flat = lesson("curve-from-pieces")["steps"]
+    first = from_document(one).build_run(1200)
+    assert first.config.hidden == [1] and first.config.regression
+    fit = from_document(six).build_run(1200)
+    fit.run("iteration", 1000)
+    view = run_view(fit)
+    assert view.diagnostics.findings == [] and view.r2 >= 0.95  # "R² near 0.97 by iteration 1000"
+    stuck = from_document(flat).build_run(1200)
+    stuck.run("iteration", play_to(flat["notes"]))
+    view = run_view(stuck)
+    assert described(flat["notes"]) == {"dead", "plateau"} <= {f.kind for f in view.diagnostics.findings}
+    assert abs(view.r2) < 0.05 and not view.curve.pieces.any()  # every piece 0: the bias alone, a flat line
+
+
+def test_the_curve_lessons_question_is_the_sign_of_2_times_the_error():
+    item = lesson("curve-from-pieces")
+    q = item["questions"][0][0]
+    run = from_document(item["steps"][0]).build_run(1200)
+    _reach_before(run, q["before"])
+    posed = pose(run, q["kind"], q["target"], q["prompt"])
+    run.run("op")  # the output's backward op: dL/dŷ is there now
+    view = run_view(run)
+    y_hat, y = view.nodes["out0"]["a"], run.trainer.train.labels[run.example]
+    assert view.nodes["out0"]["grad_a"] == pytest.approx(2 * (y_hat - y), rel=1e-12)
+    assert posed.truth == ("+" if y_hat > y else "-")
