@@ -4,9 +4,9 @@
 and the parameters its forward pass uses, recomputes the forward pass, the loss and every
 gradient of the regularised objective with the batched formulas the inspector writes
 (`dW = Aᵀ @ dZ`, `db = dZ.sum(0)`, `dA = dZ @ Wᵀ`), the selected example's node values with
-the same formulas on a batch of one, and prints them as JSON on its last line. `export_jax`
-rebuilds the same and lets jax's autograd find every gradient, an independent check of
-Backprop Lab's own; `export_json` is the same numbers as data. Every formula comes from the definitions of the activations,
+the same formulas on a batch of one, and prints them as JSON on its last line. `export_pytorch`
+and `export_jax` rebuild the same and let PyTorch's or jax's autograd find every gradient, an
+independent check of Backprop Lab's own; `export_json` is the same numbers as data. Every formula comes from the definitions of the activations,
 losses and feature maps (app/engine), so a script cannot drift from the engine. Reads a Run.
 """
 
