@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from app.engine import LOSS_ID, config_to_dict, node_id
+from app.engine import LOSS_ID, Config, config_to_dict, node_id
 from app.engine.activations import ACTIVATIONS
 from app.engine.data import FEATURE_CODE
 from app.engine.losses import LOSSES
@@ -194,10 +194,29 @@ nodes[{json.dumps(LOSS_ID)}] = {{"z": example_loss, "a": example_loss, "grad_z":
 {_PRINT_RESULTS}'''
 
 
+def _differentiated(cfg: Config, library: str) -> str:
+    """What the autograd scripts differentiate, in `library` (torch or jax): the hidden activation,
+    the output function and each example's loss, from the output's z and from its a."""
+    act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
+    return f'''def f(z):  # the hidden activation, {cfg.activation}
+    return {act.in_code(library)}
+
+
+def output(z):  # the output layer's a from its z ({cfg.loss})
+    return {loss.code[f"{library} output"].format(z="z")}
+
+
+def losses(z, t):  # each example's own loss, from the output's z (as the engine computes it)
+    return {loss.code[f"{library} loss"].format(z="z", t="t")}
+
+
+def losses_of_output(a, t):  # the same written from the output's a, so autograd reaches dL/da
+    return {loss.code[f"{library} loss of a"].format(a="a", t="t")}'''
+
+
 def export_jax(run: Run, title: str) -> str:
     data = export_data(run)
     cfg = run.config
-    act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
     return f'''"""{title}: iteration {data["iteration"]}, checked by jax's autograd.
 
 Rebuilds the batch and the weights Backprop Lab showed and the same forward pass and loss;
@@ -220,20 +239,7 @@ def targets(labels):
     return labels.astype(float).reshape(-1, 1) if k == 1 else jax.nn.one_hot(labels, k)
 
 
-def f(z):  # the hidden activation, {cfg.activation}
-    return {act.in_code("jax")}
-
-
-def output(z):  # the output layer's a from its z ({cfg.loss})
-    return {loss.code["jax output"].format(z="z")}
-
-
-def losses(z, t):  # each example's own loss, from the output's z (as the engine computes it)
-    return {loss.code["jax loss"].format(z="z", t="t")}
-
-
-def losses_of_output(a, t):  # the same written from the output's a, so autograd reaches dL/da
-    return {loss.code["jax loss of a"].format(a="a", t="t")}
+{_differentiated(cfg, "jax")}
 
 
 def forward(params, X, shift=None):
@@ -279,7 +285,6 @@ nodes[{json.dumps(LOSS_ID)}] = {{"z": float(loss_value), "a": float(loss_value),
 def export_pytorch(run: Run, title: str) -> str:
     data = export_data(run)
     cfg = run.config
-    act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
     return f'''"""{title}: iteration {data["iteration"]}, checked by PyTorch's autograd.
 
 Rebuilds the batch and the weights Backprop Lab showed and the same forward pass and loss;
@@ -306,20 +311,7 @@ def targets(labels):
     return labels.double().reshape(-1, 1) if k == 1 else torch.nn.functional.one_hot(labels, k).double()
 
 
-def f(z):  # the hidden activation, {cfg.activation}
-    return {act.in_code("torch")}
-
-
-def output(z):  # the output layer's a from its z ({cfg.loss})
-    return {loss.code["torch output"].format(z="z")}
-
-
-def losses(z, t):  # each example's own loss, from the output's z (as the engine computes it)
-    return {loss.code["torch loss"].format(z="z", t="t")}
-
-
-def losses_of_output(a, t):  # the same written from the output's a, so autograd reaches dL/da
-    return {loss.code["torch loss of a"].format(a="a", t="t")}
+{_differentiated(cfg, "torch")}
 
 
 def forward(X):
