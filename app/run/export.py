@@ -63,7 +63,8 @@ def _literal(value, module: str) -> str:
     return repr(value)
 
 
-_ARRAY = {"np": "np.array", "jnp": "jnp.array", "torch": "torch.tensor"}  # each library's array from a list
+# each library's array from a list; float64 in all three (the torch script makes it its default)
+_ARRAY = {"np": "np.array", "jnp": "jnp.array", "torch": "torch.tensor"}
 
 
 def _array(value, xp: str) -> str:
