@@ -122,5 +122,5 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (
                "softplus = log(1 + eᶻ), a smooth relu: ∂softplus(z)/∂z = σ(z), between 0 and 1",
                plural="softplus units",
                code=(("numpy", "np.logaddexp(0.0, {z})"), ("numpy'", "0.5 * (1.0 + np.tanh({z} / 2))"),
-                     ("torch", "torch.nn.functional.softplus({z})"), ("jax", "jnp.logaddexp(0.0, {z})"))),
+                     ("torch", "torch.logaddexp({z}, torch.zeros_like({z}))"), ("jax", "jnp.logaddexp(0.0, {z})"))),
 )}

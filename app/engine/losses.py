@@ -38,7 +38,8 @@ class Loss(ABC):
     # the same in an exported script ({z}: the output layer's z, {a}: its a, {t}: the targets):
     # "<library> output" and "<library> loss" (each example's loss) for numpy, torch and jax, and
     # for numpy's backprop by hand dL/dz and dL/da of the batch-mean loss ("numpy dz", "numpy da");
-    # "jax loss of a": each example's loss written from the output's a, so autograd reaches dL/da
+    # "torch loss of a", "jax loss of a": each example's loss written from the output's a, so
+    # autograd reaches dL/da
     code: dict[str, str]
 
     def targets(self, labels: np.ndarray, n_outputs: int) -> np.ndarray:
@@ -76,7 +77,8 @@ class BinaryCrossEntropy(Loss):
     code = {"numpy output": "0.5 * (1.0 + np.tanh({z} / 2))", "numpy loss": "(np.logaddexp(0.0, {z}) - {t} * {z})[:, 0]",
             "numpy dz": "({a} - {t}) / len({z})", "numpy da": "({a} - {t}) * (2.0 + 2.0 * np.cosh({z})) / len({z})",
             "torch output": "torch.sigmoid({z})",
-            "torch loss": "(torch.nn.functional.softplus({z}) - {t} * {z})[:, 0]",
+            "torch loss": "(torch.logaddexp({z}, torch.zeros_like({z})) - {t} * {z})[:, 0]",
+            "torch loss of a": "-({t} * torch.log({a}) + (1.0 - {t}) * torch.log1p(-{a}))[:, 0]",
             "jax output": "jax.nn.sigmoid({z})", "jax loss": "(jnp.logaddexp(0.0, {z}) - {t} * {z})[:, 0]",
             "jax loss of a": "-({t} * jnp.log({a}) + (1.0 - {t}) * jnp.log1p(-{a}))[:, 0]"}
 
@@ -107,6 +109,7 @@ class CrossEntropy(Loss):
                           ".sum(1, keepdims=True))) * {t}).sum(1)",
             "numpy dz": "({a} - {t}) / len({z})", "numpy da": "np.where({t} > 0, -1.0 / {a}, 0.0) / len({z})",
             "torch output": "torch.softmax({z}, dim=1)", "torch loss": "-(torch.log_softmax({z}, dim=1) * {t}).sum(1)",
+            "torch loss of a": "-({t} * torch.log({a})).sum(1)",
             "jax output": "jax.nn.softmax({z}, axis=1)", "jax loss": "-(jax.nn.log_softmax({z}, axis=1) * {t}).sum(1)",
             "jax loss of a": "-({t} * jnp.log({a})).sum(1)"}
 
@@ -133,6 +136,7 @@ class MeanSquaredError(Loss):
     formula, grad_a_formula, grad_z_formula = "(ŷ − t)²", "2·(ŷ − t)/{k}", "dL/dŷ · 1"
     code = {"numpy output": "{z}", "numpy loss": "(({z} - {t}) ** 2).mean(1)", "numpy dz": "2.0 * ({a} - {t}) / {a}.size",
             "numpy da": "2.0 * ({a} - {t}) / {a}.size", "torch output": "{z}", "torch loss": "(({z} - {t}) ** 2).mean(1)",
+            "torch loss of a": "(({a} - {t}) ** 2).mean(1)",
             "jax output": "{z}", "jax loss": "(({z} - {t}) ** 2).mean(1)", "jax loss of a": "(({a} - {t}) ** 2).mean(1)"}
 
     def output(self, z):

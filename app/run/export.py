@@ -4,9 +4,9 @@
 and the parameters its forward pass uses, recomputes the forward pass, the loss and every
 gradient of the regularised objective with the batched formulas the inspector writes
 (`dW = Aᵀ @ dZ`, `db = dZ.sum(0)`, `dA = dZ @ Wᵀ`), the selected example's node values with
-the same formulas on a batch of one, and prints them as JSON on its last line. `export_jax`
-rebuilds the same and lets jax's autograd find every gradient, an independent check of
-Backprop Lab's own; `export_json` is the same numbers as data. Every formula comes from the definitions of the activations,
+the same formulas on a batch of one, and prints them as JSON on its last line. `export_pytorch`
+and `export_jax` rebuild the same and let PyTorch's or jax's autograd find every gradient, an
+independent check of Backprop Lab's own; `export_json` is the same numbers as data. Every formula comes from the definitions of the activations,
 losses and feature maps (app/engine), so a script cannot drift from the engine. Reads a Run.
 """
 
@@ -17,14 +17,14 @@ import math
 
 import numpy as np
 
-from app.engine import LOSS_ID, config_to_dict, node_id
+from app.engine import LOSS_ID, Config, config_to_dict, node_id
 from app.engine.activations import ACTIVATIONS
 from app.engine.data import FEATURE_CODE
 from app.engine.losses import LOSSES
 
 from .stepper import Run
 
-FORMATS = ("numpy", "jax", "json")
+FORMATS = ("numpy", "pytorch", "jax", "json")
 
 
 def export_data(run: Run) -> dict:
@@ -63,12 +63,16 @@ def _literal(value, module: str) -> str:
     return repr(value)
 
 
+# each library's array from a list; float64 in all three (the torch script makes it its default)
+_ARRAY = {"np": "np.array", "jnp": "jnp.array", "torch": "torch.tensor"}
+
+
 def _array(value, xp: str) -> str:
-    return f"{xp}.array({_literal(value, xp)}, dtype=float)" if xp == "np" else f"{xp}.array({_literal(value, xp)})"
+    return f"{_ARRAY[xp]}({_literal(value, xp)}{', dtype=float' if xp == 'np' else ''})"
 
 
 def _inputs(run: Run, data: dict, xp: str) -> str:
-    """What both scripts start from, in their library `xp` (np or jnp): the network, the batch,
+    """What every script starts from, in its library `xp` (np, jnp or torch): the network, the batch,
     the selected example, the node ids and the feature maps."""
     cfg, depth, sizes = run.config, run.arch.depth, run.arch.sizes
     params = "\n".join(f"    {json.dumps(name)}: {_array(value, xp)}," for name, value in data["params"].items())
@@ -84,10 +88,10 @@ DEPTH = {depth}
 SIZES = {json.dumps(list(sizes))}
 # the batch: training-set rows {batch["rows"][0]} to {batch["rows"][1] - 1}, points (x1, x2) and labels
 POINTS = {_array(batch["points"], xp)}
-LABELS = {xp}.array({json.dumps(batch["labels"])})
+LABELS = {_ARRAY[xp]}({json.dumps(batch["labels"])})
 # the selected example, training-set row {example["index"]}
 EXAMPLE_POINT = {_array([example["point"]], xp)}
-EXAMPLE_LABEL = {xp}.array([{json.dumps(example["label"])}])
+EXAMPLE_LABEL = {_ARRAY[xp]}([{json.dumps(example["label"])}])
 NODE_IDS = {json.dumps(node_ids)}
 
 
@@ -96,7 +100,7 @@ def features(points):
     return {xp}.column_stack([{columns}])  # {", ".join(cfg.features)}'''
 
 
-# both scripts' last lines: JSON has no NaN, so a diverged (or saturated) number prints as null
+# every script's last lines: JSON has no NaN, so a diverged (or saturated) number prints as null
 _PRINT_RESULTS = '''def finite_or_none(x):
     if isinstance(x, dict):
         return {k: finite_or_none(v) for k, v in x.items()}
@@ -191,10 +195,29 @@ nodes[{json.dumps(LOSS_ID)}] = {{"z": example_loss, "a": example_loss, "grad_z":
 {_PRINT_RESULTS}'''
 
 
+def _differentiated(cfg: Config, library: str) -> str:
+    """What the autograd scripts differentiate, in `library` (torch or jax): the hidden activation,
+    the output function and each example's loss, from the output's z and from its a."""
+    act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
+    return f'''def f(z):  # the hidden activation, {cfg.activation}
+    return {act.in_code(library)}
+
+
+def output(z):  # the output layer's a from its z ({cfg.loss})
+    return {loss.code[f"{library} output"].format(z="z")}
+
+
+def losses(z, t):  # each example's own loss, from the output's z (as the engine computes it)
+    return {loss.code[f"{library} loss"].format(z="z", t="t")}
+
+
+def losses_of_output(a, t):  # the same written from the output's a, so autograd reaches dL/da
+    return {loss.code[f"{library} loss of a"].format(a="a", t="t")}'''
+
+
 def export_jax(run: Run, title: str) -> str:
     data = export_data(run)
     cfg = run.config
-    act, loss = ACTIVATIONS[cfg.activation], LOSSES[cfg.loss]
     return f'''"""{title}: iteration {data["iteration"]}, checked by jax's autograd.
 
 Rebuilds the batch and the weights Backprop Lab showed and the same forward pass and loss;
@@ -217,20 +240,7 @@ def targets(labels):
     return labels.astype(float).reshape(-1, 1) if k == 1 else jax.nn.one_hot(labels, k)
 
 
-def f(z):  # the hidden activation, {cfg.activation}
-    return {act.in_code("jax")}
-
-
-def output(z):  # the output layer's a from its z ({cfg.loss})
-    return {loss.code["jax output"].format(z="z")}
-
-
-def losses(z, t):  # each example's own loss, from the output's z (as the engine computes it)
-    return {loss.code["jax loss"].format(z="z", t="t")}
-
-
-def losses_of_output(a, t):  # the same written from the output's a, so autograd reaches dL/da
-    return {loss.code["jax loss of a"].format(a="a", t="t")}
+{_differentiated(cfg, "jax")}
 
 
 def forward(params, X, shift=None):
@@ -273,10 +283,74 @@ nodes[{json.dumps(LOSS_ID)}] = {{"z": float(loss_value), "a": float(loss_value),
 {_PRINT_RESULTS}'''
 
 
+def export_pytorch(run: Run, title: str) -> str:
+    data = export_data(run)
+    cfg = run.config
+    return f'''"""{title}: iteration {data["iteration"]}, checked by PyTorch's autograd.
+
+Rebuilds the batch and the weights Backprop Lab showed and the same forward pass and loss;
+PyTorch differentiates them on its own, and the script prints as JSON on its last line the batch
+loss (regularised), every gradient (the state's `grads`) and the selected example's values at
+every node (the state's `nodes`; dL/dz and dL/da asked of autograd for each z and a). Needs
+torch (CPU is plenty).
+"""
+import json
+
+import torch
+
+torch.set_default_dtype(torch.float64)  # float64, as Backprop Lab computes
+
+{_inputs(run, data, "torch")}
+
+
+for p in PARAMS.values():
+    p.requires_grad_()  # autograd records what is done with each parameter
+
+
+def targets(labels):
+    k = SIZES[-1]
+    return labels.double().reshape(-1, 1) if k == 1 else torch.nn.functional.one_hot(labels, k).double()
+
+
+{_differentiated(cfg, "torch")}
+
+
+def forward(X):
+    Z, A = [X], [X]
+    for l in range(1, DEPTH + 1):
+        z = A[-1] @ PARAMS[f"W{{l}}"] + PARAMS[f"b{{l}}"]
+        Z.append(z)
+        A.append(f(z) if l < DEPTH else output(z))
+    return Z, A
+
+
+# what the optimiser minimises: the batch-mean loss plus the regularisation (weights only)
+Z, _ = forward(features(POINTS))
+penalty = sum(L2 * 0.5 * (W ** 2).sum() + L1 * W.abs().sum() for name, W in PARAMS.items() if name[0] == "W")
+objective = losses(Z[DEPTH], targets(LABELS)).mean() + penalty
+objective.backward()  # fills each parameter's .grad
+batch_loss, grads = objective.item(), {{name: p.grad for name, p in PARAMS.items()}}
+
+# the selected example alone (a batch of one, no regularisation), as the inspector shows it
+x = features(EXAMPLE_POINT).requires_grad_()  # so autograd reaches the inputs' dL/dx too
+Z, A = forward(x)
+example_loss = losses_of_output(A[DEPTH], targets(EXAMPLE_LABEL))[0]
+dZ = torch.autograd.grad(example_loss, Z, retain_graph=True)  # dL/dz of every layer, the graph kept for:
+dA = torch.autograd.grad(example_loss, A)  # dL/da of every layer
+nodes = {{nid: {{"z": Z[l][0, j].item(), "a": A[l][0, j].item(), "grad_z": dZ[l][0, j].item(),
+                "grad_a": dA[l][0, j].item()}} for l, ids in enumerate(NODE_IDS) for j, nid in enumerate(ids)}}
+nodes[{json.dumps(LOSS_ID)}] = {{"z": example_loss.item(), "a": example_loss.item(), "grad_z": 1.0, "grad_a": 1.0}}
+
+
+{_PRINT_RESULTS}'''
+
+
 def export(run: Run, fmt: str, title: str) -> tuple[str, str, str]:
     """(text, media type, file extension) of the export in `fmt` (one of FORMATS)."""
     if fmt == "json":
         return export_json(run), "application/json", "json"
     if fmt == "jax":
         return export_jax(run, title), "text/x-python", "py"
+    if fmt == "pytorch":
+        return export_pytorch(run, title), "text/x-python", "py"
     return export_numpy(run, title), "text/x-python", "py"

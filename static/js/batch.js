@@ -22,8 +22,8 @@ function matrix(name, values, dims, note) {
   return box;
 }
 
-const EXPORTS = [["numpy", "numpy script (the formulas by hand)"], ["jax", "jax script (autograd)"],
-  ["json", "the numbers (JSON)"]];
+const EXPORTS = [["numpy", "numpy script (the formulas by hand)"], ["pytorch", "PyTorch script (autograd)"],
+  ["jax", "jax script (autograd)"], ["json", "the numbers (JSON)"]];
 
 /** Links that download this iteration as a script to run, or as data: the same batch, weights
  * and gradients the page shows, to check in one's own notebook. */

@@ -184,11 +184,11 @@ def test_check_it_in_your_own_code_downloads_the_iteration_as_a_script(app_page)
         step_op(page)
     page.locator("#code-menu summary").click()
     links = page.locator("#code-menu a")
-    assert links.count() == 3
+    assert links.count() == 4
     session = page.evaluate("document.body.dataset.session")
-    hrefs = [links.nth(k).get_attribute("href") for k in range(3)]
-    assert hrefs == [f"/api/sessions/{session}/export?format={f}" for f in ("numpy", "jax", "json")]
+    hrefs = [links.nth(k).get_attribute("href") for k in range(4)]
+    assert hrefs == [f"/api/sessions/{session}/export?format={f}" for f in ("numpy", "pytorch", "jax", "json")]
     script = page.request.get(page.evaluate("location.origin") + hrefs[0]).text()
     assert script.startswith(f'"""Backprop Lab session {session}') and "grads" in script
     page.get_by_role("checkbox", name="Batch view").check()
-    page.wait_for_function("document.querySelectorAll('#batch-panel .export-links a').length === 3")
+    page.wait_for_function("document.querySelectorAll('#batch-panel .export-links a').length === 4")

@@ -3,6 +3,7 @@ state reports (to 1e-9), for every loss, with l1 and l2; the JSON holds the same
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from app.engine.data import FEATURE_CODE, FEATURE_MAPS
 from app.engine.losses import LOSSES
 from app.engine.mlp import objective
 from app.run import Run, run_view
-from app.run.export import export_jax, export_json, export_numpy
+from app.run.export import export_jax, export_json, export_numpy, export_pytorch
 
 CONFIGS = [
     {"loss": "bce", "activation": "tanh", "l2": 0.01},
@@ -94,6 +95,9 @@ def test_each_feature_maps_exported_code_is_its_function():
         assert np.array_equal(value, FEATURE_MAPS[name](points)), name
     assert set(FEATURE_CODE) == set(FEATURE_MAPS)
     assert all({"numpy output", "numpy loss", "numpy dz", "numpy da"} <= set(loss.code) for loss in LOSSES.values())
+    for library in ("torch", "jax"):  # the autograd scripts need the loss from z and from a
+        assert all({f"{library} output", f"{library} loss", f"{library} loss of a"} <= set(loss.code)
+                   for loss in LOSSES.values()), library
 
 
 def test_a_diverged_runs_export_is_still_valid_json_and_a_running_script(tmp_path):
@@ -124,3 +128,72 @@ def test_jax_agrees_with_the_engine_that_relu_has_no_slope_at_zero(tmp_path):
                                         timeout=60).stdout.splitlines()[-1])
     for name, value in run_view(run).grads.items():
         assert close(printed["grads"][name], value), name
+
+
+def _torch_script(config: dict) -> tuple[Run, ast.Module]:
+    run = Run(parse_config({"hidden": [4, 3], "dataset": {"n": 40}, "batch_size": 8, **config}))
+    run.run("iteration", 3)
+    run.select(5)
+    run.run("pass", 2)
+    text = export_pytorch(run, "test")
+    compile(text, "check.py", "exec")  # a whole script
+    return run, ast.parse(text)
+
+
+def _assigned(tree: ast.Module, name: str) -> ast.expr:
+    """What the script's top level assigns to `name` (a name, or names in a tuple: "L2, L1")."""
+    return next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                and ast.unparse(node.targets[0]).strip("()") == name)
+
+
+def _tensor_values(call: ast.expr):
+    """The list inside `torch.tensor([...])`, as Python numbers (torch.nan read as NaN)."""
+    assert isinstance(call, ast.Call) and ast.unparse(call.func) == "torch.tensor" and not call.keywords
+    return eval(ast.unparse(call.args[0]), {"torch": type("torch", (), {"nan": np.nan, "inf": np.inf})})  # noqa: S307
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c['loss']}-{c['activation']}")
+def test_the_pytorch_script_holds_the_iterations_inputs_and_imports_torch_only(config):
+    """CI has no torch (bench/check_pytorch_export.py runs the script against the state where torch
+    is installed): here, what can be read without running it: its imports, every parameter exactly
+    as the run holds it, the batch and the selected example, and float64 throughout."""
+    run, tree = _torch_script(config)
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                for alias in node.names} | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"torch", "json", "math"} and "torch" in imported
+    start, batch = run.iteration_inputs()
+    params = _assigned(tree, "PARAMS")
+    assert [ast.literal_eval(k) for k in params.keys] == list(start.params)
+    for key, value in zip(params.keys, params.values):
+        assert np.array_equal(_tensor_values(value), start.params[ast.literal_eval(key)])  # repr round-trips
+    assert np.array_equal(_tensor_values(_assigned(tree, "POINTS")), batch.points)
+    assert _tensor_values(_assigned(tree, "LABELS")) == batch.labels.tolist()
+    example = run.trainer.train.rows(slice(5, 6))
+    assert np.array_equal(_tensor_values(_assigned(tree, "EXAMPLE_POINT")), example.points)
+    assert _tensor_values(_assigned(tree, "EXAMPLE_LABEL")) == example.labels.tolist()
+    assert "torch.set_default_dtype(torch.float64)" in {ast.unparse(node) for node in tree.body}
+    assert ast.literal_eval(_assigned(tree, "L2, L1")) == (run.config.l2, run.config.l1)
+
+
+def test_the_pytorch_script_differentiates_with_autograd_not_by_hand():
+    """Its gradients come from backward() on the regularised objective and autograd.grad on the
+    example's z and a: no slope of the activation or the loss is written into it."""
+    run, tree = _torch_script({"loss": "bce", "activation": "tanh", "l2": 0.01, "l1": 0.003})
+    calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    assert {"objective.backward", "torch.autograd.grad", "p.requires_grad_"} <= calls
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert "f_slope" not in functions and "backward" not in functions
+    penalty = ast.unparse(_assigned(tree, "penalty"))
+    assert "L2 * 0.5 * (W ** 2).sum()" in penalty and "L1 * W.abs().sum()" in penalty
+
+
+def test_a_diverged_runs_pytorch_script_writes_nan_as_torchs_constant():
+    run = Run(parse_config({"loss": "mse", "activation": "linear", "hidden": [8, 8, 8], "dataset": {"n": 40},
+                            "batch_size": 8, "lr": 10.0}))
+    run.run("iteration", 60)
+    assert run.status == "diverged"
+    text = export_pytorch(run, "diverged")
+    compile(text, "diverged.py", "exec")
+    W1 = _tensor_values(_assigned(ast.parse(text), "PARAMS").values[0])
+    assert "torch.nan" in text and np.isnan(W1).any()
+    assert np.array_equal(W1, run.iteration_inputs()[0].params["W1"], equal_nan=True)

@@ -12,8 +12,8 @@ import pytest
 from .conftest import connect, new_session
 
 
-@pytest.mark.parametrize("fmt, media, ext", [("numpy", "text/x-python", "py"), ("jax", "text/x-python", "py"),
-                                             ("json", "application/json", "json")])
+@pytest.mark.parametrize("fmt, media, ext", [("numpy", "text/x-python", "py"), ("pytorch", "text/x-python", "py"),
+                                             ("jax", "text/x-python", "py"), ("json", "application/json", "json")])
 def test_each_format_is_a_file_of_its_kind(client, fmt, media, ext):
     sid, token = new_session(client, {"hidden": [3], "dataset": {"n": 40}, "batch_size": 8})
     with connect(client, sid, token) as control:
@@ -26,6 +26,7 @@ def test_each_format_is_a_file_of_its_kind(client, fmt, media, ext):
         assert response.json()["iteration"] == 1
     else:
         compile(response.text, "export.py", "exec")  # a script, whole
+        assert f"\nimport {'torch' if fmt == 'pytorch' else fmt}" in response.text  # the library asked for
 
 
 def test_the_numpy_export_over_http_prints_the_states_gradients(client, tmp_path):
@@ -44,5 +45,5 @@ def test_a_wrong_format_or_session_is_refused(client):
     sid, _ = new_session(client)
     response = client.get(f"/api/sessions/{sid}/export", params={"format": "matlab"})
     assert response.status_code == 422 and response.json()["error"]["field"] == "format"
-    assert "numpy, jax, json" in response.json()["error"]["message"]
+    assert "numpy, pytorch, jax, json" in response.json()["error"]["message"]
     assert client.get("/api/sessions/nope/export").status_code == 404
