@@ -61,6 +61,10 @@ CASES = [
     ("mse relu, 6 hidden (some z exactly 0)", {"loss": "mse", "activation": "relu", "hidden": [4, 3, 2, 2, 3, 2]},
      3, 1),
     ("mse linear lr 10, diverged", {"loss": "mse", "activation": "linear", "hidden": [8, 8, 8], "lr": 10.0}, 60, 3),
+    ("regression: curve relu l2, 2 features", {"loss": "mse", "activation": "relu", "l2": 0.01, "hidden": [6],
+     "dataset": {"name": "curve", "n": 40}, "features": ["x1", "sin(x1)"]}, 30, 4),
+    ("regression: multi_gauss tanh l1", {"loss": "mse", "activation": "tanh", "l1": 0.002,
+     "dataset": {"name": "multi_gauss", "n": 40}}, 30, 4),
 ]
 
 
