@@ -173,11 +173,11 @@ export function bindBoundary({ store, socket, token }) {
       return;
     }
     if (kind !== "curve") return;
-    box.append(swatchLine(css(POS), 3), " prediction  ", swatchDot(false), " training  ", swatchDot(true), " test");
+    box.append(item(swatchLine(css(POS), 3), "prediction"), item(swatchDot(false), "training"), item(swatchDot(true), "test"));
     if (!units.length) return;
     box.append(document.createElement("br"), "pieces a·w: ");
-    units.forEach((unit, j) => box.append(swatchLine(css(pieceColor(j)), 2), ` ${unit}  `));
-    box.append(swatchLine("#3a4250", 2, true), " bias");
+    units.forEach((unit, j) => box.append(item(swatchLine(css(pieceColor(j)), 2), unit)));
+    box.append(item(swatchLine("#3a4250", 2, true), "bias"));
   }
 
   let followKey = "";
@@ -230,6 +230,14 @@ export function bindBoundary({ store, socket, token }) {
       follow.append("following ", b, ` · ${pointWords(store, point)}` + (token ? " · tap another point to follow it" : ""));
     },
   };
+}
+
+/** One entry of the legend: its mark and its words never split across lines. */
+function item(mark, words) {
+  const entry = document.createElement("span");
+  entry.className = "legend-item";
+  entry.append(mark, ` ${words}`);
+  return entry;
 }
 
 // the legend's small marks, drawn with CSS so they scale with the text
