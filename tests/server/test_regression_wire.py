@@ -33,12 +33,12 @@ def test_a_curve_state_has_r2_no_accuracy_and_pieces_that_sum_to_the_prediction(
         x = np.linspace(curve["x0"], curve["x1"], len(curve["prediction"]))
         X = feature_matrix(np.column_stack([x, np.zeros_like(x)]), CURVE["features"])
         expected = forward(trainer.arch, trainer.params, X).output[:, 0]
-        np.testing.assert_allclose(curve["prediction"], expected, atol=1e-4)
+        np.testing.assert_allclose(curve["prediction"], expected, atol=5e-4)  # three decimals
         pieces = np.array(curve["pieces"])
         assert pieces.shape == (5, len(x))  # one piece per unit of the last hidden layer
-        np.testing.assert_allclose(pieces.sum(axis=0) + curve["bias"], curve["prediction"], atol=1e-3)
+        np.testing.assert_allclose(pieces.sum(axis=0) + curve["bias"], curve["prediction"], atol=6 * 5e-4)
         np.testing.assert_allclose(pieces[2], forward(trainer.arch, trainer.params, X).A[1][:, 2]
-                                   * trainer.params["W2"][2, 0], atol=1e-4)
+                                   * trainer.params["W2"][2, 0], atol=5e-4)
 
 
 def test_the_surface_is_the_prediction_from_minus_6_to_6_and_classes_keep_probabilities(client):
