@@ -41,10 +41,11 @@ function readValues(text) {
   return values;
 }
 
-/** The query the fields stand for: the expression and the values of the variables it names. */
+/** The query the fields stand for: the expression and every value the page holds. (Which names
+ * the expression uses only the server can say: the values it did not use are dropped from the
+ * page, and from its link, when its answer comes.) */
 function queryOfFields() {
-  const names = store.variables.length ? store.variables : [...store.values.keys()];
-  const values = names.filter((n) => (store.values.get(n) ?? "") !== "").map((n) => `${n}:${store.values.get(n)}`).join(",");
+  const values = [...store.values].filter(([, text]) => text !== "").map(([n, text]) => `${n}:${text}`).join(",");
   return new URLSearchParams({ expr: store.expr, values }).toString();
 }
 
@@ -67,6 +68,9 @@ async function load(query) {
     store.answer = body;
     store.refusal = null;
     store.variables = body.variables;
+    const unused = [...store.values.keys()].some((name) => !body.variables.includes(name));
+    for (const name of [...store.values.keys()]) if (!body.variables.includes(name)) store.values.delete(name);
+    if (unused) { query = queryOfFields(); history.replaceState(null, "", `?${query}`); }
   } else {
     store.refusal = body;
     if (body.variables?.length) store.variables = body.variables;
@@ -121,7 +125,7 @@ function aboutNode(answer, position, id) {
 // --- painting ------------------------------------------------------------------------------------------------
 
 const canvas = $("pg-canvas");
-const MIN_ZOOM = 0.75; // below this a phone's labels are too small to read: the graph pans instead
+const MIN_ZOOM = 0.9; // below this a phone's labels are too small to read: the graph pans instead
 const MAX_ZOOM = 1.6; // a short expression on a large screen is drawn larger, for the back of a room
 let layout = null, layoutKey = "";
 const view = { k: 1, tx: 0, ty: 0, user: false };
@@ -135,7 +139,7 @@ function fitView(bounds, w, h) {
 
 /** When the cursor's gate has left the canvas (a wide graph on a phone), pan just enough to bring it back. */
 function keepInView(node, w) {
-  if (!node) return;
+  if (!node || view.user || layout.bounds.w * view.k <= w) return; // it fits, or the learner has panned: stay put
   const left = (node.x - node.w / 2) * view.k + view.tx, right = (node.x + node.w / 2) * view.k + view.tx;
   const margin = 60;
   if (left < margin) view.tx += Math.min(w / 2, margin - left);
