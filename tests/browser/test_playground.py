@@ -115,8 +115,8 @@ def test_the_link_reproduces_the_expression_and_values(browser, live_server):
     page.wait_for_function(f"{STORE}.refusal && !{STORE}.dirty")  # a and b have no values yet
     assert page.evaluate(f"[...document.querySelectorAll('#pg-values input')].map((i) => i.name)") == ["a", "b"]
     page.fill("#pg-values input[name=a]", "0.5")
-    page.fill("#pg-values input[name=b]", "2")
-    answered(page, "sin(a) / b")
+    page.fill("#pg-values input[name=b]", "2")  # b had the preset's value until now
+    page.wait_for_function(f"{STORE}.answer.expression === 'sin(a) / b' && {STORE}.answer.values.b === 2 && !{STORE}.dirty")
     value = page.evaluate(f"{STORE}.answer.value")
     again = new_page(browser, live_server)
     again.goto(page.url)
