@@ -459,8 +459,9 @@ def _gate_forward(run: Run, node: str) -> list[Line]:
     if _is_softmax_shift(v) and v.parents[0] is _first_output_z(v):
         lines.append(Words("Softmax begins: adding −max z, the largest output's z, keeps e^z from overflowing; "
                            "it cancels in the division, p = e^(z − m) / Σ e^(z − m) = e^z / Σ e^z."))
-    elif v.op == "^-1":  # the softmax's division, the only a⁻¹ in the graphs
-        lines.append(Words("This is the softmax's division: a / b is built as a·b⁻¹, so one power gate and one product."))
+    elif v.op == "^-1":  # a division: the softmax's in a network, or the playground's a / b
+        lines.append(Words(("This is the softmax's division: " if of == LOSS_ID else "A division: ")
+                           + "a / b is built as a·b⁻¹, so one power gate and one product."))
     return lines
 
 
@@ -497,7 +498,7 @@ def _gate_backward(run: Run, node: str) -> list[Line]:
         lines.append(Equation(f"dL/d{pname}", (f"{bracketed(symbol)}·dL/d{names[node]}", f"{factor(d)}·{factor(v.grad)}"),
                               num(d * v.grad), relation="+=", quantity="grad_a", faded=f"{factor(d)}·{BLANK}"))
         feeds = len(consumers.get(p.serial, ()))
-        if feeds > 1:
+        if feeds > 1 and p not in v.parents[k + 1:]:  # x·x: said once, after both of its shares
             lines.append(Words(f"{pname} feeds {feeds} gates, so its gradient is the sum of what each passes back; "
                                f"so far dL/d{pname} = {num(p.grad)}"))
     if _is_softmax_shift(v):

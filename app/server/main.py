@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from app.storage import ScenarioStore, StorageError
 
-from . import classroom, http, ws
+from . import classroom, http, playground, ws
 from .errors import Refused, error_response
 from .pages import message_page
 from .sessions import Registry
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.include_router(http.router)
     app.include_router(classroom.router)
+    app.include_router(playground.router)
     app.include_router(ws.router)
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(StorageError, _storage_failed)

@@ -123,12 +123,13 @@ def test_predict_first_fades_from_worked_examples_to_whole_answers(app_page):
     assert page.locator("#predict-note").inner_text().startswith("Worked example")
     question = ask_and_wait(page)  # iteration 2: h1.1 forward, with its working faded
     assert question["fade"] == 1 and question["target"] == {"node": "h1_0", "quantity": "a"}
+    page.wait_for_function("document.querySelector('#question-hint')?.innerText.includes('= ?')")  # painted after the ask
     hint = page.locator("#question-hint").inner_text()
     assert "□" in hint and "= ?" in hint and "max(0, □)" in hint  # z's number is the factor left to find
     screenshot(page, "predict-faded")
     wrong = send_number(page, 12345.0)
     assert wrong["right"] is False
-    page.wait_for_function("document.querySelector('#question-result .verdict').textContent.startsWith('✗')")
+    page.wait_for_function("document.querySelector('#question-result .verdict')?.textContent.startsWith('✗')")
     assert page.locator("#question-result .working .equation").count() >= 2  # the whole working at once
     step_op(page)  # this press steps on, and the card goes
     page.wait_for_function(f"{STORE}.question === null")
@@ -141,7 +142,7 @@ def test_predict_first_fades_from_worked_examples_to_whole_answers(app_page):
     truth = max(0.0, W[0][1] * x[0] + W[1][1] * x[1] + b[1])  # worked out from what the page shows
     right = send_number(page, truth)
     assert right["right"] is True
-    page.wait_for_function("document.querySelector('#question-result .verdict').textContent.startsWith('✓')")
+    page.wait_for_function("document.querySelector('#question-result .verdict')?.textContent.startsWith('✓')")
     step_op(page)
     for _ in range(8):  # the rest of iteration 2: each op asked, answered with the truth the reveal gives
         ask_and_wait(page)
