@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.run.expression_export import FORMATS, export_expression
 from app.run.playground import PRESETS, PlaygroundError, format_values, names_used, parse, parse_values, playground
 
-from . import playground_wire, wire
+from . import wire
 from .pages import wrong_host
 
 router = APIRouter()
@@ -28,7 +28,7 @@ MAX_QUERY = 2048  # characters: an expression and its values fit many times over
 def _refused(exc: PlaygroundError, request: Request) -> Response:
     if not exc.variables:  # the values refused before the expression was read: still offer its fields
         exc.variables = names_used(request.query_params.get("expr", "")[:MAX_QUERY])
-    return Response(wire.encode(playground_wire.refusal(exc)), status_code=422, media_type="application/json")
+    return Response(wire.encode(wire.playground_refusal(exc)), status_code=422, media_type="application/json")
 
 
 def _query(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
@@ -65,7 +65,7 @@ def replay(request: Request):
         answer = playground(params["expr"], parse_values(params.get("values", "")))
     except PlaygroundError as exc:
         return _refused(exc, request)
-    return Response(wire.encode(playground_wire.playground(answer)), media_type="application/json")
+    return Response(wire.encode(wire.playground(answer)), media_type="application/json")
 
 
 @router.get("/api/playground/export")
