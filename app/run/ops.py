@@ -165,7 +165,7 @@ def gate_structure(example: ExampleGraph, neuron: list[Op], sizes: tuple[int, ..
                 label = f"{role} {label}"
         else:
             kind = "input" if v.label in ("x1", "x2") else ("param" if ids[v.serial] == v.label else "const")
-            label = v.label or f"{v.data:g}"
+            label = v.label or f"{v.data:g}".replace("-", "−")  # the page's minus sign, as format.js writes it
         symbol = "L" if role == "loss" else (OP_SYMBOLS.get(v.op, v.op) or label)
         nodes.append(GateNode(ids[v.serial], kind, v.op, label, col, rows[col], of, role, rule_of(v.op), symbol))
     edges = []
