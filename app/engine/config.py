@@ -109,9 +109,9 @@ def _point(value: Any) -> tuple[float, ...]:
 def _row_problem(row: tuple, name: str, classes: int) -> str | None:
     """What is wrong with one given point of dataset `name`, or None."""
     regression, one_input = name in REGRESSION_DATASETS, name in ONE_INPUT_DATASETS
-    shape = "[x1, y]" if one_input else "[x1, x2, y]" if regression else "[x1, x2, label]"
-    if len(row) != len(shape.split(",")):
-        return f"must be {shape} for the {name} dataset, got {_short(list(row))}"
+    columns = ("x1", "y") if one_input else ("x1", "x2", "y") if regression else ("x1", "x2", "label")
+    if len(row) != len(columns):
+        return f"must be [{', '.join(columns)}] for the {name} dataset, got {_short(list(row))}"
     *coords, last = row
     for coord_name, coord in zip(("x1", "x2"), coords):
         if not -COORD_LIMIT <= coord <= COORD_LIMIT:

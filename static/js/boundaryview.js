@@ -2,7 +2,7 @@
 // the numbers, and the custom-data tools. A click or tap on a training point follows that
 // example (`select`); adding and removing points is a mode of its own, switched on explicitly.
 import { metric } from "./format.js";
-import { currentPoints, customConfig, nearest, parseCsv, toCsv } from "./points.js";
+import { COLUMNS, currentPoints, customConfig, nearest, parseCsv, toCsv } from "./points.js";
 import { planeMapping } from "./canvas.js";
 import { drawBoundary, pointRadius } from "./render.js";
 import { css, POS } from "./colors.js";
@@ -152,7 +152,7 @@ export function bindBoundary({ store, socket, token }) {
     $("point-class-field").hidden = kind !== "classes";
     $("point-value-field").hidden = kind !== "surface";
     $("pieces-field").hidden = kind !== "curve";
-    $("csv-upload").setAttribute("aria-label", `Upload CSV of ${{ classes: "x1,x2,label", surface: "x1,x2,y", curve: "x1,y" }[kind]} rows`);
+    $("csv-upload").setAttribute("aria-label", `Upload CSV of ${COLUMNS[kind].join(",")} rows`);
     followKey = ""; // the followed point is described in the task's words
   }
 

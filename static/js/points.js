@@ -2,7 +2,7 @@
 // dataset's whole point list; the server validates and rebuilds. A row is [x1, x2, label] for
 // classes, [x1, x2, y] for a fitted surface and [x1, y] for a curve (`kind`, from task.js).
 
-const COLUMNS = { classes: ["x1", "x2", "label"], surface: ["x1", "x2", "y"], curve: ["x1", "y"] };
+export const COLUMNS = { classes: ["x1", "x2", "label"], surface: ["x1", "x2", "y"], curve: ["x1", "y"] };
 
 /** Every point of the current dataset as rows (points given in the config keep their own order). */
 export function currentPoints(config, dataset) {

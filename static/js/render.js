@@ -1,7 +1,7 @@
 // Renderers: each reads the store (and a layout) and paints one canvas. None of them
 // changes the store.
 import { fitCanvas, font, ink, planeMapping, roundRect } from "./canvas.js";
-import { drawCurve } from "./curve.js";
+import { curvePoints, drawCurve } from "./curve.js";
 import { CLASS_COLORS, css, DEAD_GREY, diverging, SATURATED, signedUnit } from "./colors.js";
 import { sci, short } from "./format.js";
 import { edgeCurve, PRIORITY } from "./layout.js";
@@ -471,10 +471,10 @@ export function drawBoundary(canvas, store) {
   }
   const kind = task(store);
   if (kind === "curve") {
-    const m = drawCurve(ctx, width, height, store, pointRadius(width, store));
+    const radius = pointRadius(width, store);
+    const m = drawCurve(ctx, width, height, store, radius);
     const selected = state && dataset ? dataset.train[state.example] : null;
-    if (selected) ringSelected(ctx, store, m.toX(selected[0]), m.toY(selected[1]), pointRadius(width, store),
-      () => { ctx.beginPath(); ctx.arc(m.toX(selected[0]), m.toY(selected[1]), pointRadius(width, store), 0, 2 * Math.PI); ctx.fillStyle = "#3a4250"; ctx.fill(); });
+    if (selected) ringSelected(ctx, store, m.toX(selected[0]), m.toY(selected[1]), radius, () => curvePoints(ctx, m, [selected], radius));
     return;
   }
   if (grid) {
