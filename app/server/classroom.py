@@ -20,6 +20,7 @@ from app.storage import StorageLimit
 from . import wire
 from .dependencies import SessionOr404, client_address, registry, store
 from .errors import Refused, error_response, not_found
+from .forwarding import ask_owner
 from .pages import limit_page, message_page, no_such_session_page, page, wrong_host
 from .network import join_base
 from .presenting import forked_presentation, lesson_scenario
@@ -98,7 +99,7 @@ async def fork_session(request: Request, session: SessionOr404):
         run = session.run.fork()
         presentation = forked_presentation(session.presentation)
     try:
-        copy = registry(request).create(run.config, run, presentation, owner=client_address(request))
+        copy = await registry(request).open(run.config, run, presentation, owner=client_address(request))
     except SessionLimit as exc:
         return error_response(429, "limit", str(exc))
     return JSONResponse({"id": copy.id, "token": copy.token, "forked_from": session.id}, status_code=201)
@@ -163,6 +164,10 @@ async def save_scenario(request: Request):
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return error_response(422, "invalid_message", f"the body is not valid JSON: {exc}")
+    elsewhere = await _owner_elsewhere(request, body)
+    if elsewhere is not None:  # a session another process of the hall owns: that process saves it
+        status, headers, answer = await ask_owner(request.app.state.hall, elsewhere, request.scope, raw)
+        return Response(answer, status, headers={k: v for k, v in headers if k != "content-length"})
     try:
         if isinstance(body, dict) and "session" in body:
             scenario = await _capture(request, body)
@@ -178,6 +183,17 @@ async def save_scenario(request: Request):
     except StorageLimit as exc:
         return error_response(429, "limit", str(exc))
     return JSONResponse({"id": scenario_id, "url": f"/scenario/{scenario_id}"}, status_code=201)
+
+
+async def _owner_elsewhere(request: Request, body) -> str | None:
+    """The process that owns the session a save names, when it is not this one (in a lecture hall)."""
+    hall = request.app.state.hall
+    if hall is None or not isinstance(body, dict) or not isinstance(body.get("session"), str):
+        return None
+    if registry(request).get(body["session"]) is not None:
+        return None
+    found = await hall.lookup(body["session"])
+    return None if found is None else found[0]
 
 
 CAPTURE_FIELDS = ("session", "title", "notes", "hidden_panels", "hidden")  # hidden: the old name, still taken

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
+import orjson
+
 from app.engine import ConfigError
 from app.engine.config import MAX_SEED
 from app.engine.gradcheck import gradient_check
@@ -39,7 +41,7 @@ from app.storage import ScenarioStore, StorageError
 
 from . import wire
 from .budget import run_heavy
-from .commands import CommandError
+from .commands import CommandError, message_id, parse_command
 from .presenting import lesson_scenario, saved_scenario, scenario_presentation
 from .questions import ANSWERS_PER_SECOND, Question, close, new_question, record, reveal, send_tally
 from .sessions import Connection, Session
@@ -485,3 +487,33 @@ async def execute(call: Call) -> None:
 
 def _locked_if(lock: bool, session: Session) -> contextlib.AbstractAsyncContextManager:
     return session.lock if lock else contextlib.nullcontext()
+
+
+# --- reading a socket's text ---------------------------------------------------------------
+
+async def handle_text(session: Session, conn: Connection, text: str, settings: Settings,
+                      scenarios: ScenarioStore) -> None:
+    session.last_read = time.monotonic()  # someone is still there: a playing session keeps playing
+    try:
+        raw = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        conn.push(("text", wire.encode(wire.error("invalid_message", f"not valid JSON: {exc}"))))
+        return
+    if plain_ack(raw):  # every viewer acks every frame: the common case skips the full validation
+        conn.ack(raw["seq"])
+        return
+    re = message_id(raw)
+    try:
+        await execute(Call(session, conn, parse_command(raw), re, settings, scenarios))
+    except CommandError as exc:
+        conn.push(("text", wire.encode(wire.error(exc.code, exc.message, exc.field, re))))
+    except Exception as exc:
+        log.exception("command %s failed", raw.get("type") if isinstance(raw, dict) else raw)
+        conn.push(("text", wire.encode(failure(exc, re))))
+
+
+def plain_ack(raw: Any) -> bool:
+    """{"type": "ack", "seq": <int ≥ 0>} and nothing else; anything else takes the validated path,
+    where a malformed ack gets its `error` like any other command."""
+    return (isinstance(raw, dict) and raw.get("type") == "ack" and len(raw) == 2
+            and type(raw.get("seq")) is int and raw["seq"] >= 0)

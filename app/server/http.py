@@ -14,6 +14,7 @@ from app.scenario import ScenarioError
 from . import wire
 from .dependencies import ControlledSession, SessionOr404, client_address, registry, store
 from .errors import error_response
+from .hall import describe
 from .pages import limit_page, no_such_session_page, page, wrong_host
 from .sessions import SessionLimit
 
@@ -25,7 +26,8 @@ def healthz(request: Request) -> dict:
     """Still 200 when storage fails: the server runs sessions without it. `problem()` only reads,
     so a monitor polling this never writes to the database."""
     problem = request.app.state.scenarios.problem()
-    return {"status": "degraded", "storage": problem} if problem else {"status": "ok", "storage": "ok"}
+    hall = describe(request.app.state.hall)
+    return ({"status": "degraded", "storage": problem} if problem else {"status": "ok", "storage": "ok"}) | hall
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -79,7 +81,7 @@ async def create_session(request: Request):
     except ConfigError as exc:
         return error_response(422, "invalid_config", f"config.{exc}", f"config.{exc.field}")
     try:
-        session = registry(request).create(config, owner=client_address(request))
+        session = await registry(request).open(config, owner=client_address(request))
     except SessionLimit as exc:
         return error_response(429, "limit", str(exc))
     return JSONResponse({"id": session.id, "token": session.token}, status_code=201)
@@ -107,7 +109,7 @@ async def export_session(session: SessionOr404, format: str = "numpy"):  # noqa:
 
 @router.delete("/api/sessions/{session_id}", status_code=204)
 async def delete_session(request: Request, session: ControlledSession):
-    registry(request).remove(session.id)
+    registry(request).remove(session.id, "the presenter ended this session")
     for conn in list(session.connections):
         conn.closing = True  # ends its sender, which closes the socket
         conn.wake.set()

@@ -16,6 +16,7 @@ from app.storage import ScenarioStore, StorageError
 
 from . import classroom, http, playground, ws
 from .errors import Refused, error_response
+from .forwarding import ForwardToOwner
 from .pages import message_page
 from .sessions import Registry
 from .sweeps import SweepPool
@@ -48,8 +49,11 @@ class SecurityHeaders:
 
         async def with_headers(message):
             if message["type"] == "http.response.start":
+                # an answer forwarded from another process of the hall has them already
+                present = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = [*message.get("headers", []),
-                                      *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]
+                                      *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
+                                        if k.encode() not in present)]
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -91,13 +95,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         problem = app.state.scenarios.problem()
         if problem:  # `backprop-lab serve` refuses to start; an app built some other way serves on without saving
             log.warning("saved scenarios will fail: %s", problem)
+        if settings.redis_url:  # the lecture hall: sessions shared with the other processes over Redis
+            from .hall import Hall
+
+            hall = Hall(settings, app.state.registry, app)
+            await hall.start()
+            app.state.hall = app.state.registry.hall = hall
         sweeper = asyncio.create_task(_expire_forever(app.state.registry, min(60.0, settings.idle_timeout / 4)))
         try:
             yield
         finally:
             sweeper.cancel()
             try:
-                app.state.registry.close_all()
+                app.state.registry.close_all()  # in a hall, every viewer elsewhere is told why
+                if app.state.hall is not None:
+                    await app.state.hall.stop()
             finally:
                 app.state.sweeps.shutdown()  # its workers end with the server, whatever else failed
 
@@ -105,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.sweeps = SweepPool(settings.sweep_workers)
     app.state.registry = Registry(settings, app.state.sweeps)
+    app.state.hall = None  # a hall.Hall once the lifespan has reached Redis, with BACKPROP_REDIS_URL
     app.state.scenarios = ScenarioStore(settings.scenario_db, timeout=settings.storage_timeout,
                                         max_per_owner=settings.max_scenarios_per_owner,
                                         max_per_address=settings.max_scenarios_per_address,
@@ -120,4 +133,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _failed)
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ForwardToOwner, state=app.state)  # outermost: the owner's answer has its own headers
     return app

@@ -78,19 +78,18 @@ def _tally_now(session, question: Question) -> None:
     if session.question is not question:  # revealed or closed meanwhile: the reveal has the counts
         return
     question.last_tally = time.monotonic()
-    message = wire.encode(wire.tally(question, len(session.connections)))
-    for conn in session.connections:
-        if conn.role == "control":
-            conn.push(("text", message))
+    session.push_controllers(wire.encode(wire.tally(question, session.viewer_count())))
 
 
 def reveal(session, question: Question, re: Any, origin: Any) -> None:
-    """Close the question and tell each connection the truth, the counts and its own verdict."""
+    """Close the question and tell each connection (in every process) the truth, the counts and its own verdict."""
     finish(question)
-    for conn in session.connections:
-        yours = question.answers.get(conn)
-        message = wire.reveal(question, yours, is_right(question.posed, yours) if yours is not None else False)
-        conn.push(("text", wire.encode(wire.reply(message, re) if conn is origin else message)))
+
+    def message_for(conn: Any) -> dict:
+        yours = question.answers.get(conn) if conn is not None else None
+        return wire.reveal(question, yours, is_right(question.posed, yours) if yours is not None else False)
+
+    session.push_each(message_for, re, origin)
 
 
 def close(session, question: Question, re: Any = None, origin: Any = None) -> None:

@@ -58,6 +58,8 @@ class Connection:
     next_frame_at: float = 0.0  # the earliest moment the next play frame may go
     wants_change: bool = False  # its sender is idle with credit: the next change should wake it
     closing: bool = False
+    ending: bool = False  # send what is in the outbox (a last error), then close
+    cid: str = ""  # its number in a lecture hall, where its commands run in another process
     running: asyncio.Task | None = None  # a long command (step) running while the receiver reads on
     last_verify: float = float("-inf")  # when this connection last asked for a verify
     answer_rate: AnswerRate = field(default_factory=AnswerRate)  # its answers to questions, paced
@@ -78,21 +80,109 @@ class Connection:
         self.wake.set()
 
 
-class Session:
+class Audience:
+    """Sockets watching one session's frames, each sent the newest frame when it has credit: the
+    session itself in the process that owns it, or a hall.Mirror of it in another process."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.connections: set[Connection] = set()
+        self.version = 0  # bumped by every change; a frame is built for a version at most once
+        self.playing = False
+
+    def changed(self) -> None:
+        self.version += 1
+        self._wake_idle()
+
+    def _wake_idle(self) -> None:
+        for conn in self.connections:
+            if conn.wants_change:
+                conn.wake.set()
+
+    async def next_frame(self, interval: float) -> Frame:
+        raise NotImplementedError
+
+    def attach(self, conn: Connection) -> None:
+        self.connections.add(conn)
+
+    def detach(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+
+    async def sender(self, conn: Connection) -> None:
+        """Send what `conn` must get, then the newest frame whenever it has credit.
+
+        A sender sleeps on a timer until its next frame is due and is woken by `changed()`
+        only while it is waiting for something new to send: while playing, the run changes
+        hundreds of times a second, and waking every viewer's sender for each change would
+        cost a room of 200 far more than the frames themselves."""
+        interval = 1.0 / self.settings.max_fps
+        loop = asyncio.get_running_loop()
+        while not conn.closing:
+            while not conn.outbox.empty():
+                kind, data = conn.outbox.get_nowait()
+                if not await self._send(conn, data.decode() if kind == "text" else data):
+                    return
+            if conn.ending:
+                return
+            credit = len(conn.in_flight) < self.settings.max_unacked
+            if self.version > conn.sent_version and credit:
+                now = time.monotonic()
+                wait = conn.next_frame_at - now
+                if wait > 0:  # wake early only for an outbox message; frames wait their turn
+                    conn.wake.clear()
+                    timer = loop.call_later(wait, conn.wake.set)
+                    await conn.wake.wait()
+                    timer.cancel()
+                    continue
+                frame = await self.next_frame(interval)
+                conn.in_flight.append(frame.seq)
+                conn.sent_version = frame.version
+                # keep a steady cadence (late frames do not push the next one back), but never
+                # bank more than half an interval of debt: on average at most max_fps
+                conn.next_frame_at = max(conn.next_frame_at + interval, now + interval / 2)
+                if not (await self._send(conn, frame.state_text) and await self._send(conn, frame.grid)):
+                    return
+                await asyncio.sleep(0)  # one viewer's sends must not starve the others
+                continue
+            conn.wake.clear()
+            if conn.outbox.empty():
+                conn.wants_change = credit  # without credit, only an ack (which wakes it) can help
+                await conn.wake.wait()
+                conn.wants_change = False
+
+    async def _send(self, conn: Connection, data: str | bytes) -> bool:
+        """Send one message; False (and the connection marked closing) if the client has not taken
+        it within `send_timeout`. A client blocked at the TCP level leaves `send` waiting for ever,
+        and the blocked write would also hold up the server's pings: the timeout is what ends it."""
+        send = conn.send_str if isinstance(data, str) else conn.send_bytes
+        try:
+            await asyncio.wait_for(send(data), self.settings.send_timeout)
+        except (asyncio.TimeoutError, RuntimeError, OSError):
+            # RuntimeError: the socket was closed while this message waited ("Cannot call send
+            # once a close message has been sent"); either way this client is done
+            conn.closing = True
+            return False
+        return True
+
+
+
+class Session(Audience):
     def __init__(self, session_id: str, token: str, config: Config, settings: Settings, pool: SweepPool | None = None,
-                 run: Run | None = None):
-        self.id, self.token, self.settings = session_id, token, settings
+                 run: Run | None = None, hall: Any = None):
+        super().__init__(settings)
+        self.id, self.token = session_id, token
         self.pool = pool  # where this session's seed sweeps run
+        self.hall = hall  # the lecture hall this process shares sessions in, if any
+        self.remote: dict[str, Any] = {}  # sockets on other processes (hall.RemoteConnection) by key
+        self._relay: asyncio.Task | None = None  # publishes frames to them while there are any
+        self._relay_wake = asyncio.Event()
         self.run = run if run is not None else Run(config, max_gates=settings.max_gates)
         self.graph_key = self.run.graph_key  # what the last `graph` sent described
-        self.connections: set[Connection] = set()
         self.lock = asyncio.Lock()
         self.frame_lock = asyncio.Lock()  # one frame built at a time, in the loop or in the frames thread
         self.verify_slot = asyncio.Lock()
-        self.version = 0  # bumped by every change; a frame is built for a version at most once
         self.seq = 0
         self._frame: Frame | None = None
-        self.playing = False
         self.stepping = False  # a long step is running: other changes wait for it (busy)
         self.speed = 0.0
         self._play_task: asyncio.Task | None = None
@@ -110,9 +200,13 @@ class Session:
 
     def changed(self) -> None:
         self.version += 1
-        for conn in self.connections:
-            if conn.wants_change:
-                conn.wake.set()
+        self._wake_idle()
+        if self.remote:
+            self._relay_wake.set()
+
+    def viewer_count(self) -> int:
+        """Its sockets in every process: what the state reports and the connection limit counts."""
+        return len(self.connections) + len(self.remote)
 
     def frame(self, reuse_for: float = 0.0) -> Frame:
         """The newest frame, built now if the run changed since the last one, unless the last
@@ -148,8 +242,14 @@ class Session:
                 await asyncio.wait([built])
                 raise
 
+    async def next_frame(self, interval: float) -> Frame:
+        if self.playing:
+            return await self.play_frame(reuse_for=interval / 2)
+        async with self.frame_lock:
+            return self.frame()
+
     def state_extra(self) -> dict:
-        return {"playing": self.playing, "speed": self.speed, "viewers": len(self.connections),
+        return {"playing": self.playing, "speed": self.speed, "viewers": self.viewer_count(),
                 "weight_seed": self.run.config.weight_seed}
 
     def reply_frame(self, conn: Connection, re: Any) -> None:
@@ -172,10 +272,42 @@ class Session:
         tagged = plain if re is None else wire.encode(wire.reply(message, re))
         for conn in self.connections:
             conn.push(("text", tagged if conn is origin else plain))
+        if self.remote:  # once for every other process; each gives its own sockets the same bytes
+            origin_key = getattr(origin, "key", None) if tagged is not plain else None
+            self.hall.to_room(self.id, {"k": "push", "as": "text", "origin": origin_key}, plain, tagged)
 
     def broadcast_bytes(self, data: bytes) -> None:
         for conn in self.connections:
             conn.push(("bytes", data))
+        if self.remote:
+            self.hall.to_room(self.id, {"k": "push", "as": "bytes"}, data)
+
+    def push_controllers(self, message: bytes) -> None:
+        """A message for the controllers only (a question's tally), wherever they are."""
+        for conn in self.connections:
+            if conn.role == "control":
+                conn.push(("text", message))
+        if self.remote:
+            self.hall.to_room(self.id, {"k": "push", "as": "text", "to": "control"}, message)
+
+    def push_each(self, message_for: Callable[[Any], bytes], re: Any = None, origin: Any = None) -> None:
+        """A message that differs by socket (a reveal's own verdict): `message_for(conn)` for every
+        socket here; to other processes one publish, with a message of its own for each remote
+        socket whose message is not `message_for(None)`."""
+        for conn in self.connections:
+            message = message_for(conn)
+            conn.push(("text", wire.encode(wire.reply(message, re)) if conn is origin else wire.encode(message)))
+        if self.remote:
+            parts, personal = [wire.encode(message_for(None))], {}
+            for key, proxy in self.remote.items():
+                message = message_for(proxy)
+                if proxy is origin:
+                    message = wire.reply(message, re)
+                encoded = wire.encode(message)
+                if encoded != parts[0]:
+                    personal[key] = len(parts)
+                    parts.append(encoded)
+            self.hall.to_room(self.id, {"k": "push", "as": "text", "personal": personal}, *parts)
 
     def replace_run(self, run: Run, presentation: dict, re: Any = None, origin: Connection | None = None) -> None:
         """Put the session on another run (a scenario or lesson step loaded) shown as `presentation`:
@@ -229,72 +361,51 @@ class Session:
 
     def detach(self, conn: Connection) -> None:
         self.connections.discard(conn)
-        if self.question is not None and self.question.answers.pop(conn, None) is not None and self.connections:
+        self._left(conn)
+
+    def attach_remote(self, proxy: Any) -> None:
+        """A socket on another process joins (hall.py greets it under the lock)."""
+        self.remote[proxy.key] = proxy
+        self.last_seen = time.monotonic()
+        if self._relay is None or self._relay.done():
+            self._relay = asyncio.get_running_loop().create_task(self._relay_frames())
+        self.changed()
+
+    def detach_remote(self, proxy: Any) -> None:
+        if self.remote.pop(proxy.key, None) is not None:
+            self._left(proxy)
+
+    def _left(self, conn: Any) -> None:
+        if self.question is not None and self.question.answers.pop(conn, None) is not None and self.viewer_count():
             send_tally(self, self.question)  # answers are kept per connection only while it is there
         self.last_seen = time.monotonic()
-        if not self.connections:
+        if not self.viewer_count():
             self.stop_playing()  # nobody watching: no reason to burn a core
             self.stop_sweeping()
         else:
             self.changed()
 
-    async def sender(self, conn: Connection) -> None:
-        """Send what `conn` must get, then the newest frame whenever it has credit.
-
-        A sender sleeps on a timer until its next frame is due and is woken by `changed()`
-        only while it is waiting for something new to send: while playing, the run changes
-        hundreds of times a second, and waking every viewer's sender for each change would
-        cost a room of 200 far more than the frames themselves."""
+    async def _relay_frames(self) -> None:
+        """While other processes have viewers, publish each new frame once, at most max_fps: the
+        very Frame (bytes) this process's own sockets get, built once for all of them."""
         interval = 1.0 / self.settings.max_fps
-        loop = asyncio.get_running_loop()
-        while not conn.closing:
-            while not conn.outbox.empty():
-                kind, data = conn.outbox.get_nowait()
-                if not await self._send(conn, data.decode() if kind == "text" else data):
-                    return
-            credit = len(conn.in_flight) < self.settings.max_unacked
-            if self.version > conn.sent_version and credit:
-                now = time.monotonic()
-                wait = conn.next_frame_at - now
-                if wait > 0:  # wake early only for an outbox message; frames wait their turn
-                    conn.wake.clear()
-                    timer = loop.call_later(wait, conn.wake.set)
-                    await conn.wake.wait()
-                    timer.cancel()
-                    continue
-                if self.playing:
-                    frame = await self.play_frame(reuse_for=interval / 2)
-                else:
-                    async with self.frame_lock:
-                        frame = self.frame()
-                conn.in_flight.append(frame.seq)
-                conn.sent_version = frame.version
-                # keep a steady cadence (late frames do not push the next one back), but never
-                # bank more than half an interval of debt: on average at most max_fps
-                conn.next_frame_at = max(conn.next_frame_at + interval, now + interval / 2)
-                if not (await self._send(conn, frame.state_text) and await self._send(conn, frame.grid)):
-                    return
-                await asyncio.sleep(0)  # one viewer's sends must not starve the others
+        published_seq, relayed_version, next_at = -1, -1, 0.0
+        while self.remote:
+            if self.version == relayed_version:
+                self._relay_wake.clear()
+                await self._relay_wake.wait()
                 continue
-            conn.wake.clear()
-            if conn.outbox.empty():
-                conn.wants_change = credit  # without credit, only an ack (which wakes it) can help
-                await conn.wake.wait()
-                conn.wants_change = False
-
-    async def _send(self, conn: Connection, data: str | bytes) -> bool:
-        """Send one message; False (and the connection marked closing) if the client has not taken
-        it within `send_timeout`. A client blocked at the TCP level leaves `send` waiting for ever,
-        and the blocked write would also hold up the server's pings: the timeout is what ends it."""
-        send = conn.send_str if isinstance(data, str) else conn.send_bytes
-        try:
-            await asyncio.wait_for(send(data), self.settings.send_timeout)
-        except (asyncio.TimeoutError, RuntimeError, OSError):
-            # RuntimeError: the socket was closed while this message waited ("Cannot call send
-            # once a close message has been sent"); either way this client is done
-            conn.closing = True
-            return False
-        return True
+            wait = next_at - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            frame = await self.next_frame(interval)
+            relayed_version = frame.version
+            if frame.seq > published_seq and self.remote:
+                published_seq = frame.seq
+                self.hall.to_room(self.id, {"k": "frame", "seq": frame.seq, "playing": self.playing},
+                                  frame.state_bytes, frame.grid)
+            next_at = max(next_at + interval, time.monotonic() + interval / 2)
 
     # --- playing -------------------------------------------------------------------------
 
@@ -345,6 +456,10 @@ class Session:
         self._play_task = None
 
 
+class SessionTaken(Exception):
+    """Another process of the lecture hall made this session id first: it is that process's."""
+
+
 class SessionLimit(Exception):
     """No room for another session. `full`: the whole server is at its cap (else one client
     address is at its own)."""
@@ -377,20 +492,30 @@ class Registry:
         self.sessions: dict[str, Session] = {}
         self.leases: dict[str, Lease] = {}
         self.claims = Claims()
+        self.hall: Any = None  # a hall.Hall when sessions are shared with other processes (set by main.py)
+
+    def share_claims(self, secret: bytes) -> None:
+        """Claims signed with a secret every process of the hall shares: a page one process served
+        may connect to another."""
+        self.claims = Claims(secret)
 
     def create(self, config: Config, run: Run | None = None, presentation: dict | None = None, *,
                owner: str | None = None, session_id: str | None = None, token: str | None = None) -> Session:
         """A new session of `config`, or of an already built `run` (a fork, a scenario), asked for by
         the client at address `owner`. Raises SessionLimit when there is no room even by eviction."""
-        now = time.monotonic()
-        self.expire(now)
+        self.expire()
         self._make_room(owner, evict=True)
-        session_id = session_id or secrets.token_urlsafe(16)  # 128 random bits
-        session = Session(session_id, token or secrets.token_urlsafe(24), config, self.settings, self.pool, run)
+        # 128 random bits of id
+        return self._add(session_id or secrets.token_urlsafe(16), token or secrets.token_urlsafe(24), config, run,
+                         presentation, owner)
+
+    def _add(self, session_id: str, token: str, config: Config, run: Run | None, presentation: dict | None,
+             owner: str | None) -> Session:
+        session = Session(session_id, token, config, self.settings, self.pool, run, self.hall)
         if presentation is not None:
             session.presentation = presentation
         self.sessions[session_id] = session
-        self.leases[session_id] = Lease(owner, now)
+        self.leases[session_id] = Lease(owner, time.monotonic())
         return session
 
     async def open_scenario(self, store: ScenarioStore, scenario_id: str, owner: str | None) -> Session | None:
@@ -401,7 +526,35 @@ class Registry:
             return None
         run = scenario.build_run(self.settings.max_gates)
         # counted against the asking address: a share link in a page of <img> tags is a session per tag
-        return self.create(scenario.config, run, scenario_presentation(scenario, scenario_id), owner=owner)
+        return await self.open(scenario.config, run, scenario_presentation(scenario, scenario_id), owner=owner)
+
+    async def open(self, config: Config, run: Run | None = None, presentation: dict | None = None, *,
+                   owner: str | None = None, session_id: str | None = None, token: str | None = None) -> Session:
+        """`create`, and in a lecture hall also counted against the cap of every process together:
+        when the hall is full, this process's idle session nearest expiry makes room, else
+        SessionLimit. Raises SessionTaken when another process has just made `session_id`."""
+        if self.hall is None:
+            return self.create(config, run, presentation, owner=owner, session_id=session_id, token=token)
+        self.expire()
+        self._make_room(owner, evict=True)
+        session_id = session_id or secrets.token_urlsafe(16)
+        token = token or secrets.token_urlsafe(24)
+        while True:
+            try:
+                answer = await self.hall.reserve(session_id, token)
+            except Exception as exc:  # HallUnavailable: a session nobody else could find is no use
+                raise SessionLimit(f"sessions cannot be made right now: {exc}") from None
+            if answer == "taken":
+                raise SessionTaken(session_id)
+            if answer == "ok":
+                break
+            victim = self._idlest(self.sessions)
+            if victim is None:
+                raise SessionLimit(f"the lecture hall is full: its processes hold their maximum of "
+                                   f"{self.settings.max_sessions} sessions between them and every one here is open "
+                                   "in a page right now; try again in a few minutes")
+            self.remove(victim, "the session was closed to make room for a new one")
+        return self._add(session_id, token, config, run, presentation, owner)  # the hall has counted it
 
     def claim(self, owner: str | None) -> tuple[str, str]:
         """An id and token for a page; the session is made when its websocket connects (`redeem`).
@@ -413,12 +566,13 @@ class Registry:
     def claimed(self, session_id: str, token: str | None) -> bool:
         return self.claims.valid(session_id, token)
 
-    def redeem(self, session_id: str, token: str | None, owner: str | None) -> Session | None:
+    async def redeem(self, session_id: str, token: str | None, owner: str | None) -> Session | None:
         """Session `session_id`, made now with the default config if it does not exist yet and
-        `token` is a claim on it; None if neither. Raises SessionLimit."""
+        `token` is a claim on it; None if neither. Raises SessionLimit, and SessionTaken when
+        another process of the hall made it first."""
         session = self.sessions.get(session_id)
         if session is None and self.claims.valid(session_id, token):
-            session = self.create(parse_config(), owner=owner, session_id=session_id, token=token)
+            session = await self.open(parse_config(), owner=owner, session_id=session_id, token=token)
         return session
 
     def used(self, session_id: str, now: float | None = None) -> None:
@@ -436,7 +590,7 @@ class Registry:
         return lease.active + timeout
 
     def _idlest(self, session_ids) -> str | None:
-        idle = [sid for sid in session_ids if not self.sessions[sid].connections]
+        idle = [sid for sid in session_ids if not self.sessions[sid].viewer_count()]
         return min(idle, key=self.deadline, default=None)
 
     def _make_room(self, owner: str | None, evict: bool) -> None:
@@ -453,33 +607,38 @@ class Registry:
                                        "again", full=False)
                 if not evict:
                     return  # its own idle session would go: that makes room under both caps
-                self.remove(victim)  # an address at its cap gives up its own idle session, no one else's
+                # an address at its cap gives up its own idle session, no one else's
+                self.remove(victim, "the session was closed to make room for a new one")
         if len(self.sessions) >= self.settings.max_sessions:
             victim = self._idlest(self.sessions)
             if victim is None:
                 raise SessionLimit(f"the server is full: it holds its maximum of {self.settings.max_sessions} "
                                    "sessions and every one is open in a page right now; try again in a few minutes")
             if evict:
-                self.remove(victim)
+                self.remove(victim, "the session was closed to make room for a new one")
 
     def get(self, session_id: str) -> Session | None:
         return self.sessions.get(session_id)
 
-    def remove(self, session_id: str) -> Session | None:
+    def remove(self, session_id: str, reason: str = "the session has ended") -> Session | None:
+        """End a session here; in a lecture hall its viewers in other processes are told `reason`."""
         session = self.sessions.pop(session_id, None)
         self.leases.pop(session_id, None)
         if session is not None:
             session.stop_playing()
             session.stop_sweeping()
+            if self.hall is not None:
+                self.hall.released(session, reason)
         return session
 
     def expire(self, now: float | None = None) -> list[str]:
         now = time.monotonic() if now is None else now
-        gone = [sid for sid, s in self.sessions.items() if not s.connections and now > self.deadline(sid)]
+        gone = [sid for sid, s in self.sessions.items() if not s.viewer_count() and now > self.deadline(sid)]
         for sid in gone:
-            self.remove(sid)
+            self.remove(sid, "the session expired: nobody had used it for a while")
         return gone
 
     def close_all(self) -> None:
         for sid in list(self.sessions):
-            self.remove(sid)
+            self.remove(sid, "the server process running this session was stopped, so the session is gone. "
+                        "A saved scenario of it can still be opened.")

@@ -59,3 +59,12 @@ class Settings(BaseSettings):
         "origins besides the served host whose pages may open websockets, e.g. [\"https://lab.school.example\"]"))
     public_url: str | None = Field(None, description="the address viewers should use to join (default: worked out "
                                    "from the request, with the LAN address when serving on 0.0.0.0)")
+    # the lecture hall (docs/scaling.md): many processes sharing sessions over Redis; unset, one process
+    redis_url: str | None = Field(None, description="Redis to share sessions through, e.g. redis://127.0.0.1:6379/0; "
+                                  "unset, the process keeps its sessions to itself")
+    hall_prefix: str = Field("backprop", pattern=r"^[A-Za-z0-9_.-]{1,40}$", description=(
+        "the prefix of every Redis key and channel, so several deployments can share one Redis"))
+    hall_heartbeat: float = Field(1.0, gt=0, le=10, description="seconds between a process's heartbeats in Redis")
+    hall_ttl: float = Field(4.0, gt=0, le=60, description=(
+        "seconds a process (and its sessions) stays registered after its last heartbeat: a dead owner's "
+        "viewers elsewhere are told within hall_ttl + hall_heartbeat"))

@@ -155,9 +155,16 @@ def test_tallies_go_out_at_most_four_a_second_and_the_last_answers_are_never_lef
         def push(self, *items):
             self.got += items
 
-    class Room:
+    class Room:  # the part of a Session a tally reads and writes
         def __init__(self, question):
             self.question, self.connections = question, [Conn()]
+
+        def viewer_count(self):
+            return len(self.connections)
+
+        def push_controllers(self, message):
+            for conn in self.connections:
+                conn.push(("text", message))
 
     async def scenario():
         posed = Posed("sign", {}, "?", ["+", "-", "0"], "+", None)
