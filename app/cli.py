@@ -1,4 +1,4 @@
-"""`backprop-lab serve [--host H] [--port P]`: start the app and say where it is."""
+"""`backprop-lab serve [--host H] [--port P] [--workers N]`: start the app and say where it is."""
 
 from __future__ import annotations
 
@@ -15,7 +15,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; "
                        "0.0.0.0 lets other devices on the network join)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="server processes sharing the port (default 1); more "
+                       "than one needs BACKPROP_REDIS_URL, through which they share sessions (a lecture hall)")
     return parser
+
+
+MAX_WORKERS = 64
+
+
+def workers_problem(workers: int) -> str | None:
+    """Why `--workers` cannot be used as given: separate processes share sessions only through Redis."""
+    import os
+
+    if not 1 <= workers <= MAX_WORKERS:
+        return f"--workers must be from 1 to {MAX_WORKERS}, got {workers}"
+    if workers > 1 and not os.environ.get("BACKPROP_REDIS_URL"):
+        return (f"--workers {workers} needs BACKPROP_REDIS_URL (e.g. redis://127.0.0.1:6379/0): processes share "
+                "sessions only through Redis, else a page served by one could not find its session in another")
+    return None
 
 
 def storage_problem(host: str, port: int) -> str | None:
@@ -31,6 +48,10 @@ def storage_problem(host: str, port: int) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
+        problem = workers_problem(args.workers)
+        if problem:
+            print(f"backprop-lab: cannot serve: {problem}", file=sys.stderr, flush=True)
+            return UNUSABLE
         problem = storage_problem(args.host, args.port)
         if problem:
             print(f"backprop-lab: cannot serve: {problem} (set BACKPROP_SCENARIO_DB to a file this user may "
@@ -38,5 +59,5 @@ def main(argv: list[str] | None = None) -> int:
             return UNUSABLE
         from app.server.serve import serve  # the web stack loads only when serving
 
-        return serve(args.host, args.port)
+        return serve(args.host, args.port, args.workers)
     return 2

@@ -114,7 +114,7 @@ def _join_url(request: Request, session_id: str) -> str:
 @router.get("/api/sessions/{session_id}/join")
 def join_link(request: Request, session: SessionOr404):
     return {"url": _join_url(request, session.id), "qr": f"/api/sessions/{session.id}/qr.svg",
-            "viewers": len(session.connections)}
+            "viewers": session.viewer_count()}
 
 
 @router.get("/api/sessions/{session_id}/qr.svg")

@@ -58,8 +58,8 @@ class HallUnavailable(Exception):
 class RemoteConnection:
     """A socket on another process, as the session's owner sees it (handlers.Call's `conn`)."""
 
-    def __init__(self, hall: "Hall", process: str, cid: str, role: str):
-        self.hall, self.process, self.cid, self.role = hall, process, cid, role
+    def __init__(self, hall: "Hall", session_id: str, process: str, cid: str, role: str):
+        self.hall, self.session_id, self.process, self.cid, self.role = hall, session_id, process, cid, role
         self.key = f"{process}/{cid}"
         self.running: asyncio.Task | None = None
         self.last_verify = float("-inf")
@@ -75,7 +75,7 @@ class RemoteConnection:
 
     def push(self, *items: tuple[str, bytes]) -> None:
         for kind, data in items:
-            self.hall.send_to(self.process, {"k": "to", "cid": self.cid, "as": kind}, data)
+            self.hall.send_to(self.process, {"k": "to", "sid": self.session_id, "cid": self.cid, "as": kind}, data)
 
 
 class Mirror(Audience):
@@ -500,7 +500,7 @@ class Hall:
         if header["k"] == "join":
             if proxy is not None:
                 return
-            proxy = self.proxies[key] = RemoteConnection(self, header["from"], header["cid"],
+            proxy = self.proxies[key] = RemoteConnection(self, header["sid"], header["from"], header["cid"],
                                                          "control" if header.get("role") == "control" else "view")
         elif proxy is None:
             return  # a command from a socket that has left (or never joined): nobody to answer

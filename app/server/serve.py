@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import uvicorn
 
 from .main import create_app
@@ -22,13 +24,24 @@ def addresses(host: str, port: int, lan: str | None) -> list[str]:
     return lines
 
 
-def serve(host: str, port: int) -> int:
+def serve(host: str, port: int, workers: int = 1) -> int:
     settings = Settings(host=host, port=port)
-    app = create_app(settings)
     for line in addresses(host, port, lan_address() if host in WILDCARD_HOSTS else None):
         print(line, flush=True)
-    uvicorn.run(app, host=host, port=port,
-                ws_per_message_deflate=False,  # compression cost 10–50× throughput on float frames
-                ws_max_size=settings.max_message_bytes + 1024,  # uvicorn closes with 1009 above it
-                timeout_graceful_shutdown=2, log_level="warning")
+    options = dict(host=host, port=port,
+                   ws_per_message_deflate=False,  # compression cost 10–50× throughput on float frames
+                   ws_max_size=settings.max_message_bytes + 1024,  # uvicorn closes with 1009 above it
+                   timeout_graceful_shutdown=2, log_level="warning")
+    if workers > 1:
+        # each worker process builds its own app from the environment (where host and port go too)
+        os.environ["BACKPROP_HOST"], os.environ["BACKPROP_PORT"] = host, str(port)
+        print(f"{workers} processes share sessions through Redis at {settings.redis_url}", flush=True)
+        uvicorn.run("app.server.serve:app_from_environment", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def app_from_environment():
+    """The app of one of `--workers` processes."""
+    return create_app(Settings())
