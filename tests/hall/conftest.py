@@ -89,7 +89,7 @@ class Server:
     """One `backprop-lab serve` process of the hall."""
 
     def __init__(self, redis: Redis, prefix: str, scratch: Path, name: str, **settings):
-        self.port = free_port()
+        self.port, self.redis_url, self.prefix = free_port(), redis.url, prefix
         env = {**os.environ, "BACKPROP_REDIS_URL": redis.url, "BACKPROP_HALL_PREFIX": prefix,
                "BACKPROP_HALL_HEARTBEAT": str(HEARTBEAT), "BACKPROP_HALL_TTL": str(TTL),
                "BACKPROP_SCENARIO_DB": str(scratch / "scenarios.sqlite3"), "BACKPROP_GRID_RESOLUTION": "16",
@@ -135,7 +135,7 @@ class Server:
     def connect(self, session_id: str, token: str | None = None) -> "Peer":
         query = f"?token={token}" if token else ""
         return Peer(ws_connect(f"ws://127.0.0.1:{self.port}/ws/{session_id}{query}", max_size=None,
-                               open_timeout=10))
+                               open_timeout=10, compression=None, proxy=None, legacy=True))
 
     def kill(self) -> None:
         if self.process.poll() is None:
