@@ -33,13 +33,18 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+def free_port() -> int:
+    """A port nothing listens on now (the kernel's pick; another program could still take it first)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextlib.contextmanager
 def running_server(cpus: set[int] | None = None):
     """Yields (port, process) once /healthz answers; stops the server afterwards.
     `cpus` pins the server to those cores (e.g. {0}: "on one core")."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if cpus:

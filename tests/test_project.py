@@ -34,7 +34,7 @@ def _quickstart_lines() -> list[str]:
 def test_quickstart_is_two_lines_run_then_test():
     run, test = _quickstart_lines()
     assert ".venv" in run and "pip install" in run and run.rstrip().endswith("backprop-lab serve")
-    assert "[test]" in test and "chromium" in test and "pytest" in test
+    assert "[test]" in test and "chromium" in test and "redis-server" in test and "pytest" in test
 
 
 def test_ci_runs_the_readmes_test_line():

@@ -131,6 +131,8 @@ class Hall:
         self._subscribed: dict[str, asyncio.Future] = {}
         self._pubsub = None
         self.up_since: float | None = None  # when Redis last became reachable (deaths are judged after a grace)
+        self.listening = False  # subscribed to this process's inbox: others can reach it
+        self._run_id: str | None = None  # the Redis server's run id: a new one means it restarted, empty
         self._cids = itertools.count(1)
         self._tasks: list[asyncio.Task] = []
         self._reserve = None
@@ -197,17 +199,20 @@ class Hall:
             batch = [await self.outgoing.get()]
             while len(batch) < BATCH and not self.outgoing.empty():
                 batch.append(self.outgoing.get_nowait())
-            pipe = self._publish_redis.pipeline(transaction=False)
-            for channel, data in batch:
-                pipe.publish(channel, data)
-            try:
-                await pipe.execute()
-                self.published += len(batch)
-                self.published_bytes += sum(len(data) for _, data in batch)
-            except (RedisError, OSError) as exc:
-                self.dropped += len(batch)
-                log.warning("hall: %d publishes lost, Redis unreachable: %s", len(batch), exc)
-                await asyncio.sleep(0.2)
+            for attempt in (1, 2):  # once more on a fresh connection: the old one may predate a Redis restart
+                pipe = self._publish_redis.pipeline(transaction=False)
+                for channel, data in batch:
+                    pipe.publish(channel, data)
+                try:
+                    await pipe.execute()
+                    self.published += len(batch)
+                    self.published_bytes += sum(len(data) for _, data in batch)
+                    break
+                except (RedisError, OSError) as exc:
+                    if attempt == 2:
+                        self.dropped += len(batch)
+                        log.warning("hall: %d publishes lost, Redis unreachable: %s", len(batch), exc)
+                        await asyncio.sleep(0.2)
 
     # --- subscribing (one connection) ------------------------------------------------------
 
@@ -243,7 +248,7 @@ class Hall:
 
     async def _reader(self) -> None:
         """Read every channel this process wants; on a lost connection, connect again and
-        subscribe again to all of them (backing off up to 2 s)."""
+        subscribe again to all of them (backing off up to 1 s)."""
         backoff = 0.1
         while True:
             pubsub = self.redis.pubsub()
@@ -259,6 +264,8 @@ class Hall:
                     backoff = 0.1
                     channel = message["channel"].decode()
                     if message["type"] == "subscribe":
+                        if channel == self.names.inbox(self.id):
+                            self.listening = True
                         future = self._subscribed.get(channel)
                         if future is not None and not future.done():
                             future.set_result(None)
@@ -269,12 +276,12 @@ class Hall:
             except (RedisError, OSError) as exc:
                 log.warning("hall: lost the subscription connection (%s); reconnecting", exc)
             finally:
-                self._pubsub = None
+                self._pubsub, self.listening = None, False
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
             self.up_since = None
             await asyncio.sleep(backoff)
-            backoff = min(2.0, backoff * 2)
+            backoff = min(1.0, backoff * 2)
 
     def _dispatch(self, channel: str, data: bytes) -> None:
         try:
@@ -358,23 +365,26 @@ class Hall:
                                     "expires": f"{now_wall + deadline - now_mono:.0f}"})
             pipe.pexpire(key, ttl)
         pipe.hset(self.names.counts, self.id, len(self.registry.sessions))
-        await pipe.execute()
-        if self.up_since is None:
-            self.up_since = time.monotonic()
+        pipe.info("server")
+        *_, info = await pipe.execute()
+        if self.up_since is None or info.get("run_id") != self._run_id:
+            # first beat since Redis was unreachable, or since it restarted (a new run_id; it may
+            # have restarted between two beats, empty): deaths are judged only after a grace
+            self.up_since, self._run_id = time.monotonic(), info.get("run_id")
         for mirror in list(self.mirrors.values()):
             if mirror.connections and mirror.read:
                 mirror.read = False
                 self.send_to(mirror.owner, {"k": "read", "sid": mirror.id})
 
-    def _trusted(self) -> bool:
-        """Whether a missing key means death: not in the first moments after Redis came back
-        (a restarted Redis is empty until every process has beaten once)."""
+    def settled(self) -> bool:
+        """Whether a missing key means death (or no such session): not in the first moments after
+        Redis came back (a restarted Redis is empty until every process has beaten once)."""
         grace = self.settings.hall_ttl + self.settings.hall_heartbeat
         return self.up_since is not None and time.monotonic() - self.up_since >= grace
 
     async def _judge(self) -> None:
         """Owners gone: their mirrors here end. Processes gone: their sockets leave our sessions."""
-        if not self._trusted():
+        if not self.settled():
             return
         mirrors = list(self.mirrors.values())
         processes = sorted({proxy.process for proxy in self.proxies.values()})
@@ -586,7 +596,8 @@ def describe(hall: Hall | None) -> dict:
     """What /healthz says about the hall (bench/lecture.py reads the counters)."""
     if hall is None:
         return {}
-    return {"hall": {"process": hall.id, "redis": "ok" if hall.up_since is not None else "unreachable",
+    reachable = hall.up_since is not None and hall.listening
+    return {"hall": {"process": hall.id, "redis": "ok" if reachable else "unreachable", "settled": hall.settled(),
                      "sessions": len(hall.registry.sessions), "mirrors": len(hall.mirrors),
                      "published": hall.published, "published_bytes": hall.published_bytes,
                      "dropped": hall.dropped}}

@@ -57,6 +57,10 @@ async def websocket_endpoint(websocket: WebSocket, session_id: str, token: str |
         if elsewhere is not None:
             await _serve_elsewhere(websocket, hall, session_id, token, *elsewhere, settings)
             return
+        if not hall.settled():  # Redis is back but not every process has registered again: not "gone"
+            await _refuse(websocket, wire.error("limit", "the lecture hall is reconnecting to Redis; try again in a "
+                                                "moment"), CLOSE_TRY_LATER)
+            return
     if session is None:
         await _refuse(websocket, wire.error("not_found", f"no session {session_id!r}: it may have expired"), CLOSE_GONE)
         return

@@ -190,6 +190,16 @@ def test_the_session_cap_and_idle_expiry_hold_across_processes(hall):
     a.new_session(CONFIG), b.new_session(CONFIG)
 
 
+def _registered(server, session_id: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(server.redis_url)
+    try:
+        return client.hget(f"{server.prefix}:session:{session_id}", "owner") is not None
+    finally:
+        client.close()
+
+
 def _expired_in_redis(server, session_id: str) -> bool:
     """Whether the registry's idle deadline of `session_id` (wall clock) is a second past."""
     import redis
@@ -232,8 +242,10 @@ def test_redis_restarting_mid_lecture(hall, redis_server):
             assert item.get("type") != "error", item
         assert here.until(is_state, "more frames on A")["seq"] > down
         redis_server.start()  # empty, as after a crash
-        wait_until(lambda: a.health()["hall"]["redis"] == "ok" and b.health()["hall"]["redis"] == "ok",
-                   "both processes to reach Redis again")
+        # the processes reconnect: the session is registered again, and both have settled
+        wait_until(lambda: _registered(a, sid) and all(s.health()["hall"]["redis"] == "ok" and
+                                                        s.health()["hall"]["settled"] for s in (a, b)),
+                   "both processes to reach Redis again", 10 * STATED)
         # B's viewer gets frames again, newer than any before the outage, and no error
         after = there.until(lambda m: (is_state(m) and m["seq"] > down) or (isinstance(m, dict) and
                                                                            m.get("type") == "error"),
