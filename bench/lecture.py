@@ -77,8 +77,7 @@ class Viewer:
             async with connect(self.url, compression=None, max_size=None, open_timeout=60, proxy=None) as ws:
                 self.ws = ws
                 while True:
-                    # undecoded: a state is parsed by orjson anyway, and decoding 200 viewers' text
-                    # frames to str would cost this process as much as the parsing
+                    # undecoded: orjson parses bytes, so a str of every text frame would be made for nothing
                     message = await ws.recv(decode=False)
                     seq = self.take(message, time.monotonic())
                     if seq is not None:
@@ -158,7 +157,8 @@ def room_result(viewers: list[Viewer], t0: float, t1: float, sent: dict[int, flo
     for v in greeted:
         group = latencies["owner" if v.on_owner else "other"]
         group += [(v.arrivals[it] - at) * 1e3 for it, at in sent.items() if it in v.arrivals]
-    return {"fps": [v.fps(t0, t1) for v in greeted], "latencies": latencies,
+    return {"fps": {"owner": [v.fps(t0, t1) for v in greeted if v.on_owner],
+                    "other": [v.fps(t0, t1) for v in greeted if not v.on_owner]}, "latencies": latencies,
             "viewers": {"owner": sum(v.on_owner for v in greeted), "other": sum(not v.on_owner for v in greeted)},
             "problems": [v.problem for v in viewers if v.problem]}
 
@@ -408,7 +408,8 @@ class Client:
             message = self.pipe.recv()
         except EOFError:
             raise RuntimeError(f"a load generator exited (code {self.process.exitcode}) before {kind!r}") from None
-        assert message[0] == kind, message
+        if message[0] != kind:
+            raise RuntimeError(f"a load generator reported {message[0]!r} when {kind!r} was due")
         return message[1:]
 
     def stop(self) -> None:
@@ -451,7 +452,8 @@ def publish_rates(before: dict, after: dict, index: int | None = None) -> tuple[
 
 
 async def lecture(servers: list[Server], redis_pid: int, args, clients: list[Client]) -> dict:
-    """One round: presenter and viewers connected, a window of playing, then stepping."""
+    """One round: presenter and viewers connected, a window of playing, then stepping. `clients`
+    is filled as the load generators start, so the caller stops them whatever happens here."""
     owner = servers[0]
     session_id, token = new_session(owner.port)
     presenter = Presenter(f"ws://127.0.0.1:{owner.port}/ws/{session_id}?token={token}")
@@ -463,50 +465,64 @@ async def lecture(servers: list[Server], redis_pid: int, args, clients: list[Cli
         ready = [await c.receive("ready", READY_SECONDS + 60) for c in clients]
         connected = sum(count for count, _ in ready)
         await asyncio.sleep(1.0)
-
-        await presenter.send({"type": "play", "speed": args.speed})
-        await asyncio.sleep(SETTLE)
         pids = [s.pid for s in servers] + [redis_pid] + [c.process.pid for c in clients]
-        before = await asyncio.to_thread(snapshot, servers, pids)
-        await asyncio.sleep(args.seconds)
-        after = await asyncio.to_thread(snapshot, servers, pids)
-        t0, t1 = before["time"], after["time"]
-        await presenter.send({"type": "pause"})
-        await asyncio.sleep(0.5)
-
+        before, after = await measure_play(presenter, servers, pids, args.speed, args.seconds)
         sent, missing = await step_rounds(presenter, clients, args.steps, connected)
         # what the servers logged while measuring, apart from what leaving (below) makes them log
         log_marks = [s.log_size() for s in servers]
         for c in clients:
-            c.pipe.send(("finish", t0, t1, sent))
+            c.pipe.send(("finish", before["time"], after["time"], sent))
         rooms = [(await c.receive("result", 30))[0] for c in clients]
     finally:
         await presenter.close()
+    return {"processes": len(servers), "viewers": args.viewers, "connected": connected,
+            "iterations_per_s": presenter.iterations_per_second(before["time"], after["time"]),
+            **room_numbers(rooms), **server_numbers(before, after, servers, redis_pid, clients),
+            "expected_arrivals": len(sent) * connected, "steps_answered": len(sent),
+            "steps_missed_by_someone": missing, "log_marks": log_marks,
+            "problems": sorted({p for _, problems in ready for p in problems} |
+                               {p for r in rooms for p in r["problems"]})}
 
-    fps = sorted(f for r in rooms for f in r["fps"])
+
+async def measure_play(presenter: Presenter, servers: list[Server], pids: list[int], speed: int,
+                       seconds: float) -> tuple[dict, dict]:
+    """Play, and snapshot the processes at both ends of a window of `seconds`; paused afterwards."""
+    await presenter.send({"type": "play", "speed": speed})
+    await asyncio.sleep(SETTLE)
+    # in a thread: the presenter must go on acking while /healthz is asked
+    before = await asyncio.to_thread(snapshot, servers, pids)
+    await asyncio.sleep(seconds)
+    after = await asyncio.to_thread(snapshot, servers, pids)
+    await presenter.send({"type": "pause"})
+    await asyncio.sleep(0.5)  # a frame of the last chunk may still be on its way
+    return before, after
+
+
+def room_numbers(rooms: list[dict]) -> dict:
+    """What the viewers saw, over every load generator."""
+    by_group = {group: sorted(f for r in rooms for f in r["fps"][group]) for group in ("owner", "other")}
+    fps = sorted(by_group["owner"] + by_group["other"])
     latencies = {group: [ms for r in rooms for ms in r["latencies"][group]] for group in ("owner", "other")}
-    on = {group: sum(r["viewers"][group] for r in rooms) for group in ("owner", "other")}
+    return {"viewers_on": {group: sum(r["viewers"][group] for r in rooms) for group in ("owner", "other")},
+            "fps_min": fps[0] if fps else 0.0, "fps_median": statistics.median(fps) if fps else 0.0,
+            "fps_median_by_group": {group: statistics.median(values) if values else None
+                                    for group, values in by_group.items()},
+            "latency_ms": {group: summary(values) for group, values in latencies.items()},
+            "latency_max_ms": max((ms for values in latencies.values() for ms in values), default=None),
+            "arrivals": sum(map(len, latencies.values()))}
+
+
+def server_numbers(before: dict, after: dict, servers: list[Server], redis_pid: int, clients: list[Client]) -> dict:
+    """What the processes did over the window: CPU, and what the hall published to Redis."""
     total, total_mb = publish_rates(before, after)
     own, own_mb = publish_rates(before, after, 0)
-    return {
-        "processes": len(servers), "viewers": args.viewers, "connected": connected, "viewers_on": on,
-        "fps_min": fps[0] if fps else 0.0, "fps_median": statistics.median(fps) if fps else 0.0,
-        "iterations_per_s": presenter.iterations_per_second(t0, t1),
-        "published_per_s": total, "published_mb_per_s": total_mb,
-        "owner_published_per_s": own, "owner_published_mb_per_s": own_mb,
-        "owner_cpu": cpu_share(before, after, owner.pid),
-        "other_cpu": [cpu_share(before, after, s.pid) for s in servers[1:]],
-        "redis_cpu": cpu_share(before, after, redis_pid),
-        "clients_cpu": sum(cpu_share(before, after, c.process.pid) for c in clients),
-        "latency_ms": {group: summary(values) for group, values in latencies.items()},
-        "latency_max_ms": max((ms for values in latencies.values() for ms in values), default=None),
-        "arrivals": sum(map(len, latencies.values())), "expected_arrivals": len(sent) * connected,
-        "steps_answered": len(sent), "steps_missed_by_someone": missing,
-        "dropped": sum(h.get("dropped", 0) for h in after["halls"]),
-        "log_marks": log_marks,
-        "problems": sorted({p for _, problems in ready for p in problems} |
-                           {p for r in rooms for p in r["problems"]}),
-    }
+    return {"published_per_s": total, "published_mb_per_s": total_mb,
+            "owner_published_per_s": own, "owner_published_mb_per_s": own_mb,
+            "owner_cpu": cpu_share(before, after, servers[0].pid),
+            "other_cpu": [cpu_share(before, after, s.pid) for s in servers[1:]],
+            "redis_cpu": cpu_share(before, after, redis_pid),
+            "clients_cpu": sum(cpu_share(before, after, c.process.pid) for c in clients),
+            "dropped": sum(h.get("dropped", 0) for h in after["halls"])}
 
 
 async def step_rounds(presenter: Presenter, clients: list[Client], steps: int, connected: int) -> tuple[dict, int]:
@@ -557,51 +573,83 @@ def run_round(count: int, redis_port: int, redis_pid: int, args, scratch: Path) 
 # --- the report --------------------------------------------------------------------------
 
 
+def percent(share: float) -> str:
+    return f"{share * 100:.0f}%"
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def ms(latency: dict | None, key: str) -> str:
     return "-" if latency is None else f"{latency[key]:.1f}"
 
 
+# the table's columns: a heading, and how a round's result is written under it
+COLUMNS = [
+    ("processes", lambda r: str(r["processes"])),
+    ("viewers", lambda r: str(r["connected"])),
+    ("fps_min", lambda r: f"{r['fps_min']:.1f}"),
+    ("fps_med", lambda r: f"{r['fps_median']:.1f}"),
+    ("it/s", lambda r: f"{r['iterations_per_s']:.0f}"),
+    ("pub/s", lambda r: f"{r['published_per_s']:.1f}"),
+    ("own_pub/s", lambda r: f"{r['owner_published_per_s']:.1f}"),
+    ("MB_pub/s", lambda r: f"{r['published_mb_per_s']:.3f}"),
+    ("own_MB/s", lambda r: f"{r['owner_published_mb_per_s']:.3f}"),
+    ("owner_cpu", lambda r: percent(r["owner_cpu"])),
+    ("others_cpu(each)", lambda r: " ".join(map(percent, r["other_cpu"])) or "-"),
+    ("redis_cpu", lambda r: percent(r["redis_cpu"])),
+    ("clients_cpu", lambda r: percent(r["clients_cpu"])),
+    ("p50_own", lambda r: ms(r["latency_ms"]["owner"], "p50")),
+    ("p50_other", lambda r: ms(r["latency_ms"]["other"], "p50")),
+    ("p95_own", lambda r: ms(r["latency_ms"]["owner"], "p95")),
+    ("p95_other", lambda r: ms(r["latency_ms"]["other"], "p95")),
+    ("lat_max", lambda r: "-" if r["latency_max_ms"] is None else f"{r['latency_max_ms']:.1f}"),
+]
+
+
 def print_table(results: list[dict], args) -> None:
     cores = len(os.sched_getaffinity(0))
-    print(f"{cores} cores shared by redis-server, every server process and {args.clients} load generators: "
-          f"compare rows as ratios within this run, not with another machine.")
-    print(f"{args.viewers} viewers + 1 presenter playing at {args.speed}/s for {args.seconds:g} s, "
-          f"then {args.steps} single-iteration steps; cpu = share of one core, latency in ms (step sent → state)")
-    header = (f"{'procs':>5} {'viewers':>7} {'fps_min':>7} {'fps_med':>7} {'it/s':>6} {'pub/s':>6} {'own_pub/s':>9} "
-              f"{'MB_pub/s':>8} {'own_cpu':>7} {'others_cpu(each)':>16} {'redis':>5} {'clients':>7} "
-              f"{'p50_own':>7} {'p50_oth':>7} {'p95_own':>7} {'p95_oth':>7} {'max':>7}")
-    print(header)
+    print(f"{cores} cores shared by redis-server, every server process, the presenter and {args.clients} load "
+          "generators: compare rows as ratios within this run, not with another machine or run.")
+    print(f"load average when the bench started: {args.load_before:.2f} (anything else running skews every row)")
+    print(f"{args.viewers} viewers + 1 presenter playing at {args.speed} iterations/s for {args.seconds:g} s, then "
+          f"{args.steps} single-iteration steps.")
+    print("fps: state frames per viewer per second; it/s: iterations the owner trained per second;\n"
+          "pub/s, MB_pub/s: Redis publishes of every process (own_: the owner's alone); cpu: share of one core;\n"
+          "p50/p95/lat_max: ms from `step` sent to a viewer's state, on the owner (own) or another process (other).")
+    rows = [[cell(r) for _, cell in COLUMNS] for r in results]
+    widths = [max(len(heading), *(len(row[i]) for row in rows)) for i, (heading, _) in enumerate(COLUMNS)]
+    print("  ".join(heading.rjust(w) for (heading, _), w in zip(COLUMNS, widths)))
+    for row in rows:
+        print("  ".join(value.rjust(w) for value, w in zip(row, widths)))
     for r in results:
-        others = " ".join(f"{c * 100:.0f}%" for c in r["other_cpu"]) or "-"
-        lat = r["latency_ms"]
-        latency_max = "-" if r["latency_max_ms"] is None else f"{r['latency_max_ms']:.1f}"
-        print(f"{r['processes']:>5} {r['connected']:>7} {r['fps_min']:>7.1f} {r['fps_median']:>7.1f} "
-              f"{r['iterations_per_s']:>6.0f} {r['published_per_s']:>6.1f} {r['owner_published_per_s']:>9.1f} "
-              f"{r['published_mb_per_s']:>8.3f} {r['owner_cpu'] * 100:>6.0f}% {others:>16} "
-              f"{r['redis_cpu'] * 100:>4.0f}% {r['clients_cpu'] * 100:>6.0f}% "
-              f"{ms(lat['owner'], 'p50'):>7} {ms(lat['other'], 'p50'):>7} {ms(lat['owner'], 'p95'):>7} "
-              f"{ms(lat['other'], 'p95'):>7} {latency_max:>7}")
-    for r in results:
-        notes = [f"{r['arrivals']} of {r['expected_arrivals']} step states arrived",
-                 f"viewers on the owner {r['viewers_on']['owner']}, elsewhere {r['viewers_on']['other']}"]
-        if r["connected"] < r["viewers"]:
-            notes.append(f"{r['viewers'] - r['connected']} viewers not greeted")
-        if r["steps_answered"] < args.steps:
-            notes.append(f"{args.steps - r['steps_answered']} steps refused")
-        if r["steps_missed_by_someone"]:
-            notes.append(f"{r['steps_missed_by_someone']} steps some viewer never saw within {STEP_WAIT:g} s")
-        if r["dropped"]:
-            notes.append(f"{r['dropped']} publishes dropped (/healthz hall.dropped)")
-        for when in ("measuring", "leaving"):
-            problems = r[f"logged_{when}"]
-            if problems["count"]:
-                kinds = "; ".join(kind[:120] for kind in problems["kinds"][:3])
-                notes.append(f"{problems['count']} problems in the servers' logs while {when} ({kinds})")
-        if r["problems"]:
-            notes.append("viewer problems: " + "; ".join(r["problems"][:3]))
-        print(f"  {r['processes']} process{'es' if r['processes'] > 1 else ''}: " + ", ".join(notes))
+        print(f"  {r['processes']} process{'es' if r['processes'] > 1 else ''}: " + ", ".join(round_notes(r, args)))
     if any(r["clients_cpu"] > 0.9 * args.clients for r in results):
         print("  the load generators were near their cores' limit: they, not the servers, may set the fps")
+
+
+def round_notes(r: dict, args) -> list[str]:
+    """What a round's row does not show: who watched where, and anything that went wrong."""
+    medians = r["fps_median_by_group"]
+    notes = [f"viewers on the owner {r['viewers_on']['owner']} (fps median {fmt(medians['owner'])}), elsewhere "
+             f"{r['viewers_on']['other']} (fps median {fmt(medians['other'])})",
+             f"{r['arrivals']} of {r['expected_arrivals']} step states arrived"]
+    if r["connected"] < r["viewers"]:
+        notes.append(f"{r['viewers'] - r['connected']} viewers not greeted")
+    if r["steps_answered"] < args.steps:
+        notes.append(f"{args.steps - r['steps_answered']} steps refused")
+    if r["steps_missed_by_someone"]:
+        notes.append(f"{r['steps_missed_by_someone']} steps some viewer did not see within {STEP_WAIT:g} s")
+    notes.append(f"{r['dropped']} publishes dropped (/healthz hall.dropped)")
+    for when in ("measuring", "leaving"):
+        problems = r[f"logged_{when}"]
+        if problems["count"]:
+            kinds = "; ".join(kind[:120] for kind in problems["kinds"][:3])
+            notes.append(f"{problems['count']} problems in the servers' logs while {when} ({kinds})")
+    if r["problems"]:
+        notes.append("viewer problems: " + "; ".join(r["problems"][:3]))
+    return notes
 
 
 def parse_args() -> argparse.Namespace:
@@ -622,6 +670,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    args.load_before = os.getloadavg()[0]
     results = []
     with tempfile.TemporaryDirectory(prefix="backprop-lecture-") as scratch, running_redis() as (port, redis):
         for count in args.counts:
@@ -633,4 +682,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # everything started has been stopped on the way out
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -97,8 +97,8 @@ class Mirror(Audience):
             return
         self.latest = Frame(seq, seq, {}, state, grid, state.decode(), time.monotonic())
         self.playing = playing
-        self.version = seq
-        self.changed()
+        self.version = seq  # the owner's frame number is the version here: never bumped on its own
+        self._wake_idle()
 
     def end(self, reason: str) -> None:
         """The session is gone: every local socket gets `reason`, then is closed (4404)."""

@@ -174,6 +174,7 @@ export function bindClassroom({ store, socket, session, token, present }) {
   const post = (body) => ask("/api/scenarios", { method: "POST", headers: { "content-type": "application/json" }, body });
 
   function showSaved(id) {
+    set(store, "lastSaved", id); // offered again if the session ends (its server process stopped)
     $("save-result").hidden = false;
     $("save-link").href = `/scenario/${id}`;
     $("save-link").textContent = `${location.origin}/scenario/${id}`;

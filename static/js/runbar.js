@@ -59,9 +59,22 @@ export function bindRunBar({ store, socket, token, classroom, graph, predict }) 
     else if (e.key === "PageUp") { e.preventDefault(); classroom.moveLesson(-1); }
   }, true);
 
-  function showBanner(text) {
-    $("banner").hidden = !text;
-    $("banner").textContent = text || "";
+  function showBanner(text, link = null) {
+    const banner = $("banner");
+    banner.hidden = !text;
+    banner.textContent = text || "";
+    if (text && link) {
+      const a = document.createElement("a");
+      a.href = link.href;
+      a.textContent = link.text;
+      banner.append(" ", a);
+    }
+  }
+
+  /** A presenter whose session ended is offered the last scenario saved here, or the one it was loaded from. */
+  function lastScenario() {
+    const id = store.lastSaved || store.presentation?.scenario;
+    return token && id ? { href: `/scenario/${encodeURIComponent(id)}`, text: "Open the last saved scenario ›" } : null;
   }
   return {
     showBanner,
@@ -83,7 +96,8 @@ export function bindRunBar({ store, socket, token, classroom, graph, predict }) 
         showBanner(`The run diverged at iteration ${s.diverged_at}: a weight or gradient became infinite. `
           + "Lower the learning rate, then re-randomize.");
       } else if (store.connection === "gone") {
-        showBanner("This session no longer exists. Reload the page to start a new one.");
+        const why = store.goneReason ? `${store.goneReason[0].toUpperCase()}${store.goneReason.slice(1)}.` : "";
+        showBanner(`${why || "This session no longer exists."} Reload the page to start a new one.`, lastScenario());
       } else {
         showBanner(null);
       }

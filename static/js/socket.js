@@ -21,7 +21,10 @@ export function connect(store, sessionId, token, { onGone } = {}) {
       if (typeof event.data === "string") {
         const message = JSON.parse(event.data);
         applyMessage(store, message);
-        if (message.type === "error" && message.code === "not_found" && message.re === undefined) gone = true;
+        if (message.type === "error" && message.code === "not_found" && message.re === undefined) {
+          gone = true;
+          set(store, "goneReason", message.message); // e.g. its server process stopped (a lecture hall)
+        }
         const origin = message.re !== undefined ? pending.get(message.re) : undefined;
         for (const listener of listeners) listener(message, origin);
         if (message.re !== undefined && message.type !== "graph" && message.type !== "config") pending.delete(message.re);

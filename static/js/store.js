@@ -9,6 +9,8 @@ export function createStore() {
   return {
     role: "view", hello: null, graph: null, state: null, config: null, dataset: null, grid: null,
     history: [], mode: "auto", hover: null, connection: "connecting",
+    // why the session ended, if the server said (its process stopped), and the last save made here
+    goneReason: null, lastSaved: null,
     drawnSeq: -1, dirty: true,
     // the step-through: a clicked node's explanation, the last verify and batch answers
     pinned: null, explained: null, verify: null, verifyFor: null, batch: null, batchOpen: false,
