@@ -1,7 +1,7 @@
 """A lecture hall: one session watched through 1, 2 and 4 server processes sharing it over Redis. Prints numbers.
 
     .venv/bin/python bench/lecture.py [--processes 1,2,4] [--viewers 200] [--speed 1000] [--seconds 8]
-                                      [--steps 20] [--clients 2] [--json]
+                                      [--steps 20] [--clients 2] [--json] [--logs DIR]
 
 Starts its own redis-server, then for each process count N starts N `serve` processes sharing it
 (each round under its own key prefix). Process 0 owns a session with the default config; its
@@ -661,6 +661,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--clients", type=int, default=2, help="load-generator processes (default 2)")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    parser.add_argument("--logs", type=Path, help="keep the servers' logs (and scenario files) in this directory")
     args = parser.parse_args()
     args.counts = [int(n) for n in args.processes.split(",") if n.strip()]
     if not args.counts or min(args.counts) < 1 or args.viewers < 1 or args.clients < 1 or args.seconds <= 0:
@@ -668,14 +669,25 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+@contextlib.contextmanager
+def scratch_directory(keep: Path | None):
+    """Where the servers' logs and scenario files go: `keep`, or a directory removed afterwards."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="backprop-lecture-") as scratch:
+        yield Path(scratch)
+
+
 def main() -> None:
     args = parse_args()
     args.load_before = os.getloadavg()[0]
     results = []
-    with tempfile.TemporaryDirectory(prefix="backprop-lecture-") as scratch, running_redis() as (port, redis):
+    with scratch_directory(args.logs) as scratch, running_redis() as (port, redis):
         for count in args.counts:
             print(f"round: {count} server process{'es' if count > 1 else ''} ...", file=sys.stderr, flush=True)
-            results.append(run_round(count, port, redis.pid, args, Path(scratch)))
+            results.append(run_round(count, port, redis.pid, args, scratch))
     print_table(results, args)
     if args.json:
         print(json.dumps(results, indent=1))

@@ -398,8 +398,8 @@ class Hall:
         answers = await pipe.execute()
         for mirror, owner in zip(mirrors, answers):
             if owner is None or owner.decode() != mirror.owner:
-                self._end_mirror(mirror, "The server process running this session has stopped, so the session "
-                                 "is gone. A saved scenario of it can still be opened.")
+                self._end_mirror(mirror, "the server process running this session has stopped, so the session "
+                                 "is gone")
         for process, alive in zip(processes, answers[len(mirrors):]):
             if not alive:
                 for proxy in [p for p in self.proxies.values() if p.process == process]:

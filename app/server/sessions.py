@@ -640,5 +640,4 @@ class Registry:
 
     def close_all(self) -> None:
         for sid in list(self.sessions):
-            self.remove(sid, "the server process running this session was stopped, so the session is gone. "
-                        "A saved scenario of it can still be opened.")
+            self.remove(sid, "the server process running this session has stopped, so the session is gone")

@@ -96,7 +96,8 @@ export function bindRunBar({ store, socket, token, classroom, graph, predict }) 
         showBanner(`The run diverged at iteration ${s.diverged_at}: a weight or gradient became infinite. `
           + "Lower the learning rate, then re-randomize.");
       } else if (store.connection === "gone") {
-        const why = store.goneReason ? `${store.goneReason[0].toUpperCase()}${store.goneReason.slice(1)}.` : "";
+        const reason = store.goneReason || "";
+        const why = reason && `${reason[0].toUpperCase()}${reason.slice(1)}${/[.!?]$/.test(reason) ? "" : "."}`;
         showBanner(`${why || "This session no longer exists."} Reload the page to start a new one.`, lastScenario());
       } else {
         showBanner(null);
