@@ -20,6 +20,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from starlette.websockets import WebSocketDisconnect
+
 from app.engine import Config, parse_config
 from app.run import Run, run_view
 from app.run.view import grid_maps
@@ -157,9 +159,10 @@ class Audience:
         send = conn.send_str if isinstance(data, str) else conn.send_bytes
         try:
             await asyncio.wait_for(send(data), self.settings.send_timeout)
-        except (asyncio.TimeoutError, RuntimeError, OSError):
+        except (asyncio.TimeoutError, RuntimeError, OSError, WebSocketDisconnect):
             # RuntimeError: the socket was closed while this message waited ("Cannot call send
-            # once a close message has been sent"); either way this client is done
+            # once a close message has been sent"); WebSocketDisconnect: the client left while
+            # it was being sent. Either way this client is done
             conn.closing = True
             return False
         return True
