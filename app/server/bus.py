@@ -19,6 +19,10 @@ import orjson
 _LENGTH = struct.Struct(">I")
 
 
+class HallUnavailable(Exception):
+    """The owner of a session (or Redis) did not answer in time."""
+
+
 class BadEnvelope(ValueError):
     """Bytes on a hall channel that are not an envelope (another program sharing the prefix)."""
 

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from . import wire
+from .bus import HallUnavailable
 
 SESSION_PATH = re.compile(r"^/(?:api/sessions|s|present)/([A-Za-z0-9_-]{1,64})(?:/|$)")
 FORWARDED = "backprop.forwarded"  # set in a forwarded request's scope: it is never forwarded twice
@@ -44,8 +45,6 @@ class ForwardToOwner:
 
 async def ask_owner(hall, owner: str, scope, body: bytes) -> tuple[int, list, bytes]:
     """The owner's answer to the request `scope` with `body`; a 503 if it does not answer in time."""
-    from .hall import HallUnavailable  # hall.py imports this module
-
     try:
         header, parts = await hall.request(owner, {"http": _request(scope)}, body)
     except HallUnavailable as exc:

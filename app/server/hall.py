@@ -38,7 +38,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from . import wire
-from .bus import RESERVE, BadEnvelope, Names, pack, token_hash, unpack
+from .bus import RESERVE, BadEnvelope, HallUnavailable, Names, pack, token_hash, unpack
 from .forwarding import call_app
 from .handlers import handle_text
 from .questions import AnswerRate
@@ -49,10 +49,6 @@ log = logging.getLogger("backprop_lab.hall")
 QUEUE_LIMIT = 20_000  # publishes waiting while Redis is away; past it they are dropped (at most once anyway)
 BATCH = 256  # publishes sent in one round trip
 CONNECT_ATTEMPTS = 25  # at startup, 0.2 s apart: Redis started beside us may take a moment
-
-
-class HallUnavailable(Exception):
-    """The owner of a session (or Redis) did not answer in time."""
 
 
 class RemoteConnection:

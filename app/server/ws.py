@@ -18,8 +18,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from . import wire
 from .admission import note_commands, token_matches
-from .bus import token_hash
-from .hall import HallUnavailable
+from .bus import HallUnavailable, token_hash
 from .handlers import handle_text, plain_ack
 from .network import handshake_refusal
 from .sessions import Audience, Connection, Session, SessionLimit, SessionTaken
