@@ -111,11 +111,10 @@ class Hall:
         self.settings, self.registry, self.app = settings, registry, app
         self.names = Names(settings.hall_prefix)
         self.id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
-        self.redis = aioredis.from_url(settings.redis_url, socket_timeout=max(2.0, settings.hall_ttl),
-                                       socket_connect_timeout=2.0)
-        self._publish_redis = aioredis.from_url(settings.redis_url, single_connection_client=True,
-                                                socket_timeout=max(2.0, settings.hall_ttl),
-                                                socket_connect_timeout=2.0)
+        timeouts = {"socket_timeout": max(2.0, settings.hall_ttl), "socket_connect_timeout": 2.0}
+        self.redis = aioredis.from_url(settings.redis_url, **timeouts)
+        # every publish on one connection, so they reach Redis (and every subscriber) in order
+        self._publish_redis = aioredis.from_url(settings.redis_url, single_connection_client=True, **timeouts)
         self.outgoing: asyncio.Queue = asyncio.Queue(QUEUE_LIMIT)
         self.dropped = 0  # publishes lost while Redis was away
         self.published = 0  # publishes and bytes sent (bench/lecture.py reads them from /healthz)

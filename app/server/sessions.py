@@ -102,7 +102,8 @@ class Audience:
                 conn.wake.set()
 
     async def next_frame(self, interval: float) -> Frame:
-        raise NotImplementedError
+        """The frame to send now: built by a Session, received by a Mirror (each defines it)."""
+        raise NotImplementedError  # abstract: Audience itself is never instantiated
 
     def attach(self, conn: Connection) -> None:
         self.connections.add(conn)
