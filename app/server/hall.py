@@ -62,6 +62,7 @@ class RemoteConnection:
         self.answer_rate = AnswerRate()
         self.closing = False
         self.sent_version = -1
+        self.sent_seq = -1
         self.session: Session | None = None
         self.queue: deque = deque()  # what its process sent for it (join, commands, leave), in order
         self.worker: asyncio.Task | None = None
@@ -85,7 +86,7 @@ class Mirror(Audience):
         self.ended: str | None = None
         self.by_cid: dict[str, Connection] = {}
 
-    async def next_frame(self, interval: float) -> Frame:
+    async def next_frame(self, interval: float, newer_than: int) -> Frame:
         return self.latest
 
     def take_frame(self, seq: int, playing: bool, state: bytes, grid: bytes) -> None:
@@ -483,6 +484,7 @@ class Hall:
                 mirror = self.mirrors.get(header["sid"])
                 if kind == "joined" and mirror is not None:
                     conn.sent_version = header["seq"]
+                    conn.sent_seq = header["seq"]
                     mirror.attach(conn)
                 future.set_result(None if kind == "joined" else header)
         elif kind == "request":

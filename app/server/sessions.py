@@ -55,6 +55,7 @@ class Connection:
     outbox: asyncio.Queue
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     sent_version: int = -1
+    sent_seq: int = -1  # the newest frame sent by its sender: a reused frame is never sent twice
     acked: int = -1
     in_flight: deque = field(default_factory=deque)  # seqs of play frames not yet acknowledged
     next_frame_at: float = 0.0  # the earliest moment the next play frame may go
@@ -101,8 +102,9 @@ class Audience:
             if conn.wants_change:
                 conn.wake.set()
 
-    async def next_frame(self, interval: float) -> Frame:
-        """The frame to send now: built by a Session, received by a Mirror (each defines it)."""
+    async def next_frame(self, interval: float, newer_than: int) -> Frame:
+        """The frame to send now to a reader that last had frame `newer_than`: built by a
+        Session, received by a Mirror (each defines it)."""
         raise NotImplementedError  # abstract: Audience itself is never instantiated
 
     def attach(self, conn: Connection) -> None:
@@ -137,9 +139,12 @@ class Audience:
                     await conn.wake.wait()
                     timer.cancel()
                     continue
-                frame = await self.next_frame(interval)
-                conn.in_flight.append(frame.seq)
+                frame = await self.next_frame(interval, conn.sent_seq)
                 conn.sent_version = frame.version
+                if frame.seq <= conn.sent_seq:  # nothing newer than what it has (a mirror between frames)
+                    continue
+                conn.in_flight.append(frame.seq)
+                conn.sent_seq = frame.seq
                 # keep a steady cadence (late frames do not push the next one back), but never
                 # bank more than half an interval of debt: on average at most max_fps
                 conn.next_frame_at = max(conn.next_frame_at + interval, now + interval / 2)
@@ -187,6 +192,7 @@ class Session(Audience):
         self.verify_slot = asyncio.Lock()
         self.seq = 0
         self._frame: Frame | None = None
+        self._building: asyncio.Task | None = None  # the play frame being built, awaited by every sender wanting one
         self.stepping = False  # a long step is running: other changes wait for it (busy)
         self.speed = 0.0
         self._play_task: asyncio.Task | None = None
@@ -212,14 +218,9 @@ class Session(Audience):
         """Its sockets in every process: what the state reports and the connection limit counts."""
         return len(self.connections) + len(self.remote)
 
-    def frame(self, reuse_for: float = 0.0) -> Frame:
-        """The newest frame, built now if the run changed since the last one, unless the last
-        was built less than `reuse_for` seconds ago. While playing the run changes every few
-        milliseconds and each viewer's sender is ready at its own moment: without reuse a
-        room of 200 would have a frame built for nearly every send."""
+    def frame(self) -> Frame:
+        """The newest frame, built now if the run changed since the last one."""
         last = self._frame
-        if last is not None and reuse_for and time.monotonic() - last.built_at < reuse_for:
-            return last
         if last is None or last.version != self.version:
             self.seq += 1
             view = run_view(self.run)
@@ -230,25 +231,42 @@ class Session(Audience):
             self._frame = Frame(self.version, self.seq, state, encoded, grid, encoded.decode(), time.monotonic())
         return self._frame
 
-    async def play_frame(self, reuse_for: float) -> Frame:
-        """The newest frame while playing: background work, so it takes its turn in the lane and
-        is built in the frames thread, with the session's lock keeping the run still meanwhile."""
-        last = self._frame
-        if last is not None and (last.version == self.version or time.monotonic() - last.built_at < reuse_for):
-            return last
-        async with lane(), self.lock, self.frame_lock:
-            built = asyncio.get_running_loop().run_in_executor(frame_executor(), self.frame, reuse_for)
-            try:
-                return await asyncio.shield(built)
-            except asyncio.CancelledError:
-                # the thread cannot be stopped: hold the locks until it is done, so no other frame
-                # is built beside it and the run does not change under it
-                await asyncio.wait([built])
-                raise
+    async def play_frame(self, reuse_for: float, newer_than: int) -> Frame:
+        """The newest frame while playing, for a reader that last had frame `newer_than`.
 
-    async def next_frame(self, interval: float) -> Frame:
+        While playing the run changes every few milliseconds and each viewer's sender is ready at
+        its own moment. So a frame built less than `reuse_for` seconds ago is shared (unless the
+        reader has it), and the senders that find none wait together for the one frame being
+        built: each going through the lane and the frames thread in turn would cap a room of 200
+        near five frames a second each, with the process mostly idle."""
+        last = self._frame
+        if (last is not None and last.seq > newer_than
+                and (last.version == self.version or time.monotonic() - last.built_at < reuse_for)):
+            return last
+        if self._building is None:
+            self._building = asyncio.get_running_loop().create_task(self._build_play_frame())
+        # shielded: a reader that leaves does not stop the frame the others are waiting for
+        return await asyncio.shield(self._building)
+
+    async def _build_play_frame(self) -> Frame:
+        """Background work: it takes its turn in the lane and is built in the frames thread,
+        with the session's lock keeping the run still meanwhile."""
+        try:
+            async with lane(), self.lock, self.frame_lock:
+                built = asyncio.get_running_loop().run_in_executor(frame_executor(), self.frame)
+                try:
+                    return await asyncio.shield(built)
+                except asyncio.CancelledError:
+                    # the thread cannot be stopped: hold the locks until it is done, so no other
+                    # frame is built beside it and the run does not change under it
+                    await asyncio.wait([built])
+                    raise
+        finally:
+            self._building = None
+
+    async def next_frame(self, interval: float, newer_than: int) -> Frame:
         if self.playing:
-            return await self.play_frame(reuse_for=interval / 2)
+            return await self.play_frame(interval / 2, newer_than)
         async with self.frame_lock:
             return self.frame()
 
@@ -262,6 +280,7 @@ class Session(Audience):
         state_bytes = frame.state_bytes if re is None else wire.encode(wire.reply(frame.state, re))
         conn.push(("text", state_bytes), ("bytes", frame.grid))
         conn.sent_version = max(conn.sent_version, frame.version)
+        conn.sent_seq = max(conn.sent_seq, frame.seq)
 
     def sync_graph(self, re: Any = None, origin: Connection | None = None, force: bool = False) -> None:
         """Send `graph` to everyone if the run's graph changed (shape, view, or the gates of the example)."""
@@ -403,7 +422,7 @@ class Session(Audience):
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue
-            frame = await self.next_frame(interval)
+            frame = await self.next_frame(interval, published_seq)
             relayed_version = frame.version
             if frame.seq > published_seq and self.remote:
                 published_seq = frame.seq

@@ -30,3 +30,71 @@ def test_attached_greets_first_and_detaches_however_the_block_ends():
         return [orjson.loads(data)["type"] if kind == "text" else "grid" for kind, data in sent]
 
     assert run_apart(scenario()) == ["hello", "graph", "state", "grid", "config", "dataset", "presentation"]
+
+
+def test_a_frame_reused_for_the_room_is_never_given_twice_to_one_reader():
+    """While playing, a frame built moments ago is shared by every viewer ready at about that
+    time; a reader that already has it must get a newer one (the hall's CI run caught a
+    viewer sent frame 15 twice)."""
+    async def scenario():
+        session = Session("s", "t", parse_config(), small_settings())
+        session.playing = True  # frames as while playing, without the play loop moving the run
+        interval = 1000.0  # reuse for 500 s: the test does not depend on how fast it runs
+        first = await session.next_frame(interval, newer_than=-1)
+        session.changed()
+        shared = await session.next_frame(interval, newer_than=-1)  # another viewer, just after
+        mine = await session.next_frame(interval, newer_than=first.seq)  # the one that had `first`
+        return first.seq, shared.seq, mine.seq
+
+    first, shared, mine = run_apart(scenario())
+    assert shared == first, "a viewer new to the frame shares the one just built"
+    assert mine > first, "a viewer that has it is never given it again"
+
+
+def test_a_viewer_answered_with_a_frame_is_not_sent_that_frame_again():
+    async def scenario():
+        sent: list[int] = []
+        done = asyncio.Event()
+
+        async def record(text):
+            sent.append(orjson.loads(text)["seq"])
+            if len(sent) == 2:
+                done.set()
+
+        session = Session("s", "t", parse_config(), small_settings(max_fps=0.001))
+        session.playing = True
+        conn = Connection("control", record, _nowhere, asyncio.Queue(16))
+        session.frame()
+        session.reply_frame(conn, "c1")  # its answer carries the current frame
+        session.changed()  # and the run moves on at once
+        sender = asyncio.get_running_loop().create_task(session.sender(conn))
+        await asyncio.wait_for(done.wait(), 30)
+        conn.closing = True
+        conn.wake.set()
+        await sender
+        return sent
+
+    answered, next_frame = run_apart(scenario())
+    assert next_frame > answered
+
+
+def test_viewers_wanting_a_play_frame_at_once_wait_for_one_build_together():
+    """A room's senders that find no fresh frame share the one being built: each taking its own
+    turn through the lane and the frames thread capped 200 viewers near 5 frames a second."""
+    async def scenario():
+        session = Session("s", "t", parse_config(), small_settings())
+        session.playing = True
+        builds = []
+        build = session.frame
+
+        def counted():
+            builds.append(1)
+            return build()
+
+        session.frame = counted
+        session.changed()
+        frames = await asyncio.gather(*(session.play_frame(0.0, newer_than=-1) for _ in range(50)))
+        return {frame.seq for frame in frames}, len(builds)
+
+    seqs, builds = run_apart(scenario())
+    assert len(seqs) == 1 and builds == 1
