@@ -35,6 +35,33 @@ def workers_problem(workers: int) -> str | None:
     return None
 
 
+def settings_problem(host: str, port: int) -> str | None:
+    """What is wrong with the BACKPROP_ environment (and --host, --port), each setting by its name,
+    or None: a mistyped variable stops the server with one clear line, not a traceback."""
+    from pydantic import ValidationError
+
+    from app.server.settings import Settings
+
+    try:
+        Settings(host=host, port=port)
+    except ValidationError as exc:
+        return "; ".join(_setting_error(error) for error in exc.errors())
+    return None
+
+
+def _setting_error(error: dict) -> str:
+    from app.server.settings import redacted
+
+    message = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # a rule between settings: its message names them
+        return message
+    field = str(error["loc"][0])
+    name = f"--{field}" if field in ("host", "port") else f"BACKPROP_{field.upper()}"
+    given = error.get("input")
+    shown = redacted(str(given)) if field == "redis_url" else repr(given)  # a URL may carry a password
+    return f"{name}: {message} (got {shown})"
+
+
 def storage_problem(host: str, port: int) -> str | None:
     """Why the configured scenario database cannot be used, checked before serving: a class that
     saves its work must not find out at its first save that it never could."""
@@ -48,7 +75,7 @@ def storage_problem(host: str, port: int) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        problem = workers_problem(args.workers)
+        problem = workers_problem(args.workers) or settings_problem(args.host, args.port)
         if problem:
             print(f"backprop-lab: cannot serve: {problem}", file=sys.stderr, flush=True)
             return UNUSABLE

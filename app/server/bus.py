@@ -75,6 +75,11 @@ class Names:
         """A hash: process id → how many sessions it holds (the cap is their sum over live processes)."""
         return f"{self.prefix}:counts"
 
+    def client(self, address: str) -> str:
+        """A hash: process id → how many sessions it holds for one client address (the per-client
+        cap is their sum over live processes); it expires with the last heartbeat renewing it."""
+        return f"{self.prefix}:client:{address}"
+
     @property
     def claim_secret(self) -> str:
         """The HMAC secret of page claims, shared so a page served by one process connects to another."""
@@ -89,23 +94,33 @@ class Names:
         return f"{self.prefix}:inbox:{process_id}"
 
 
-# Atomically: refuse if the session id is registered already ("taken") or the live processes
-# hold `cap` sessions between them ("full"); else count it for this process and register it.
+# Atomically: refuse if the session id is registered already ("taken"), if the live processes
+# hold `cap` sessions between them ("full"), or `client_cap` for the asking address ("client_full";
+# a client_cap of 0: no address to count); else count it for this process and register it.
 # Counts of processes whose heartbeat key has expired are dropped as they are found.
 RESERVE = """
 local counts, me, cap, process_prefix = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local session, token, ttl_ms = KEYS[2], ARGV[4], tonumber(ARGV[5])
+local client, client_cap = KEYS[3], tonumber(ARGV[6])
 if redis.call('EXISTS', session) == 1 then return 'taken' end
-local total, all = 0, redis.call('HGETALL', counts)
-for i = 1, #all, 2 do
-  if all[i] == me or redis.call('EXISTS', process_prefix .. all[i]) == 1 then
-    total = total + tonumber(all[i + 1])
-  else
-    redis.call('HDEL', counts, all[i])
+local function live_total(key)
+  local total, all = 0, redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    if all[i] == me or redis.call('EXISTS', process_prefix .. all[i]) == 1 then
+      total = total + tonumber(all[i + 1])
+    else
+      redis.call('HDEL', key, all[i])
+    end
   end
+  return total
 end
-if total >= cap then return 'full' end
+if live_total(counts) >= cap then return 'full' end
+if client_cap > 0 and live_total(client) >= client_cap then return 'client_full' end
 redis.call('HINCRBY', counts, me, 1)
+if client_cap > 0 then
+  redis.call('HINCRBY', client, me, 1)
+  redis.call('PEXPIRE', client, ttl_ms)
+end
 redis.call('HSET', session, 'owner', me, 'token', token)
 redis.call('PEXPIRE', session, ttl_ms)
 return 'ok'

@@ -31,7 +31,7 @@ import os
 import secrets
 import socket
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -43,6 +43,7 @@ from .forwarding import call_app
 from .handlers import handle_text
 from .questions import AnswerRate
 from .sessions import Audience, Connection, Frame, Session
+from .settings import redacted
 
 log = logging.getLogger("backprop_lab.hall")
 
@@ -132,6 +133,7 @@ class Hall:
         self._cids = itertools.count(1)
         self._tasks: list[asyncio.Task] = []
         self._reserve = None
+        self._clients_counted: set[str] = set()  # addresses whose sessions the last beat counted here
 
     # --- lifetime --------------------------------------------------------------------------
 
@@ -143,7 +145,7 @@ class Hall:
                 break
             except (RedisError, OSError) as exc:
                 if attempt == CONNECT_ATTEMPTS - 1:
-                    raise RuntimeError(f"cannot reach Redis at BACKPROP_REDIS_URL ({self.settings.redis_url}): "
+                    raise RuntimeError(f"cannot reach Redis at BACKPROP_REDIS_URL ({redacted(self.settings.redis_url)}): "
                                        f"{exc}") from None
                 await asyncio.sleep(0.2)
         await self.redis.set(self.names.claim_secret, secrets.token_hex(32), nx=True)
@@ -167,6 +169,8 @@ class Hall:
                 pipe = self.redis.pipeline(transaction=False)
                 pipe.delete(self.names.process(self.id))
                 pipe.hdel(self.names.counts, self.id)
+                for address in self._clients_counted:
+                    pipe.hdel(self.names.client(address), self.id)
                 await pipe.execute()
         for client in (self.redis, self._publish_redis):
             with contextlib.suppress(Exception):
@@ -297,33 +301,36 @@ class Hall:
 
     # --- the registry ----------------------------------------------------------------------
 
-    async def reserve(self, session_id: str, token: str) -> str:
-        """'ok' (the id is this process's now, counted against the cap), 'full' or 'taken'."""
+    async def reserve(self, session_id: str, token: str, owner: str | None) -> str:
+        """'ok' (the id is this process's now, counted against both caps), 'full' (the hall's
+        cap), 'client_full' (the cap of `owner`, the asking address) or 'taken'."""
         try:
             answer = await self._reserve(
-                keys=[self.names.counts, self.names.session(session_id)],
+                keys=[self.names.counts, self.names.session(session_id), self.names.client(owner or "")],
                 args=[self.id, self.settings.max_sessions, self.names.process(""), token_hash(token),
-                      int(self.settings.hall_ttl * 1000)])
+                      int(self.settings.hall_ttl * 1000), 0 if owner is None else self.settings.max_sessions_per_client])
         except (RedisError, OSError) as exc:
             raise HallUnavailable(f"Redis is unreachable ({exc})") from None
         return answer.decode() if isinstance(answer, bytes) else str(answer)
 
-    def released(self, session: Session, reason: str) -> None:
-        """`session` left this process (deleted, expired, evicted, shutting down): unregister it,
-        and tell its viewers elsewhere why."""
+    def released(self, session: Session, owner: str | None, reason: str) -> None:
+        """`session`, made for address `owner`, left this process (deleted, expired, evicted,
+        shutting down): unregister it, and tell its viewers elsewhere why."""
         if session.remote:
             self.to_room(session.id, {"k": "gone", "reason": reason})
         for proxy in list(session.remote.values()):
             self._forget(proxy)
         session.remote.clear()
         loop = asyncio.get_running_loop()
-        loop.create_task(self._unregister(session.id))
+        loop.create_task(self._unregister(session.id, owner))
 
-    async def _unregister(self, session_id: str) -> None:
+    async def _unregister(self, session_id: str, owner: str | None) -> None:
         with contextlib.suppress(RedisError, OSError):
             pipe = self.redis.pipeline(transaction=False)
             pipe.delete(self.names.session(session_id))
             pipe.hincrby(self.names.counts, self.id, -1)
+            if owner is not None:
+                pipe.hincrby(self.names.client(owner), self.id, -1)
             await pipe.execute()
 
     async def lookup(self, session_id: str) -> tuple[str, str] | None:
@@ -361,8 +368,15 @@ class Hall:
                                     "expires": f"{now_wall + deadline - now_mono:.0f}"})
             pipe.pexpire(key, ttl)
         pipe.hset(self.names.counts, self.id, len(self.registry.sessions))
+        by_client = Counter(lease.owner for lease in self.registry.leases.values() if lease.owner is not None)
+        for address, held in by_client.items():
+            pipe.hset(self.names.client(address), self.id, held)
+            pipe.pexpire(self.names.client(address), ttl)
+        for address in self._clients_counted - by_client.keys():  # none of theirs left here
+            pipe.hdel(self.names.client(address), self.id)
         pipe.info("server")
         *_, info = await pipe.execute()
+        self._clients_counted = set(by_client)
         if self.up_since is None or info.get("run_id") != self._run_id:
             # first beat since Redis was unreachable, or since it restarted (a new run_id; it may
             # have restarted between two beats, empty): deaths are judged only after a grace

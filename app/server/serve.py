@@ -8,7 +8,7 @@ import uvicorn
 
 from .main import create_app
 from .network import WILDCARD_HOSTS, lan_address
-from .settings import Settings
+from .settings import Settings, redacted
 
 
 def addresses(host: str, port: int, lan: str | None) -> list[str]:
@@ -35,7 +35,7 @@ def serve(host: str, port: int, workers: int = 1) -> int:
     if workers > 1:
         # each worker process builds its own app from the environment (where host and port go too)
         os.environ["BACKPROP_HOST"], os.environ["BACKPROP_PORT"] = host, str(port)
-        print(f"{workers} processes share sessions through Redis at {settings.redis_url}", flush=True)
+        print(f"{workers} processes share sessions through Redis at {redacted(settings.redis_url)}", flush=True)
         uvicorn.run("app.server.serve:app_from_environment", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)

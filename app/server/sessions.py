@@ -564,20 +564,33 @@ class Registry:
         token = token or secrets.token_urlsafe(24)
         while True:
             try:
-                answer = await self.hall.reserve(session_id, token)
+                answer = await self.hall.reserve(session_id, token, owner)
             except Exception as exc:  # HallUnavailable: a session nobody else could find is no use
                 raise SessionLimit(f"sessions cannot be made right now: {exc}") from None
             if answer == "taken":
                 raise SessionTaken(session_id)
             if answer == "ok":
                 break
+            self._make_room_in_hall(owner, client_full=answer == "client_full")
+        return self._add(session_id, token, config, run, presentation, owner)  # the hall has counted it
+
+    def _make_room_in_hall(self, owner: str | None, client_full: bool) -> None:
+        """The hall refused a new session: evict one of this process's idle sessions (the
+        address's own if it is at its cap) so the next try may succeed, else SessionLimit."""
+        if client_full:
+            most = self.settings.max_sessions_per_client
+            victim = self._idlest([sid for sid, lease in self.leases.items() if lease.owner == owner])
+            if victim is None:
+                raise SessionLimit(f"your address ({owner}) already holds the most sessions one address may "
+                                   f"({most}) across this lecture hall's processes, and every one of them here is "
+                                   "open in a page; close one and try again", full=False)
+        else:
             victim = self._idlest(self.sessions)
             if victim is None:
                 raise SessionLimit(f"the lecture hall is full: its processes hold their maximum of "
                                    f"{self.settings.max_sessions} sessions between them and every one here is open "
                                    "in a page right now; try again in a few minutes")
-            self.remove(victim, "the session was closed to make room for a new one")
-        return self._add(session_id, token, config, run, presentation, owner)  # the hall has counted it
+        self.remove(victim, "the session was closed to make room for a new one")
 
     def claim(self, owner: str | None) -> tuple[str, str]:
         """An id and token for a page; the session is made when its websocket connects (`redeem`).
@@ -646,12 +659,12 @@ class Registry:
     def remove(self, session_id: str, reason: str = "the session has ended") -> Session | None:
         """End a session here; in a lecture hall its viewers in other processes are told `reason`."""
         session = self.sessions.pop(session_id, None)
-        self.leases.pop(session_id, None)
+        lease = self.leases.pop(session_id, None)
         if session is not None:
             session.stop_playing()
             session.stop_sweeping()
             if self.hall is not None:
-                self.hall.released(session, reason)
+                self.hall.released(session, lease.owner if lease else None, reason)
         return session
 
     def expire(self, now: float | None = None) -> list[str]:

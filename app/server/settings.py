@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url understands
+
+
+def redacted(url: str) -> str:
+    """`url` fit to print or log: its password (a Redis URL may carry one) replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 class Settings(BaseSettings):
@@ -68,3 +81,32 @@ class Settings(BaseSettings):
     hall_ttl: float = Field(4.0, gt=0, le=60, description=(
         "seconds a process (and its sessions) stays registered after its last heartbeat: a dead owner's "
         "viewers elsewhere are told within hall_ttl + hall_heartbeat"))
+
+    @field_validator("redis_url")
+    @classmethod
+    def _a_redis_url(cls, url: str | None) -> str | None:
+        """A URL redis-py can connect with, refused at startup rather than at the first session."""
+        if url is None:
+            return None
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 -- raises ValueError on a port that is not a number from 0 to 65535
+        except ValueError as exc:
+            raise ValueError(f"it is not a URL ({exc})") from None
+        if parts.scheme not in REDIS_SCHEMES:
+            raise ValueError(f"the scheme must be one of {', '.join(s + '://' for s in REDIS_SCHEMES)}, "
+                             "e.g. redis://127.0.0.1:6379/0")
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("the URL has no host, e.g. redis://127.0.0.1:6379/0")
+        if parts.scheme == "unix" and not parts.path:
+            raise ValueError("a unix:// URL needs the socket's path, e.g. unix:///run/redis/redis.sock")
+        return url
+
+    @model_validator(mode="after")
+    def _beats_renew_before_expiry(self) -> "Settings":
+        """A heartbeat must come well within the TTL it renews, or live processes would expire
+        between two beats and be taken for dead."""
+        if self.hall_ttl < 2 * self.hall_heartbeat:
+            raise ValueError(f"BACKPROP_HALL_TTL ({self.hall_ttl:g} s) must be at least twice "
+                             f"BACKPROP_HALL_HEARTBEAT ({self.hall_heartbeat:g} s)")
+        return self

@@ -49,16 +49,17 @@ def wait_until(check, what: str, seconds: float = 15.0):
 class Redis:
     """Debian's redis-server, without persistence: a restart starts it empty, as a crash would."""
 
-    def __init__(self, port: int):
-        self.port, self.process = port, None
+    def __init__(self, port: int, password: str | None = None):
+        self.port, self.password, self.process = port, password, None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{f':{self.password}@' if self.password else ''}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        locked = ["--requirepass", self.password] if self.password else []
         self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "no"],
+                                         "--save", "", "--appendonly", "no", *locked],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self.answers, "redis-server to answer")
 
@@ -66,7 +67,7 @@ class Redis:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                 s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
+                return s.recv(16).startswith((b"+PONG", b"-NOAUTH"))  # -NOAUTH: up, and wants its password
         except OSError:
             return False
 

@@ -192,6 +192,28 @@ def test_the_session_cap_and_idle_expiry_hold_across_processes(hall):
     a.new_session(CONFIG), b.new_session(CONFIG)
 
 
+def test_one_address_holds_at_most_its_share_of_sessions_across_processes(hall):
+    limits = {"max_sessions_per_client": 2}
+    a, b = hall("A", **limits), hall("B", **limits)
+    first, _ = a.new_session(CONFIG)
+    second, _ = b.new_session(CONFIG)
+    with a.connect(first) as on_a, b.connect(second) as on_b:  # both open in a page: neither is given up
+        on_a.handshake(), on_b.handshake()
+        for server in (a, b):  # each process holds only one of them, and still refuses a third
+            status, body, _ = server.request("POST", "/api/sessions", {"config": CONFIG})
+            assert status == 429 and body["error"]["code"] == "limit", body
+            assert "across this lecture hall's processes" in body["error"]["message"] and "(2)" in body["error"]["message"]
+    # nobody watching: the address's idle session in the asking process makes room for the new one
+    def made() -> str | None:
+        status, body, _ = a.request("POST", "/api/sessions", {"config": CONFIG})
+        assert status in (201, 429), body  # 429 until A has seen its viewer's socket close
+        return body["id"] if status == 201 else None
+
+    third = wait_until(made, "a new session once nobody watches the first")
+    assert a.request("GET", f"/api/sessions/{first}")[0] == 404
+    assert {a.request("GET", f"/api/sessions/{sid}")[0] for sid in (second, third)} == {200}
+
+
 def _registered(server, session_id: str) -> bool:
     import redis
 

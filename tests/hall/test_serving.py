@@ -11,7 +11,7 @@ import redis
 
 from app.server.bus import BadEnvelope, pack, unpack
 
-from .conftest import ROOT, Peer, free_port, wait_until
+from .conftest import ROOT, Peer, Redis, Server, free_port, wait_until
 
 CONFIG = {"dataset": {"name": "xor", "n": 40}, "hidden": [3]}
 
@@ -33,6 +33,32 @@ def test_redis_that_cannot_be_reached_stops_the_server_saying_where(tmp_path):
     done = serve("--port", str(free_port()), BACKPROP_REDIS_URL=f"redis://127.0.0.1:{port}/0",
                  BACKPROP_SCENARIO_DB=str(tmp_path / "s.sqlite3"))
     assert done.returncode != 0 and f"cannot reach Redis at BACKPROP_REDIS_URL (redis://127.0.0.1:{port}/0)" in done.stderr
+
+
+def test_a_redis_with_a_password_carries_the_hall_and_a_wrong_password_is_refused_unprinted(tmp_path):
+    locked = Redis(free_port(), password="right-horse-battery")
+    locked.start()
+    try:
+        wrong = locked.url.replace("right-horse-battery", "wrong-staple")
+        done = serve("--port", str(free_port()), BACKPROP_REDIS_URL=wrong, BACKPROP_SCENARIO_DB=str(tmp_path / "s.sqlite3"))
+        assert done.returncode != 0
+        assert f"cannot reach Redis at BACKPROP_REDIS_URL (redis://:***@127.0.0.1:{locked.port}/0)" in done.stderr
+        assert "wrong-staple" not in done.stderr + done.stdout
+        # with the right one, two processes share a session through it
+        servers: list[Server] = []
+        try:
+            for name in ("A", "B"):
+                servers.append(Server(locked, "locked", tmp_path, name))
+            a, b = servers
+            sid, token = a.new_session(CONFIG)
+            with b.connect(sid, token) as control:
+                assert control.handshake()["hello"]["role"] == "control"
+                assert control.call(type="step", unit="op", count=2)["type"] == "state"
+        finally:
+            for server in servers:
+                server.stop()
+    finally:
+        locked.stop()
 
 
 def test_workers_share_one_port_and_every_session_works_through_it(redis_server, tmp_path):

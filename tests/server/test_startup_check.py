@@ -62,3 +62,40 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
     db = tmp_path / "notes.txt"
     db.write_text("a shopping list, not a database\n" * 40)
     assert "file is not a database" in refused(db)
+
+
+def refused_setting(tmp_path: Path, *args: str, **env: str) -> str:
+    """The one line `serve` prints when a setting is unusable (exit 2, no traceback)."""
+    command, options = serve(tmp_path / "s.sqlite3")
+    options["env"] = {**options["env"], **env}
+    done = subprocess.run([*command, *args], capture_output=True, timeout=60, **options)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("backprop-lab: cannot serve: "), done.stderr
+    return lines[0].removeprefix("backprop-lab: cannot serve: ")
+
+
+def test_an_unusable_setting_is_named_with_what_was_given_and_what_is_allowed(tmp_path):
+    assert refused_setting(tmp_path, BACKPROP_MAX_FPS="fast") == (
+        "BACKPROP_MAX_FPS: Input should be a valid number, unable to parse string as a number (got 'fast')")
+    assert refused_setting(tmp_path, BACKPROP_GRID_RESOLUTION="4") == (
+        "BACKPROP_GRID_RESOLUTION: Input should be greater than or equal to 8 (got '4')")
+    assert refused_setting(tmp_path, "--port", "70000") == (
+        "--port: Input should be less than or equal to 65535 (got 70000)")
+    # two at once: both named
+    both = refused_setting(tmp_path, BACKPROP_MAX_FPS="0", BACKPROP_HALL_PREFIX="a b")
+    assert "BACKPROP_MAX_FPS" in both and "BACKPROP_HALL_PREFIX" in both
+
+
+def test_a_redis_url_is_checked_before_serving_and_its_password_never_printed(tmp_path):
+    wrong_scheme = refused_setting(tmp_path, BACKPROP_REDIS_URL="http://:hunter2@127.0.0.1:6379/0")
+    assert wrong_scheme.startswith("BACKPROP_REDIS_URL: the scheme must be one of redis://, rediss://, unix://")
+    assert "hunter2" not in wrong_scheme and "http://:***@127.0.0.1:6379/0" in wrong_scheme
+    assert "no host" in refused_setting(tmp_path, BACKPROP_REDIS_URL="redis:///0")
+    assert "not a URL" in refused_setting(tmp_path, BACKPROP_REDIS_URL="redis://127.0.0.1:99999/0")
+    assert "socket's path" in refused_setting(tmp_path, BACKPROP_REDIS_URL="unix://")
+
+
+def test_heartbeats_must_come_well_within_the_time_they_keep_a_process_registered(tmp_path):
+    assert refused_setting(tmp_path, BACKPROP_HALL_TTL="1.5", BACKPROP_HALL_HEARTBEAT="1") == (
+        "BACKPROP_HALL_TTL (1.5 s) must be at least twice BACKPROP_HALL_HEARTBEAT (1 s)")
