@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -43,9 +44,12 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running_server(cpus: set[int] | None = None):
     """Yields (port, process) once /healthz answers; stops the server afterwards.
-    `cpus` pins the server to those cores (e.g. {0}: "on one core")."""
+    `cpus` pins the server to those cores (e.g. {0}: "on one core"). Its scenarios go to a
+    database of its own, thrown away after: a bench must not fill (or read) the user's."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT,
+    scratch = tempfile.TemporaryDirectory(prefix="backprop-bench-")
+    env = {**os.environ, "BACKPROP_SCENARIO_DB": str(Path(scratch.name) / "scenarios.sqlite3")}
+    server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if cpus:
         os.sched_setaffinity(server.pid, cpus)
@@ -60,3 +64,4 @@ def running_server(cpus: set[int] | None = None):
     finally:
         server.terminate()
         server.wait(5)
+        scratch.cleanup()

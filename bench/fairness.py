@@ -83,7 +83,10 @@ def save_scenario(port: int, sid: str) -> float:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/api/scenarios", method="POST",
                                      data=json.dumps({"session": sid, "title": "bench"}).encode(),
                                      headers={"content-type": "application/json", "x-backprop-owner": "bench-owner-0001"})
-    urllib.request.urlopen(request).read()
+    try:
+        urllib.request.urlopen(request).read()
+    except urllib.error.HTTPError as error:
+        raise SystemExit(f"saving a scenario was refused: {error.code} {error.read().decode()}") from None
     return (time.perf_counter() - start) * 1000
 
 
