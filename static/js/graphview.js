@@ -175,6 +175,22 @@ export function bindGraph({ store, socket, token, showError }) {
       const half = ((layout.size ?? Math.max(p.w, p.h)) / 2) * view.k;
       return { x: rect.left + p.x * view.k + view.tx, y: rect.top + p.y * view.k + view.ty, half };
     },
+    /** The box (client pixels) around a node and the labels drawn for it (its name, its value):
+     * what the guide rings, so the words it points at are not covered by the ring. */
+    outline(id) {
+      const spot = this.locate(id);
+      if (!spot) return null;
+      const rect = canvas.getBoundingClientRect();
+      let left = spot.x - spot.half, top = spot.y - spot.half, right = spot.x + spot.half, bottom = spot.y + spot.half;
+      const drawn = (layout?.view === "gate" ? layout.labels : labels) || [];
+      for (const { owner, box } of drawn) {
+        if (owner !== id) continue;
+        const x = rect.left + box.x * view.k + view.tx, y = rect.top + box.y * view.k + view.ty;
+        left = Math.min(left, x); top = Math.min(top, y);
+        right = Math.max(right, x + box.w * view.k); bottom = Math.max(bottom, y + box.h * view.k);
+      }
+      return { left, top, right, bottom };
+    },
     /** The labels drawn in the last frame, as plain boxes (for tests). */
     drawnLabels: () => (layout?.view === "gate" ? layout.labels : labels),
     nodeBoxes: () => (layout?.view === "gate" ? [...layout.nodes.values()].map(({ id, x, y, w, h }) => ({ id, x: x - w / 2, y: y - h / 2, w, h })) : layout?.boxes || []),

@@ -32,8 +32,8 @@ export function bindGuide({ store, graph, auto }) {
 
   function target(step) {
     if (step.node) {
-      const p = graph.locate(step.node);
-      if (p) return { left: p.x - p.half - 8, top: p.y - p.half - 8, width: 2 * p.half + 16, height: 2 * p.half + 16 };
+      const o = graph.outline(step.node);  // the node with its name and value: the ring covers neither
+      if (o) return { left: o.left - 6, top: o.top - 6, width: o.right - o.left + 12, height: o.bottom - o.top + 12 };
     }
     const element = $(step.element || "graph");
     if (!element || element.closest("[hidden]")) return null;

@@ -158,6 +158,6 @@ function paint() {
 window.addEventListener("resize", () => touch(store));
 window.__backprop = store; // for the browser tests and the paint benchmark
 // what the graph drew, as plain data, for the tests: label boxes, node boxes, a node's value text
-window.__backpropView = { labels: () => graph.drawnLabels(), nodeBoxes: () => graph.nodeBoxes(), locate: (id) => graph.locate(id),
+window.__backpropView = { labels: () => graph.drawnLabels(), nodeBoxes: () => graph.nodeBoxes(), locate: (id) => graph.locate(id), outline: (id) => graph.outline(id),
   valueText: (id) => graph.valueText(id) };
 requestAnimationFrame(paint);

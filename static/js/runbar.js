@@ -90,7 +90,7 @@ export function bindRunBar({ store, socket, token, classroom, graph, predict }) 
       $("phase").textContent = s.phase;
       $("phase").className = `phase ${s.phase}`;
       $("back").disabled = !token || !s.can_back || s.playing;
-      $("play").textContent = s.playing ? "⏸" : "▶";
+      $("play").classList.toggle("playing", s.playing);  // the glyph is drawn in CSS: fonts may lack ⏸
       $("play").setAttribute("aria-label", s.playing ? "Pause" : "Play");
       if (s.status === "diverged") {
         showBanner(`The run diverged at iteration ${s.diverged_at}: a weight or gradient became infinite. `

@@ -221,3 +221,53 @@ def test_a_csv_too_large_for_one_message_is_refused_by_the_page(app_page, tmp_pa
     app_page.get_by_role("button", name="Step").click()  # the socket is still open and driving
     app_page.wait_for_function(f"{STORE}.state.cursor !== null")
     assert app_page.locator("#connection").inner_text() == "live · control"
+
+
+def lit_pixels(page, png: bytes) -> list[list[bool]]:
+    """Which pixels of a screenshot of a white glyph on a coloured button are lit (rows of columns)."""
+    import base64
+
+    return page.evaluate("""async (b64) => {
+        const image = new Image();
+        image.src = 'data:image/png;base64,' + b64;
+        await image.decode();
+        const c = new OffscreenCanvas(image.width, image.height), g = c.getContext('2d');
+        g.drawImage(image, 0, 0);
+        const d = g.getImageData(0, 0, image.width, image.height).data, rows = [];
+        for (let y = 0; y < image.height; y++) {
+            const row = [];
+            for (let x = 0; x < image.width; x++) row.push(d[4 * (y * image.width + x)] > 160);
+            rows.push(row);
+        }
+        return rows;
+    }""", base64.b64encode(png).decode())
+
+
+def test_the_play_button_draws_play_and_pause_whatever_the_fonts(app_page):
+    """Drawn in CSS: ⏸ is missing from Debian's fonts, where the button showed an empty box."""
+    button = app_page.locator("#play")
+    glyph = button.locator(".glyph")
+    box = glyph.bounding_box()
+    assert box["width"] >= 8 and box["height"] >= 8
+    assert button.inner_text().strip() == ""  # no character to fall back to an empty box
+
+    def shape() -> list[list[bool]]:
+        app_page.mouse.move(0, 0)
+        return lit_pixels(app_page, glyph.screenshot(animations="disabled"))
+
+    def centre_column(rows):
+        return [row[len(row) // 2] for row in rows]
+
+    play = shape()  # a triangle: lit down the left edge and across the middle row, dark at the right corners
+    middle = play[len(play) // 2]
+    assert all(row[0] for row in play[2:-2]) and all(middle[: len(middle) * 3 // 4])
+    assert not play[0][-1] and not play[-1][-1]
+    button.click()
+    app_page.wait_for_function(f"{STORE}.state.playing")
+    assert button.get_attribute("aria-label") == "Pause"
+    pause = shape()  # two bars: lit near both edges all the way down (the outermost pixels are
+    assert all(row[1] and row[-3] for row in pause[1:-1])  # partly covered), a dark gap between them
+    assert not any(centre_column(pause))
+    button.click()
+    app_page.wait_for_function(f"!{STORE}.state.playing")
+    assert any(centre_column(shape()))  # the triangle again

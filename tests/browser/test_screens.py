@@ -246,6 +246,11 @@ def test_the_guide_points_at_real_nodes_and_is_remembered(browser, live_server):
     spot = page.evaluate(f"{VIEW}.locate('in0')")
     ring = rect(page, "#guide-ring")
     assert ring["x"] <= spot["x"] <= ring["x"] + ring["w"] and ring["y"] <= spot["y"] <= ring["y"] + ring["h"]
+    # the ring goes round the input's name (drawn to its left; its value too, once there is one), not over it
+    outline = page.evaluate(f"{VIEW}.outline('in0')")
+    assert outline["left"] < spot["x"] - spot["half"] - 5
+    assert ring["x"] + 4 <= outline["left"] and outline["right"] <= ring["x"] + ring["w"] - 4  # inside its 4 px border
+    assert ring["y"] + 4 <= outline["top"] and outline["bottom"] <= ring["y"] + ring["h"] - 4
     assert "x1" in page.locator("#guide-text").inner_text()
     screenshot(page, "screen-laptop-guide")
     texts = []
