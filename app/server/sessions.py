@@ -220,15 +220,17 @@ class Session(Audience):
 
     def frame(self) -> Frame:
         """The newest frame, built now if the run changed since the last one."""
-        last = self._frame
-        if last is None or last.version != self.version:
+        last, version = self._frame, self.version
+        if last is None or last.version != version:
+            # labelled with the version it was built from, read before building: a play frame is
+            # built in a thread, and a change made meanwhile (a pause) must make the next one new
             self.seq += 1
             view = run_view(self.run)
             state = wire.state(view, self.seq, self.state_extra())
             maps = grid_maps(self.run, self.settings.grid_resolution, self.settings.neuron_resolution)
             grid = wire.grid_frame(maps, self.seq)
             encoded = wire.encode(state)
-            self._frame = Frame(self.version, self.seq, state, encoded, grid, encoded.decode(), time.monotonic())
+            self._frame = Frame(version, self.seq, state, encoded, grid, encoded.decode(), time.monotonic())
         return self._frame
 
     async def play_frame(self, reuse_for: float, newer_than: int) -> Frame:

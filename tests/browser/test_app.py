@@ -263,11 +263,13 @@ def test_the_play_button_draws_play_and_pause_whatever_the_fonts(app_page):
     assert all(row[0] for row in play[2:-2]) and all(middle[: len(middle) * 3 // 4])
     assert not play[0][-1] and not play[-1][-1]
     button.click()
-    app_page.wait_for_function(f"{STORE}.state.playing")
+    # the page repaints on its next animation frame after the state: wait for the button itself
+    app_page.wait_for_function("document.querySelector('#play').classList.contains('playing')")
     assert button.get_attribute("aria-label") == "Pause"
     pause = shape()  # two bars: lit near both edges all the way down (the outermost pixels are
     assert all(row[1] and row[-3] for row in pause[1:-1])  # partly covered), a dark gap between them
     assert not any(centre_column(pause))
     button.click()
-    app_page.wait_for_function(f"!{STORE}.state.playing")
+    app_page.wait_for_function("!document.querySelector('#play').classList.contains('playing')")
+    assert button.get_attribute("aria-label") == "Play"
     assert any(centre_column(shape()))  # the triangle again

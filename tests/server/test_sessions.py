@@ -98,3 +98,39 @@ def test_viewers_wanting_a_play_frame_at_once_wait_for_one_build_together():
 
     seqs, builds = run_apart(scenario())
     assert len(seqs) == 1 and builds == 1
+
+
+def test_a_pause_while_a_play_frame_is_being_built_is_in_the_next_frame():
+    """The play frame is built in a thread while the loop goes on: a pause arriving after the
+    thread read `playing` but before it finished must not be answered with that frame (CI saw the
+    page stay on "playing" after Pause: the frame was labelled with the version after the pause)."""
+    import threading
+
+    async def scenario():
+        session = Session("s", "t", parse_config(), small_settings())
+        session.playing = True
+        session.changed()
+        read, paused = threading.Event(), threading.Event()
+        extra = session.state_extra
+
+        def read_then_wait_for_the_pause():
+            values = extra()
+            read.set()
+            paused.wait(30)
+            return values
+
+        session.state_extra = read_then_wait_for_the_pause
+        building = asyncio.get_running_loop().create_task(session.play_frame(0.0, newer_than=-1))
+        await asyncio.to_thread(read.wait, 30)
+        session.stop_playing()  # what the pause command does, in the loop, while the thread builds
+        session.changed()
+        paused.set()
+        built = await building
+        session.state_extra = extra
+        async with session.lock:  # as the pause's reply is built
+            answer = session.frame()
+        return built.state["playing"], answer.state["playing"], answer.seq > built.seq
+
+    built_playing, answer_playing, newer = run_apart(scenario())
+    assert built_playing is True, "the thread's frame was read before the pause"
+    assert answer_playing is False and newer, "the pause's answer is a new frame that says paused"
