@@ -94,31 +94,38 @@ class Names:
         return f"{self.prefix}:inbox:{process_id}"
 
 
-# Atomically: refuse if the session id is registered already ("taken"), if the live processes
-# hold `cap` sessions between them ("full"), or `client_cap` for the asking address ("client_full";
-# a client_cap of 0: no address to count); else count it for this process and register it.
+# Atomically: refuse if the session id is registered already ("taken"), if the asking address
+# already holds `client_cap` sessions across the live processes ("client_full"; checked first, so
+# the address makes room from its own sessions; a client_cap of 0: no address to count), or if
+# the live processes hold `cap` between them ("full"); else count it and register it.
+# A process states what it holds (`held`, and `held_client` for the address, reservations in
+# flight included) rather than adding and subtracting: its field is overwritten with the truth
+# every time, so a late release or a lost reply cannot leave a count off for good.
 # Counts of processes whose heartbeat key has expired are dropped as they are found.
 RESERVE = """
 local counts, me, cap, process_prefix = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local session, token, ttl_ms = KEYS[2], ARGV[4], tonumber(ARGV[5])
 local client, client_cap = KEYS[3], tonumber(ARGV[6])
+local held, held_client = tonumber(ARGV[7]), tonumber(ARGV[8])
 if redis.call('EXISTS', session) == 1 then return 'taken' end
-local function live_total(key)
+local function others(key)
   local total, all = 0, redis.call('HGETALL', key)
   for i = 1, #all, 2 do
-    if all[i] == me or redis.call('EXISTS', process_prefix .. all[i]) == 1 then
-      total = total + tonumber(all[i + 1])
-    else
-      redis.call('HDEL', key, all[i])
+    if all[i] ~= me then
+      if redis.call('EXISTS', process_prefix .. all[i]) == 1 then
+        total = total + tonumber(all[i + 1])
+      else
+        redis.call('HDEL', key, all[i])
+      end
     end
   end
   return total
 end
-if live_total(counts) >= cap then return 'full' end
-if client_cap > 0 and live_total(client) >= client_cap then return 'client_full' end
-redis.call('HINCRBY', counts, me, 1)
+if client_cap > 0 and others(client) + held_client >= client_cap then return 'client_full' end
+if others(counts) + held >= cap then return 'full' end
+redis.call('HSET', counts, me, held + 1)
 if client_cap > 0 then
-  redis.call('HINCRBY', client, me, 1)
+  redis.call('HSET', client, me, held_client + 1)
   redis.call('PEXPIRE', client, ttl_ms)
 end
 redis.call('HSET', session, 'owner', me, 'token', token)

@@ -133,7 +133,8 @@ class Hall:
         self._cids = itertools.count(1)
         self._tasks: list[asyncio.Task] = []
         self._reserve = None
-        self._clients_counted: set[str] = set()  # addresses whose sessions the last beat counted here
+        self._clients_counted: set[str] = set()  # addresses this process may have a count for in Redis
+        self._reserving: Counter = Counter()  # reservations in flight, by asking address (None: none)
 
     # --- lifetime --------------------------------------------------------------------------
 
@@ -302,16 +303,37 @@ class Hall:
     # --- the registry ----------------------------------------------------------------------
 
     async def reserve(self, session_id: str, token: str, owner: str | None) -> str:
-        """'ok' (the id is this process's now, counted against both caps), 'full' (the hall's
-        cap), 'client_full' (the cap of `owner`, the asking address) or 'taken'."""
+        """'ok' (the id is this process's now, counted against both caps), 'client_full' (the cap
+        of `owner`, the asking address), 'full' (the hall's cap) or 'taken'."""
+        held, held_client = self._held(owner)
+        self._reserving[owner] += 1  # counted by a beat or release meanwhile, as if already held
+        if owner is not None:
+            self._clients_counted.add(owner)  # a lost reply may leave a count: the next beat clears it
         try:
             answer = await self._reserve(
                 keys=[self.names.counts, self.names.session(session_id), self.names.client(owner or "")],
                 args=[self.id, self.settings.max_sessions, self.names.process(""), token_hash(token),
-                      int(self.settings.hall_ttl * 1000), 0 if owner is None else self.settings.max_sessions_per_client])
+                      int(self.settings.hall_ttl * 1000), 0 if owner is None else self.settings.max_sessions_per_client,
+                      held, held_client])
         except (RedisError, OSError) as exc:
             raise HallUnavailable(f"Redis is unreachable ({exc})") from None
+        finally:
+            self._reserving[owner] -= 1
         return answer.decode() if isinstance(answer, bytes) else str(answer)
+
+    def _held(self, owner: str | None) -> tuple[int, int]:
+        """How many sessions this process holds, and how many for address `owner`, counting the
+        reservations in flight: what it writes to Redis as its share of both caps."""
+        total = len(self.registry.sessions) + sum(self._reserving.values())
+        if owner is None:
+            return total, 0
+        theirs = sum(1 for lease in self.registry.leases.values() if lease.owner == owner)
+        return total, theirs + self._reserving[owner]
+
+    def _held_by_address(self) -> Counter:
+        held = Counter(lease.owner for lease in self.registry.leases.values() if lease.owner is not None)
+        held.update({address: n for address, n in self._reserving.items() if address is not None and n})
+        return held
 
     def released(self, session: Session, owner: str | None, reason: str) -> None:
         """`session`, made for address `owner`, left this process (deleted, expired, evicted,
@@ -325,12 +347,17 @@ class Hall:
         loop.create_task(self._unregister(session.id, owner))
 
     async def _unregister(self, session_id: str, owner: str | None) -> None:
+        """Its key goes, and this process's counts are restated as they are when this runs."""
         with contextlib.suppress(RedisError, OSError):
+            held, held_client = self._held(owner)
             pipe = self.redis.pipeline(transaction=False)
             pipe.delete(self.names.session(session_id))
-            pipe.hincrby(self.names.counts, self.id, -1)
+            pipe.hset(self.names.counts, self.id, held)
             if owner is not None:
-                pipe.hincrby(self.names.client(owner), self.id, -1)
+                if held_client:
+                    pipe.hset(self.names.client(owner), self.id, held_client)
+                else:
+                    pipe.hdel(self.names.client(owner), self.id)
             await pipe.execute()
 
     async def lookup(self, session_id: str) -> tuple[str, str] | None:
@@ -367,16 +394,18 @@ class Hall:
             pipe.hset(key, mapping={"owner": self.id, "token": token_hash(session.token),
                                     "expires": f"{now_wall + deadline - now_mono:.0f}"})
             pipe.pexpire(key, ttl)
-        pipe.hset(self.names.counts, self.id, len(self.registry.sessions))
-        by_client = Counter(lease.owner for lease in self.registry.leases.values() if lease.owner is not None)
+        pipe.hset(self.names.counts, self.id, self._held(None)[0])
+        by_client = self._held_by_address()
         for address, held in by_client.items():
             pipe.hset(self.names.client(address), self.id, held)
             pipe.pexpire(self.names.client(address), ttl)
-        for address in self._clients_counted - by_client.keys():  # none of theirs left here
+        gone = self._clients_counted - by_client.keys()  # none of theirs left here
+        for address in gone:
             pipe.hdel(self.names.client(address), self.id)
         pipe.info("server")
         *_, info = await pipe.execute()
-        self._clients_counted = set(by_client)
+        # an address reserved for while the beat was away stays listed for the next beat
+        self._clients_counted = (self._clients_counted - gone) | set(by_client)
         if self.up_since is None or info.get("run_id") != self._run_id:
             # first beat since Redis was unreachable, or since it restarted (a new run_id; it may
             # have restarted between two beats, empty): deaths are judged only after a grace

@@ -214,6 +214,52 @@ def test_one_address_holds_at_most_its_share_of_sessions_across_processes(hall):
     assert {a.request("GET", f"/api/sessions/{sid}")[0] for sid in (second, third)} == {200}
 
 
+def test_an_idle_session_evicted_for_a_new_one_makes_room_at_once(hall):
+    """The evicted session's release reaches Redis in its own time; the new session's
+    reservation says what the process holds now, so it is not refused (a second read found the
+    idle session evicted and the request refused anyway)."""
+    a = hall("A", max_sessions_per_client=2)
+    watched, _ = a.new_session(CONFIG)
+    idle, _ = a.new_session(CONFIG)  # never opened in a page: the one to give up
+    with a.connect(watched) as page:
+        page.handshake()
+        status, body, _ = a.request("POST", "/api/sessions", {"config": CONFIG})
+        assert status == 201, body
+        assert a.request("GET", f"/api/sessions/{idle}")[0] == 404
+        assert a.request("GET", f"/api/sessions/{watched}")[0] == 200
+
+
+def test_the_counts_in_redis_are_what_each_process_holds_after_sessions_come_and_go(hall):
+    """Every count is restated, never added to: however releases and beats interleave, the
+    hall's numbers settle on the truth (an address's count once stuck at -1)."""
+    a, b = hall("A"), hall("B")
+    kept = [a.new_session(CONFIG)[0], b.new_session(CONFIG)[0]]
+    for server in (a, b):
+        for _ in range(6):
+            sid, token = server.new_session(CONFIG)
+            assert server.request("DELETE", f"/api/sessions/{sid}", headers={"authorization": f"Bearer {token}"})[0] == 204
+
+    def settled():
+        values = _counts(a)
+        return values if sorted(values["counts"].values()) == [1, 1] and sorted(values["client"].values()) == [1, 1] else None
+
+    values = wait_until(settled, "the counts to settle on one session per process")
+    assert all(n >= 0 for table in values.values() for n in table.values())
+    assert a.request("GET", f"/api/sessions/{kept[0]}")[0] == 200 and b.request("GET", f"/api/sessions/{kept[1]}")[0] == 200
+
+
+def _counts(server) -> dict[str, dict[str, int]]:
+    """The hall's session counts in Redis: per process, and per process for 127.0.0.1."""
+    import redis
+
+    client = redis.Redis.from_url(server.redis_url)
+    try:
+        return {name: {k.decode(): int(v) for k, v in client.hgetall(key).items()}
+                for name, key in (("counts", f"{server.prefix}:counts"), ("client", f"{server.prefix}:client:127.0.0.1"))}
+    finally:
+        client.close()
+
+
 def _registered(server, session_id: str) -> bool:
     import redis
 
