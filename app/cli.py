@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 UNUSABLE = 2  # the exit code when the server cannot start as configured
@@ -39,6 +40,7 @@ def settings_problem(host: str, port: int) -> str | None:
     """What is wrong with the BACKPROP_ environment (and --host, --port), each setting by its name,
     or None: a mistyped variable stops the server with one clear line, not a traceback."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     from app.server.settings import Settings
 
@@ -46,7 +48,19 @@ def settings_problem(host: str, port: int) -> str | None:
         Settings(host=host, port=port)
     except ValidationError as exc:
         return "; ".join(_setting_error(error) for error in exc.errors())
+    except SettingsError as exc:  # a list setting whose text is not JSON: read before validation
+        return _unreadable_setting(str(exc))
     return None
+
+
+def _unreadable_setting(reason: str) -> str:
+    import re
+
+    found = re.search(r'field "(\w+)"', reason)
+    name = f"BACKPROP_{found.group(1).upper()}" if found else "a BACKPROP_ setting"
+    given = next((value for key, value in os.environ.items() if key.upper() == name), None)
+    return (f"{name}: it must be written in JSON, a list of text such as [\"https://class.example.org\"] "
+            f"(got {given!r})")
 
 
 def _setting_error(error: dict) -> str:

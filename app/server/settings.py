@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,16 +12,21 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url understands
+PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
 
 def redacted(url: str) -> str:
-    """`url` fit to print or log: its password (a Redis URL may carry one) replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+    """`url` fit to print or log: anything that may be a password replaced by ***.
+
+    Done on the text rather than on a parse, so that it cannot fail and also covers a URL too
+    malformed to parse (a password with an unencoded / or # in it): what lies between :// and
+    the last @ is the user and password, and redis-py also takes `?password=`."""
+    scheme, separator, rest = url.partition("://")
+    if separator and "@" in rest:
+        userinfo, place = rest.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
+        url = f"{scheme}://{user + ':' if ':' in userinfo else ''}***@{place}"
+    return PASSWORD_PARAMETER.sub(r"\1***", url)
 
 
 class Settings(BaseSettings):
@@ -91,8 +97,9 @@ class Settings(BaseSettings):
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018 -- raises ValueError on a port that is not a number from 0 to 65535
-        except ValueError as exc:
-            raise ValueError(f"it is not a URL ({exc})") from None
+        except ValueError:  # its reason may quote a piece of a password: say what is allowed instead
+            raise ValueError("it is not a URL that can be read: the port must be a number from 0 to 65535, "
+                             "and a password holding / ? # or @ must be percent-encoded") from None
         if parts.scheme not in REDIS_SCHEMES:
             raise ValueError(f"the scheme must be one of {', '.join(s + '://' for s in REDIS_SCHEMES)}, "
                              "e.g. redis://127.0.0.1:6379/0")

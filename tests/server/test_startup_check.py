@@ -94,6 +94,19 @@ def test_a_redis_url_is_checked_before_serving_and_its_password_never_printed(tm
     assert "no host" in refused_setting(tmp_path, BACKPROP_REDIS_URL="redis:///0")
     assert "not a URL" in refused_setting(tmp_path, BACKPROP_REDIS_URL="redis://127.0.0.1:99999/0")
     assert "socket's path" in refused_setting(tmp_path, BACKPROP_REDIS_URL="unix://")
+    # a generated password with an unencoded / cannot be parsed: it is still never printed, in
+    # the part naming what was given nor in the reason
+    slashed = refused_setting(tmp_path, BACKPROP_REDIS_URL="redis://:hun/ter2@10.0.0.5:6379/0")
+    assert "not a URL" in slashed and "percent-encoded" in slashed
+    assert "hun" not in slashed and "ter2" not in slashed and "redis://:***@10.0.0.5:6379/0" in slashed
+    queried = refused_setting(tmp_path, BACKPROP_REDIS_URL="http:///run/redis.sock?password=hunter2")
+    assert "hunter2" not in queried and "password=***" in queried
+
+
+def test_a_list_setting_that_is_not_json_is_named_without_a_traceback(tmp_path):
+    assert refused_setting(tmp_path, BACKPROP_ALLOWED_ORIGINS="https://class.example.org") == (
+        'BACKPROP_ALLOWED_ORIGINS: it must be written in JSON, a list of text such as ["https://class.example.org"] '
+        "(got 'https://class.example.org')")
 
 
 def test_heartbeats_must_come_well_within_the_time_they_keep_a_process_registered(tmp_path):
