@@ -183,8 +183,9 @@ export function bindGraph({ store, socket, token, showError }) {
       const rect = canvas.getBoundingClientRect();
       let left = spot.x - spot.half, top = spot.y - spot.half, right = spot.x + spot.half, bottom = spot.y + spot.half;
       const drawn = (layout?.view === "gate" ? layout.labels : labels) || [];
-      for (const { owner, box } of drawn) {
-        if (owner !== id) continue;
+      for (const label of drawn) {
+        if (label.owner !== id) continue;
+        const box = label.box || label; // the neuron view's labels keep their box apart, the gate view's are one
         const x = rect.left + box.x * view.k + view.tx, y = rect.top + box.y * view.k + view.ty;
         left = Math.min(left, x); top = Math.min(top, y);
         right = Math.max(right, x + box.w * view.k); bottom = Math.max(bottom, y + box.h * view.k);

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import new_page, screenshot
 
 STORE = "window.__backprop"
@@ -223,11 +225,11 @@ def test_a_csv_too_large_for_one_message_is_refused_by_the_page(app_page, tmp_pa
     assert app_page.locator("#connection").inner_text() == "live · control"
 
 
-def lit_pixels(page, png: bytes) -> list[list[bool]]:
-    """Which pixels of a screenshot of a white glyph on a coloured button are lit (rows of columns)."""
+def inked_pixels(page, png: bytes, background: list[int]) -> list[list[bool]]:
+    """Which pixels of a screenshot (rows of columns) are clearly not the `background` colour."""
     import base64
 
-    return page.evaluate("""async (b64) => {
+    return page.evaluate("""async ([b64, bg]) => {
         const image = new Image();
         image.src = 'data:image/png;base64,' + b64;
         await image.decode();
@@ -236,24 +238,32 @@ def lit_pixels(page, png: bytes) -> list[list[bool]]:
         const d = g.getImageData(0, 0, image.width, image.height).data, rows = [];
         for (let y = 0; y < image.height; y++) {
             const row = [];
-            for (let x = 0; x < image.width; x++) row.push(d[4 * (y * image.width + x)] > 160);
+            for (let x = 0; x < image.width; x++) {
+                const i = 4 * (y * image.width + x);
+                row.push(Math.abs(d[i] - bg[0]) + Math.abs(d[i + 1] - bg[1]) + Math.abs(d[i + 2] - bg[2]) > 150);
+            }
             rows.push(row);
         }
         return rows;
-    }""", base64.b64encode(png).decode())
+    }""", [base64.b64encode(png).decode(), background])
 
 
-def test_the_play_button_draws_play_and_pause_whatever_the_fonts(app_page):
-    """Drawn in CSS: ⏸ is missing from Debian's fonts, where the button showed an empty box."""
+@pytest.mark.parametrize("forced_colors", ["none", "active"])
+def test_the_play_button_draws_play_and_pause_whatever_the_fonts(app_page, forced_colors):
+    """Drawn in CSS: ⏸ is missing from Debian's fonts, where the button showed an empty box; and
+    in a high-contrast mode, which drops backgrounds (the glyph's ink), it is still drawn."""
+    app_page.emulate_media(forced_colors=forced_colors)
     button = app_page.locator("#play")
     glyph = button.locator(".glyph")
     box = glyph.bounding_box()
     assert box["width"] >= 8 and box["height"] >= 8
     assert button.inner_text().strip() == ""  # no character to fall back to an empty box
+    background = app_page.evaluate("""() => getComputedStyle(document.querySelector('#play')).backgroundColor
+        .match(/[0-9.]+/g).slice(0, 3).map(Number)""")
 
     def shape() -> list[list[bool]]:
         app_page.mouse.move(0, 0)
-        return lit_pixels(app_page, glyph.screenshot(animations="disabled"))
+        return inked_pixels(app_page, glyph.screenshot(animations="disabled"), background)
 
     def centre_column(rows):
         return [row[len(row) // 2] for row in rows]

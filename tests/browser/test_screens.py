@@ -169,7 +169,28 @@ def test_gate_view_labels_do_not_collide_at_the_default_network(browser, live_se
     labels = [{"box": {k: label[k] for k in ("x", "y", "w", "h")}, **label} for label in page.evaluate(f"{VIEW}.labels()")]
     assert len(labels) >= 10
     assert_no_overlaps(labels, "gate view")
+    assert_outlines_hold_their_labels(page, labels)
     screenshot(page, "screen-laptop-gates")
+
+
+def assert_outlines_hold_their_labels(page, labels):
+    """`outline(id)` (what the guide rings) holds the node and every label drawn for it; the gate
+    view's labels are flat boxes, the neuron view's keep theirs in `box`."""
+    centres = {}  # a node's centre on the canvas and on the page give the canvas → page mapping
+    for box in page.evaluate(f"{VIEW}.nodeBoxes()"):
+        spot = page.evaluate(f"{VIEW}.locate({json.dumps(box['id'])})")
+        centres[box["id"]] = ((box["x"] + box["w"] / 2, box["y"] + box["h"] / 2), (spot["x"], spot["y"]))
+    (a, a_page), (b, b_page) = min(centres.values()), max(centres.values())
+    k = (b_page[0] - a_page[0]) / (b[0] - a[0])
+    tx, ty = a_page[0] - a[0] * k, a_page[1] - a[1] * k
+    owners = {label["owner"] for label in labels if label["owner"] in centres}
+    assert owners, "some node has labels"
+    for owner in owners:
+        outline = page.evaluate(f"{VIEW}.outline({json.dumps(owner)})")
+        for label in (item for item in labels if item["owner"] == owner):
+            left, top = label["x"] * k + tx, label["y"] * k + ty
+            assert outline["left"] <= left + 0.5 and left + label["w"] * k <= outline["right"] + 0.5, (owner, label)
+            assert outline["top"] <= top + 0.5 and top + label["h"] * k <= outline["bottom"] + 0.5, (owner, label)
 
 
 def test_the_first_step_computes_one_op_and_backward_shows_gradients(browser, live_server):
