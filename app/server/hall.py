@@ -75,6 +75,14 @@ class RemoteConnection:
         for kind, data in items:
             self.hall.send_to(self.process, {"k": "to", "sid": self.session_id, "cid": self.cid, "as": kind}, data)
 
+    def push_frame(self, version: int, seq: int, *items: tuple[str, bytes]) -> None:
+        """A frame as a command's answer: its seq goes along, so the socket's own process counts
+        it as sent and does not send the same frame again when the owner publishes it."""
+        self.sent_version, self.sent_seq = max(self.sent_version, version), max(self.sent_seq, seq)
+        for kind, data in items:
+            self.hall.send_to(self.process, {"k": "to", "sid": self.session_id, "cid": self.cid, "as": kind,
+                                             "seq": seq}, data)
+
 
 class Mirror(Audience):
     """A session owned elsewhere, as this process's sockets see it: the newest frame published."""
@@ -519,7 +527,10 @@ class Hall:
         elif kind == "to":
             conn = self._local(header)
             if conn is not None:
-                conn.push((header["as"], parts[0]))
+                if "seq" in header:  # a frame: here a mirror's version is the owner's frame number
+                    conn.push_frame(header["seq"], header["seq"], (header["as"], parts[0]))
+                else:
+                    conn.push((header["as"], parts[0]))
         elif kind in ("joined", "refused"):
             conn = self._local(header)
             future = self.waiting.get(f"join/{header['cid']}")

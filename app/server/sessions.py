@@ -82,6 +82,13 @@ class Connection:
                 self.closing = True
         self.wake.set()
 
+    def push_frame(self, version: int, seq: int, *items: tuple[str, bytes]) -> None:
+        """Queue a frame's messages outside the sender (a command's answer), counted as sent:
+        the sender never sends that frame again."""
+        self.push(*items)
+        self.sent_version = max(self.sent_version, version)
+        self.sent_seq = max(self.sent_seq, seq)
+
 
 class Audience:
     """Sockets watching one session's frames, each sent the newest frame when it has credit: the
@@ -280,9 +287,7 @@ class Session(Audience):
         """Answer a command with the current state (and its grid), carrying `re`."""
         frame = self.frame()
         state_bytes = frame.state_bytes if re is None else wire.encode(wire.reply(frame.state, re))
-        conn.push(("text", state_bytes), ("bytes", frame.grid))
-        conn.sent_version = max(conn.sent_version, frame.version)
-        conn.sent_seq = max(conn.sent_seq, frame.seq)
+        conn.push_frame(frame.version, frame.seq, ("text", state_bytes), ("bytes", frame.grid))
 
     def sync_graph(self, re: Any = None, origin: Connection | None = None, force: bool = False) -> None:
         """Send `graph` to everyone if the run's graph changed (shape, view, or the gates of the example)."""

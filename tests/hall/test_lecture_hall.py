@@ -107,6 +107,24 @@ def test_a_controller_on_another_process_steps_configures_asks_and_gets_answers_
         assert stale["code"] == "not_found" and stale["field"] == "question"
 
 
+def test_a_controller_elsewhere_is_not_sent_the_frame_that_answered_it_again(hall):
+    """A command's answer carries the new frame; the owner then publishes that frame for the
+    room. The socket's own process counts the answer as sent, as the owner does for its own."""
+    a, b = hall("A"), hall("B")
+    sid, token = a.new_session(CONFIG)
+    with b.connect(sid, token) as control, b.connect(sid) as viewer:
+        control.handshake(), viewer.handshake()
+        answers = [control.call(type="step", unit="op")["seq"] for _ in range(8)]
+        # the last answer's frame, published, has reached B once its viewer has it
+        viewer.until(lambda m: isinstance(m, dict) and m.get("type") == "state" and m["seq"] == answers[-1],
+                     "the last frame on B")
+        closing = control.call(type="step", unit="op")["seq"]  # everything B sent before it has arrived
+        seqs = [m["seq"] for m in map(orjson.loads, control.texts) if m["type"] == "state"]
+    assert answers == sorted(set(answers)) and closing > answers[-1]
+    repeated = sorted({seq for seq in seqs if seqs.count(seq) > 1})
+    assert not repeated, f"frames sent twice to the controller: {repeated} of {seqs}"
+
+
 def test_a_viewer_on_another_process_cannot_control(hall):
     a, b = hall("A"), hall("B")
     sid, token = a.new_session(CONFIG)
