@@ -329,6 +329,36 @@ class Hall:
             self._reserving[owner] -= 1
         return answer.decode() if isinstance(answer, bytes) else str(answer)
 
+    async def make_room_elsewhere(self, owner: str | None, client_full: bool) -> bool:
+        """Ask the other processes, those holding the most first, to end an idle session (one of
+        address `owner`'s if `client_full`); whether one did, its count restated in Redis already."""
+        try:
+            held = await self.redis.hgetall(self.names.client(owner) if client_full else self.names.counts)
+        except (RedisError, OSError):
+            return False
+        counts = {process.decode(): int(n) for process, n in held.items()}
+        for process in sorted(counts, key=counts.get, reverse=True):
+            if process == self.id or counts[process] <= 0:
+                continue
+            try:
+                answer, _ = await self.request(process, {"evict": True,
+                                                         "client": owner if client_full else None})
+            except HallUnavailable:
+                continue  # dead or busy: the next one
+            if answer.get("evicted"):
+                return True
+        return False
+
+    async def _evict_for_another(self, header: dict) -> None:
+        """Another process is refused a session for want of room: end this process's idle session
+        nearest expiry (of the address asked about, if any), and answer once Redis counts it gone."""
+        owner = header.get("client")
+        evicted = self.registry.evict_idlest(owner if isinstance(owner, str) else None)
+        if evicted:
+            with contextlib.suppress(RedisError, OSError):
+                await self._restate(owner if isinstance(owner, str) else None)
+        self.send_to(header["from"], {"k": "answer", "rid": header["rid"], "evicted": evicted})
+
     def _held(self, owner: str | None) -> tuple[int, int]:
         """How many sessions this process holds, and how many for address `owner`, counting the
         reservations in flight: what it writes to Redis as its share of both caps."""
@@ -357,16 +387,22 @@ class Hall:
     async def _unregister(self, session_id: str, owner: str | None) -> None:
         """Its key goes, and this process's counts are restated as they are when this runs."""
         with contextlib.suppress(RedisError, OSError):
-            held, held_client = self._held(owner)
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.delete(self.names.session(session_id))
-            pipe.hset(self.names.counts, self.id, held)
-            if owner is not None:
-                if held_client:
-                    pipe.hset(self.names.client(owner), self.id, held_client)
-                else:
-                    pipe.hdel(self.names.client(owner), self.id)
-            await pipe.execute()
+            await self._restate(owner, forget=session_id)
+
+    async def _restate(self, owner: str | None, forget: str | None = None) -> None:
+        """Write this process's counts as they are now (its total, and address `owner`'s), and
+        delete session `forget`'s key, in one round trip."""
+        held, held_client = self._held(owner)
+        pipe = self.redis.pipeline(transaction=False)
+        if forget is not None:
+            pipe.delete(self.names.session(forget))
+        pipe.hset(self.names.counts, self.id, held)
+        if owner is not None:
+            if held_client:
+                pipe.hset(self.names.client(owner), self.id, held_client)
+            else:
+                pipe.hdel(self.names.client(owner), self.id)
+        await pipe.execute()
 
     async def lookup(self, session_id: str) -> tuple[str, str] | None:
         """(owner process, token hash) of a session registered by another process, or None."""
@@ -541,6 +577,8 @@ class Hall:
                     conn.sent_seq = header["seq"]
                     mirror.attach(conn)
                 future.set_result(None if kind == "joined" else header)
+        elif kind == "request" and header.get("evict"):
+            asyncio.get_running_loop().create_task(self._evict_for_another(header))
         elif kind == "request":
             asyncio.get_running_loop().create_task(self._answer_request(header, parts))
         elif kind == "answer":

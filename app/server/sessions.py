@@ -35,6 +35,10 @@ from .questions import AnswerRate, Question, close as close_question, send_tally
 from .settings import Settings
 from .sweeps import SweepJob, SweepPool
 
+# how many other processes of a lecture hall one new session may ask to end an idle session for
+# it: others make sessions meanwhile, and a refusal soon is better than a request that never ends
+ROOM_REQUESTS = 3
+
 
 @dataclass
 class Frame:
@@ -560,15 +564,17 @@ class Registry:
 
     async def open(self, config: Config, run: Run | None = None, presentation: dict | None = None, *,
                    owner: str | None = None, session_id: str | None = None, token: str | None = None) -> Session:
-        """`create`, and in a lecture hall also counted against the cap of every process together:
-        when the hall is full, this process's idle session nearest expiry makes room, else
-        SessionLimit. Raises SessionTaken when another process has just made `session_id`."""
+        """`create`, and in a lecture hall also counted against the caps of every process together:
+        when the hall is full (or the address is at its cap), this process's idle session nearest
+        expiry makes room (the address's own), else another process's, else SessionLimit. Raises
+        SessionTaken when another process has just made `session_id`."""
         if self.hall is None:
             return self.create(config, run, presentation, owner=owner, session_id=session_id, token=token)
         self.expire()
         self._make_room(owner, evict=True)
         session_id = session_id or secrets.token_urlsafe(16)
         token = token or secrets.token_urlsafe(24)
+        asked_elsewhere = 0
         while True:
             try:
                 answer = await self.hall.reserve(session_id, token, owner)
@@ -578,26 +584,34 @@ class Registry:
                 raise SessionTaken(session_id)
             if answer == "ok":
                 break
-            self._make_room_in_hall(owner, client_full=answer == "client_full")
+            client_full = answer == "client_full"
+            if self.evict_idlest(owner if client_full else None):
+                continue
+            # none idle here: another process may hold one (a few tries: others make sessions too)
+            if asked_elsewhere < ROOM_REQUESTS and await self.hall.make_room_elsewhere(owner, client_full):
+                asked_elsewhere += 1
+                continue
+            raise self._hall_full(owner, client_full)
         return self._add(session_id, token, config, run, presentation, owner)  # the hall has counted it
 
-    def _make_room_in_hall(self, owner: str | None, client_full: bool) -> None:
-        """The hall refused a new session: evict one of this process's idle sessions (the
-        address's own if it is at its cap) so the next try may succeed, else SessionLimit."""
+    def evict_idlest(self, owner: str | None) -> bool:
+        """End this process's idle session nearest expiry (among `owner`'s if given), to make room
+        for a new one; whether there was one."""
+        candidates = self.sessions if owner is None else [
+            sid for sid, lease in self.leases.items() if lease.owner == owner]
+        victim = self._idlest(candidates)
+        if victim is not None:
+            self.remove(victim, "the session was closed to make room for a new one")
+        return victim is not None
+
+    def _hall_full(self, owner: str | None, client_full: bool) -> SessionLimit:
         if client_full:
-            most = self.settings.max_sessions_per_client
-            victim = self._idlest([sid for sid, lease in self.leases.items() if lease.owner == owner])
-            if victim is None:
-                raise SessionLimit(f"your address ({owner}) already holds the most sessions one address may "
-                                   f"({most}) across this lecture hall's processes, and every one of them here is "
-                                   "open in a page; close one and try again", full=False)
-        else:
-            victim = self._idlest(self.sessions)
-            if victim is None:
-                raise SessionLimit(f"the lecture hall is full: its processes hold their maximum of "
-                                   f"{self.settings.max_sessions} sessions between them and every one here is open "
-                                   "in a page right now; try again in a few minutes")
-        self.remove(victim, "the session was closed to make room for a new one")
+            return SessionLimit(f"your address ({owner}) already holds the most sessions one address may "
+                                f"({self.settings.max_sessions_per_client}) across this lecture hall's processes, "
+                                "and every one of them is open in a page; close one and try again", full=False)
+        return SessionLimit(f"the lecture hall is full: its processes hold their maximum of "
+                            f"{self.settings.max_sessions} sessions between them and every one is open in a page "
+                            "right now; try again in a few minutes")
 
     def claim(self, owner: str | None) -> tuple[str, str]:
         """An id and token for a page; the session is made when its websocket connects (`redeem`).

@@ -247,6 +247,28 @@ def test_an_idle_session_evicted_for_a_new_one_makes_room_at_once(hall):
         assert a.request("GET", f"/api/sessions/{watched}")[0] == 200
 
 
+@pytest.mark.parametrize("limits", [{"max_sessions": 2}, {"max_sessions_per_client": 2}], ids=["hall", "address"])
+def test_a_process_with_no_idle_session_asks_another_to_make_room(hall, limits):
+    """Behind a load balancer, the request may reach a process whose sessions are all open in a
+    page while another holds an idle one: that one makes room, as one process alone would."""
+    a, b = hall("A", **limits), hall("B", **limits)
+    idle, _ = a.new_session(CONFIG)  # never opened: the one to give up
+    watched, _ = b.new_session(CONFIG)
+    with b.connect(watched) as page:
+        page.handshake()
+        status, body, _ = b.request("POST", "/api/sessions", {"config": CONFIG})
+        assert status == 201, body
+        assert a.request("GET", f"/api/sessions/{idle}")[0] == 404
+        assert b.request("GET", f"/api/sessions/{watched}")[0] == 200
+        # now every session is open in a page or just made: a fourth is refused, and nothing is lost
+        with b.connect(body["id"]) as second_page:
+            second_page.handshake()
+            status, refused, _ = a.request("POST", "/api/sessions", {"config": CONFIG})
+            assert status == 429 and refused["error"]["code"] == "limit", refused
+            assert "open in a page" in refused["error"]["message"]
+            assert {b.request("GET", f"/api/sessions/{sid}")[0] for sid in (watched, body["id"])} == {200}
+
+
 def test_the_counts_in_redis_are_what_each_process_holds_after_sessions_come_and_go(hall):
     """Every count is restated, never added to: however releases and beats interleave, the
     hall's numbers settle on the truth (an address's count once stuck at -1)."""
