@@ -5,28 +5,32 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")  # what redis-py's from_url understands
-PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/*")
 
 
 def redacted(url: str) -> str:
     """`url` fit to print or log: anything that may be a password replaced by ***.
 
     Done on the text rather than on a parse, so that it cannot fail and also covers a URL too
-    malformed to parse (a password with an unencoded / or # in it): what lies between :// and
-    the last @ is the user and password, and redis-py also takes `?password=`."""
-    scheme, separator, rest = url.partition("://")
-    if separator and "@" in rest:
-        userinfo, place = rest.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
-        url = f"{scheme}://{user + ':' if ':' in userinfo else ''}***@{place}"
-    return PASSWORD_PARAMETER.sub(r"\1***", url)
+    malformed to parse (a password holding an unencoded / or ?, a missing slash): all before the
+    last @ but a scheme and a user name may be a password, and so may any query, since redis-py
+    reads `?password=` (with its name percent-encoded, too)."""
+    before, at, after = url.rpartition("@")
+    if at:
+        scheme = URL_SCHEME.match(before)
+        prefix = scheme.group(0) if scheme else ""
+        userinfo = before[len(prefix):]
+        user = f"{userinfo.split(':', 1)[0]}:" if ":" in userinfo else ""
+        url = f"{prefix}{user}***@{after}"
+    place, question, query = url.partition("?")
+    return f"{place}?***" if question and "pass" in unquote(query).lower() else url
 
 
 class Settings(BaseSettings):

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,7 +102,29 @@ def test_a_redis_url_is_checked_before_serving_and_its_password_never_printed(tm
     assert "not a URL" in slashed and "percent-encoded" in slashed
     assert "hun" not in slashed and "ter2" not in slashed and "redis://:***@10.0.0.5:6379/0" in slashed
     queried = refused_setting(tmp_path, BACKPROP_REDIS_URL="http:///run/redis.sock?password=hunter2")
-    assert "hunter2" not in queried and "password=***" in queried
+    assert "hunter2" not in queried and "http:///run/redis.sock?***" in queried
+    typo = refused_setting(tmp_path, BACKPROP_REDIS_URL="redis:/:hunter2@127.0.0.1:6379/0")  # a slash short
+    assert "hunter2" not in typo and "redis:/:***@127.0.0.1" in typo
+
+
+@pytest.mark.parametrize("url", [
+    "redis://:hunter2@h:6379/0", "redis://user:hunter2@h", "rediss://hunter2@h", "redis://:hun/ter2@h",
+    "redis://:hun?ter2@h/0", "redis://:hun#ter2@h", "redis:/:hunter2@h", "redis//:hunter2@h", "//:hunter2@h",
+    "redis:hunter2@h", "redis://:x@[::1/0:hunter2@h", "unix:///s.sock?password=hunter2",
+    "unix:///s.sock?db=0&PASSWORD=hunter2", "unix:///s.sock?password=hun#ter2", "unix:///s.sock?pass%77ord=hunter2",
+])
+def test_a_redis_password_is_masked_however_the_url_is_written(url):
+    from app.server.settings import redacted
+
+    shown = redacted(url)
+    assert "hunter2" not in shown and "hun" not in shown.replace("unix", "") and "***" in shown, shown
+
+
+def test_a_redis_url_without_a_password_is_shown_as_it_is():
+    from app.server.settings import redacted
+
+    for url in ("redis://127.0.0.1:6379/0", "unix:///run/redis.sock?db=2", "rediss://cache.example.org"):
+        assert redacted(url) == url
 
 
 def test_a_list_setting_that_is_not_json_is_named_without_a_traceback(tmp_path):
