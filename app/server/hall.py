@@ -142,7 +142,10 @@ class Hall:
         self._tasks: list[asyncio.Task] = []
         self._reserve = None
         self._clients_counted: set[str] = set()  # addresses this process may have a count for in Redis
-        self._reserving: Counter = Counter()  # reservations in flight, by asking address (None: none)
+        # every statement of this process's counts is worked out and sent while holding this, so
+        # Redis applies them in the order they were worked out (a beat's pipeline is read in
+        # chunks: a reservation's newer count could otherwise land before the beat's older one)
+        self._stating = asyncio.Lock()
 
     # --- lifetime --------------------------------------------------------------------------
 
@@ -313,20 +316,18 @@ class Hall:
     async def reserve(self, session_id: str, token: str, owner: str | None) -> str:
         """'ok' (the id is this process's now, counted against both caps), 'client_full' (the cap
         of `owner`, the asking address), 'full' (the hall's cap) or 'taken'."""
-        held, held_client = self._held(owner)
-        self._reserving[owner] += 1  # counted by a beat or release meanwhile, as if already held
         if owner is not None:
             self._clients_counted.add(owner)  # a lost reply may leave a count: the next beat clears it
         try:
-            answer = await self._reserve(
-                keys=[self.names.counts, self.names.session(session_id), self.names.client(owner or "")],
-                args=[self.id, self.settings.max_sessions, self.names.process(""), token_hash(token),
-                      int(self.settings.hall_ttl * 1000), 0 if owner is None else self.settings.max_sessions_per_client,
-                      held, held_client])
+            async with self._stating:  # the caller adds the session before anything else states counts
+                held, held_client = self._held(owner)
+                answer = await self._reserve(
+                    keys=[self.names.counts, self.names.session(session_id), self.names.client(owner or "")],
+                    args=[self.id, self.settings.max_sessions, self.names.process(""), token_hash(token),
+                          int(self.settings.hall_ttl * 1000),
+                          0 if owner is None else self.settings.max_sessions_per_client, held, held_client])
         except (RedisError, OSError) as exc:
             raise HallUnavailable(f"Redis is unreachable ({exc})") from None
-        finally:
-            self._reserving[owner] -= 1
         return answer.decode() if isinstance(answer, bytes) else str(answer)
 
     async def make_room_elsewhere(self, owner: str | None, client_full: bool) -> bool:
@@ -344,7 +345,9 @@ class Hall:
                 answer, _ = await self.request(process, {"evict": True,
                                                          "client": owner if client_full else None})
             except HallUnavailable:
-                continue  # dead or busy: the next one
+                # no answer in time: it may have ended one all the same, so the caller's next
+                # reservation looks again before anyone else is asked (each ask may cost a session)
+                return True
             if answer.get("evicted"):
                 return True
         return False
@@ -352,26 +355,20 @@ class Hall:
     async def _evict_for_another(self, header: dict) -> None:
         """Another process is refused a session for want of room: end this process's idle session
         nearest expiry (of the address asked about, if any), and answer once Redis counts it gone."""
-        owner = header.get("client")
-        evicted = self.registry.evict_idlest(owner if isinstance(owner, str) else None)
-        if evicted:
-            with contextlib.suppress(RedisError, OSError):
-                await self._restate(owner if isinstance(owner, str) else None)
+        owner = header.get("client") if isinstance(header.get("client"), str) else None
+        evicted = self.registry.evict_idlest(owner)
+        if evicted:  # answered once Redis counts it gone, so the asker's next reservation sees the room
+            with contextlib.suppress(RedisError, OSError):  # else the next beat states it
+                await self._restate(owner)
         self.send_to(header["from"], {"k": "answer", "rid": header["rid"], "evicted": evicted})
 
     def _held(self, owner: str | None) -> tuple[int, int]:
-        """How many sessions this process holds, and how many for address `owner`, counting the
-        reservations in flight: what it writes to Redis as its share of both caps."""
-        total = len(self.registry.sessions) + sum(self._reserving.values())
+        """How many sessions this process holds, and how many for address `owner`: what it writes
+        to Redis as its share of both caps."""
+        total = len(self.registry.sessions)
         if owner is None:
             return total, 0
-        theirs = sum(1 for lease in self.registry.leases.values() if lease.owner == owner)
-        return total, theirs + self._reserving[owner]
-
-    def _held_by_address(self) -> Counter:
-        held = Counter(lease.owner for lease in self.registry.leases.values() if lease.owner is not None)
-        held.update({address: n for address, n in self._reserving.items() if address is not None and n})
-        return held
+        return total, sum(1 for lease in self.registry.leases.values() if lease.owner == owner)
 
     def released(self, session: Session, owner: str | None, reason: str) -> None:
         """`session`, made for address `owner`, left this process (deleted, expired, evicted,
@@ -392,17 +389,18 @@ class Hall:
     async def _restate(self, owner: str | None, forget: str | None = None) -> None:
         """Write this process's counts as they are now (its total, and address `owner`'s), and
         delete session `forget`'s key, in one round trip."""
-        held, held_client = self._held(owner)
-        pipe = self.redis.pipeline(transaction=False)
-        if forget is not None:
-            pipe.delete(self.names.session(forget))
-        pipe.hset(self.names.counts, self.id, held)
-        if owner is not None:
-            if held_client:
-                pipe.hset(self.names.client(owner), self.id, held_client)
-            else:
-                pipe.hdel(self.names.client(owner), self.id)
-        await pipe.execute()
+        async with self._stating:
+            held, held_client = self._held(owner)
+            pipe = self.redis.pipeline(transaction=False)
+            if forget is not None:
+                pipe.delete(self.names.session(forget))
+            pipe.hset(self.names.counts, self.id, held)
+            if owner is not None:
+                if held_client:
+                    pipe.hset(self.names.client(owner), self.id, held_client)
+                else:
+                    pipe.hdel(self.names.client(owner), self.id)
+            await pipe.execute()
 
     async def lookup(self, session_id: str) -> tuple[str, str] | None:
         """(owner process, token hash) of a session registered by another process, or None."""
@@ -428,6 +426,20 @@ class Hall:
     async def _beat(self) -> None:
         """Renew this process's key and its sessions' registrations (recreating them after a Redis
         restart), its count, and tell owners which of their sessions are read here."""
+        async with self._stating:
+            info = await self._renew()
+        if self.up_since is None or info.get("run_id") != self._run_id:
+            # first beat since Redis was unreachable, or since it restarted (a new run_id; it may
+            # have restarted between two beats, empty): deaths are judged only after a grace
+            self.up_since, self._run_id = time.monotonic(), info.get("run_id")
+        for mirror in list(self.mirrors.values()):
+            if mirror.connections and mirror.read:
+                mirror.read = False
+                self.send_to(mirror.owner, {"k": "read", "sid": mirror.id})
+
+    async def _renew(self) -> dict:
+        """One pipeline: this process's key, its sessions' registrations and its counts, stated as
+        they are now; Redis's server info (its run id) is the answer."""
         ttl = int(self.settings.hall_ttl * 1000)
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self.names.process(self.id), b"1", px=ttl)
@@ -439,7 +451,7 @@ class Hall:
                                     "expires": f"{now_wall + deadline - now_mono:.0f}"})
             pipe.pexpire(key, ttl)
         pipe.hset(self.names.counts, self.id, self._held(None)[0])
-        by_client = self._held_by_address()
+        by_client = Counter(lease.owner for lease in self.registry.leases.values() if lease.owner is not None)
         for address, held in by_client.items():
             pipe.hset(self.names.client(address), self.id, held)
             pipe.pexpire(self.names.client(address), ttl)
@@ -448,16 +460,9 @@ class Hall:
             pipe.hdel(self.names.client(address), self.id)
         pipe.info("server")
         *_, info = await pipe.execute()
-        # an address reserved for while the beat was away stays listed for the next beat
+        # an address whose reservation waited for this beat stays listed for the next one
         self._clients_counted = (self._clients_counted - gone) | set(by_client)
-        if self.up_since is None or info.get("run_id") != self._run_id:
-            # first beat since Redis was unreachable, or since it restarted (a new run_id; it may
-            # have restarted between two beats, empty): deaths are judged only after a grace
-            self.up_since, self._run_id = time.monotonic(), info.get("run_id")
-        for mirror in list(self.mirrors.values()):
-            if mirror.connections and mirror.read:
-                mirror.read = False
-                self.send_to(mirror.owner, {"k": "read", "sid": mirror.id})
+        return info
 
     def settled(self) -> bool:
         """Whether a missing key means death (or no such session): not in the first moments after

@@ -38,6 +38,8 @@ from .sweeps import SweepJob, SweepPool
 # how many other processes of a lecture hall one new session may ask to end an idle session for
 # it: others make sessions meanwhile, and a refusal soon is better than a request that never ends
 ROOM_REQUESTS = 3
+# why no session could be given up to make room (refusals say it)
+IN_USE = "is open in a page, or was made moments ago for a page still connecting"
 
 
 @dataclass
@@ -608,10 +610,10 @@ class Registry:
         if client_full:
             return SessionLimit(f"your address ({owner}) already holds the most sessions one address may "
                                 f"({self.settings.max_sessions_per_client}) across this lecture hall's processes, "
-                                "and every one of them is open in a page; close one and try again", full=False)
+                                f"and every one of them {IN_USE}; close one and try again", full=False)
         return SessionLimit(f"the lecture hall is full: its processes hold their maximum of "
-                            f"{self.settings.max_sessions} sessions between them and every one is open in a page "
-                            "right now; try again in a few minutes")
+                            f"{self.settings.max_sessions} sessions between them and every one {IN_USE}; "
+                            "try again in a few minutes")
 
     def claim(self, owner: str | None) -> tuple[str, str]:
         """An id and token for a page; the session is made when its websocket connects (`redeem`).
@@ -647,8 +649,15 @@ class Registry:
         return lease.active + timeout
 
     def _idlest(self, session_ids) -> str | None:
-        idle = [sid for sid in session_ids if not self.sessions[sid].viewer_count()]
+        """The idle session nearest expiry: none open in a page, nor just made for a page still
+        connecting (in a burst of new sessions, each would otherwise evict the one before)."""
+        now = time.monotonic()
+        idle = [sid for sid in session_ids if not self.sessions[sid].viewer_count() and not self._arriving(sid, now)]
         return min(idle, key=self.deadline, default=None)
+
+    def _arriving(self, session_id: str, now: float) -> bool:
+        lease = self.leases.get(session_id)
+        return lease is not None and not lease.used and now - lease.active < self.settings.connect_grace
 
     def _make_room(self, owner: str | None, evict: bool) -> None:
         """Room for one more session from `owner`, evicting an idle session if `evict`; raises
@@ -660,8 +669,8 @@ class Registry:
                 victim = self._idlest(theirs)
                 if victim is None:
                     raise SessionLimit(f"your address ({owner}) already holds {len(theirs)} sessions, the most one "
-                                       f"address may ({most}), and every one is open in a page; close one and try "
-                                       "again", full=False)
+                                       f"address may ({most}), and every one {IN_USE}; close one and try again",
+                                       full=False)
                 if not evict:
                     return  # its own idle session would go: that makes room under both caps
                 # an address at its cap gives up its own idle session, no one else's
@@ -670,7 +679,7 @@ class Registry:
             victim = self._idlest(self.sessions)
             if victim is None:
                 raise SessionLimit(f"the server is full: it holds its maximum of {self.settings.max_sessions} "
-                                   "sessions and every one is open in a page right now; try again in a few minutes")
+                                   f"sessions and every one {IN_USE}; try again in a few minutes")
             if evict:
                 self.remove(victim, "the session was closed to make room for a new one")
 

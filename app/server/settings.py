@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         "seconds a session with no connection lives after its controller's last command"))
     unattended_timeout: float = Field(300.0, gt=0, description=(
         "seconds a session with no connection lives if no controller has ever sent it a command"))
+    connect_grace: float = Field(10.0, ge=0, le=300, description=(
+        "seconds after it is made during which an unused session with no connection is never evicted "
+        "to make room: the page it was made for may still be connecting"))
     max_fps: float = Field(30.0, gt=0, le=240, description="frames per second each client gets at most")
     max_unacked: int = Field(2, ge=1, le=16, description="play frames a client may have unacknowledged")
     max_message_bytes: int = Field(262_144, ge=1024, description="largest websocket message accepted")

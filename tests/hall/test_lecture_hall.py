@@ -236,7 +236,7 @@ def test_an_idle_session_evicted_for_a_new_one_makes_room_at_once(hall):
     """The evicted session's release reaches Redis in its own time; the new session's
     reservation says what the process holds now, so it is not refused (a second read found the
     idle session evicted and the request refused anyway)."""
-    a = hall("A", max_sessions_per_client=2)
+    a = hall("A", max_sessions_per_client=2, connect_grace=0)  # a session just made may make room
     watched, _ = a.new_session(CONFIG)
     idle, _ = a.new_session(CONFIG)  # never opened in a page: the one to give up
     with a.connect(watched) as page:
@@ -251,7 +251,7 @@ def test_an_idle_session_evicted_for_a_new_one_makes_room_at_once(hall):
 def test_a_process_with_no_idle_session_asks_another_to_make_room(hall, limits):
     """Behind a load balancer, the request may reach a process whose sessions are all open in a
     page while another holds an idle one: that one makes room, as one process alone would."""
-    a, b = hall("A", **limits), hall("B", **limits)
+    a, b = hall("A", connect_grace=0, **limits), hall("B", connect_grace=0, **limits)
     idle, _ = a.new_session(CONFIG)  # never opened: the one to give up
     watched, _ = b.new_session(CONFIG)
     with b.connect(watched) as page:

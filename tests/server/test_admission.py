@@ -105,7 +105,8 @@ def test_a_wrong_token_on_a_presenter_link_is_not_put_in_the_page(client):
 
 @pytest.fixture
 def two_addresses():
-    app = create_app(small_settings(max_sessions_per_client=3))
+    # connect_grace 0: sessions made a moment ago may make room here (one test keeps the grace)
+    app = create_app(small_settings(max_sessions_per_client=3, connect_grace=0))
     with TestClient(app, client=("10.0.0.5", 1234)) as first:
         yield first, TestClient(app, client=("10.0.0.6", 1234))
 
@@ -148,7 +149,7 @@ def test_a_claimed_page_counts_against_the_address_that_connects_it(two_addresse
 
 
 def test_a_full_server_evicts_the_idle_session_nearest_expiry_and_refuses_only_when_none_is_idle(make_client):
-    client = make_client(max_sessions=3, max_sessions_per_client=100)
+    client = make_client(max_sessions=3, max_sessions_per_client=100, connect_grace=0)
     registry = client.app.state.registry
     used, unused, watched = new_session(client), new_session(client), new_session(client)
     with connect(client, *used) as peer:
@@ -167,6 +168,21 @@ def test_a_full_server_evicts_the_idle_session_nearest_expiry_and_refuses_only_w
         page = client.get("/")
         assert page.status_code == 429 and "The server is full" in page.text and "every one is open" in page.text
         assert set(registry.sessions) == {watched[0], fourth[0], fifth[0]}
+
+
+def test_a_session_just_made_for_a_page_still_connecting_is_never_the_one_evicted(make_client):
+    """A class making sessions together on a full server: each new one would otherwise evict the
+    one made a moment before, whose page then finds it gone."""
+    client = make_client(max_sessions=2, max_sessions_per_client=100, connect_grace=60)
+    registry = client.app.state.registry
+    first, second = new_session(client), new_session(client)
+    refused_post = client.post("/api/sessions")
+    assert refused_post.status_code == 429
+    assert "made moments ago for a page still connecting" in refused_post.json()["error"]["message"]
+    assert set(registry.sessions) == {first[0], second[0]}
+    registry.leases[first[0]].active -= 61  # its page never came, for longer than the grace
+    third = new_session(client)
+    assert set(registry.sessions) == {second[0], third[0]}
 
 
 # --- lifetime --------------------------------------------------------------------------------
