@@ -232,27 +232,18 @@ def test_one_address_holds_at_most_its_share_of_sessions_across_processes(hall):
     assert {a.request("GET", f"/api/sessions/{sid}")[0] for sid in (second, third)} == {200}
 
 
-def test_an_idle_session_evicted_for_a_new_one_makes_room_at_once(hall):
-    """The evicted session's release reaches Redis in its own time; the new session's
-    reservation says what the process holds now, so it is not refused (a second read found the
-    idle session evicted and the request refused anyway)."""
-    a = hall("A", max_sessions_per_client=2, connect_grace=0)  # a session just made may make room
-    watched, _ = a.new_session(CONFIG)
-    idle, _ = a.new_session(CONFIG)  # never opened in a page: the one to give up
-    with a.connect(watched) as page:
-        page.handshake()
-        status, body, _ = a.request("POST", "/api/sessions", {"config": CONFIG})
-        assert status == 201, body
-        assert a.request("GET", f"/api/sessions/{idle}")[0] == 404
-        assert a.request("GET", f"/api/sessions/{watched}")[0] == 200
-
-
-@pytest.mark.parametrize("limits", [{"max_sessions": 2}, {"max_sessions_per_client": 2}], ids=["hall", "address"])
-def test_a_process_with_no_idle_session_asks_another_to_make_room(hall, limits):
-    """Behind a load balancer, the request may reach a process whose sessions are all open in a
-    page while another holds an idle one: that one makes room, as one process alone would."""
-    a, b = hall("A", connect_grace=0, **limits), hall("B", connect_grace=0, **limits)
-    idle, _ = a.new_session(CONFIG)  # never opened: the one to give up
+@pytest.mark.parametrize("cap, idle_on", [("max_sessions_per_client", "the same process"),
+                                          ("max_sessions", "another process"),
+                                          ("max_sessions_per_client", "another process")])
+def test_an_idle_session_makes_room_for_a_new_one_at_once(hall, cap, idle_on):
+    """In the process asked, the evicted session's release reaches Redis in its own time; the new
+    session's reservation states what the process holds now, so it is not refused (a second read
+    found the idle session evicted and the request refused anyway). Behind a load balancer the
+    request may reach a process whose sessions are all open in a page while another holds an
+    idle one: that one makes room, as one process alone would."""
+    # connect_grace 0: a session made a moment ago may make room
+    a, b = hall("A", connect_grace=0, **{cap: 2}), hall("B", connect_grace=0, **{cap: 2})
+    idle, _ = (b if idle_on == "the same process" else a).new_session(CONFIG)  # never opened: the one to give up
     watched, _ = b.new_session(CONFIG)
     with b.connect(watched) as page:
         page.handshake()
