@@ -98,9 +98,9 @@ class Names:
 # already holds `client_cap` sessions across the live processes ("client_full"; checked first, so
 # the address makes room from its own sessions; a client_cap of 0: no address to count), or if
 # the live processes hold `cap` between them ("full"); else count it and register it.
-# A process states what it holds (`held`, and `held_client` for the address, reservations in
-# flight included) rather than adding and subtracting: its field is overwritten with the truth
-# every time, so a late release or a lost reply cannot leave a count off for good.
+# A process states what it holds (`held`, and `held_client` for the address) rather than adding
+# and subtracting: its field is overwritten with the truth every time, so a late release or a
+# lost reply cannot leave a count off for good.
 # Counts of processes whose heartbeat key has expired are dropped as they are found.
 RESERVE = """
 local counts, me, cap, process_prefix = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]

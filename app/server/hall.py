@@ -71,17 +71,16 @@ class RemoteConnection:
     def ack(self, seq: int) -> None:
         """Frames are flow-controlled by the socket's own process; nothing to do here."""
 
-    def push(self, *items: tuple[str, bytes]) -> None:
+    def push(self, *items: tuple[str, bytes], **extra) -> None:
         for kind, data in items:
-            self.hall.send_to(self.process, {"k": "to", "sid": self.session_id, "cid": self.cid, "as": kind}, data)
+            self.hall.send_to(self.process, {"k": "to", "sid": self.session_id, "cid": self.cid, "as": kind, **extra},
+                              data)
 
     def push_frame(self, version: int, seq: int, *items: tuple[str, bytes]) -> None:
         """A frame as a command's answer: its seq goes along, so the socket's own process counts
         it as sent and does not send the same frame again when the owner publishes it."""
         self.sent_version, self.sent_seq = max(self.sent_version, version), max(self.sent_seq, seq)
-        for kind, data in items:
-            self.hall.send_to(self.process, {"k": "to", "sid": self.session_id, "cid": self.cid, "as": kind,
-                                             "seq": seq}, data)
+        self.push(*items, seq=seq)
 
 
 class Mirror(Audience):
@@ -368,7 +367,7 @@ class Hall:
         total = len(self.registry.sessions)
         if owner is None:
             return total, 0
-        return total, sum(1 for lease in self.registry.leases.values() if lease.owner == owner)
+        return total, len(self.registry.made_for(owner))
 
     def released(self, session: Session, owner: str | None, reason: str) -> None:
         """`session`, made for address `owner`, left this process (deleted, expired, evicted,
@@ -450,7 +449,7 @@ class Hall:
             pipe.hset(key, mapping={"owner": self.id, "token": token_hash(session.token),
                                     "expires": f"{now_wall + deadline - now_mono:.0f}"})
             pipe.pexpire(key, ttl)
-        pipe.hset(self.names.counts, self.id, self._held(None)[0])
+        pipe.hset(self.names.counts, self.id, len(self.registry.sessions))
         by_client = Counter(lease.owner for lease in self.registry.leases.values() if lease.owner is not None)
         for address, held in by_client.items():
             pipe.hset(self.names.client(address), self.id, held)

@@ -599,9 +599,7 @@ class Registry:
     def evict_idlest(self, owner: str | None) -> bool:
         """End this process's idle session nearest expiry (among `owner`'s if given), to make room
         for a new one; whether there was one."""
-        candidates = self.sessions if owner is None else [
-            sid for sid, lease in self.leases.items() if lease.owner == owner]
-        victim = self._idlest(candidates)
+        victim = self._idlest(self.sessions if owner is None else self.made_for(owner))
         if victim is not None:
             self.remove(victim, "the session was closed to make room for a new one")
         return victim is not None
@@ -648,6 +646,10 @@ class Registry:
             timeout = min(timeout, self.settings.unattended_timeout)
         return lease.active + timeout
 
+    def made_for(self, owner: str) -> list[str]:
+        """The sessions here made for client address `owner` (what its cap counts)."""
+        return [sid for sid, lease in self.leases.items() if lease.owner == owner]
+
     def _idlest(self, session_ids) -> str | None:
         """The idle session nearest expiry: none open in a page, nor just made for a page still
         connecting (in a burst of new sessions, each would otherwise evict the one before)."""
@@ -664,7 +666,7 @@ class Registry:
         SessionLimit if there is none even so."""
         most = self.settings.max_sessions_per_client
         if owner is not None:
-            theirs = [sid for sid, lease in self.leases.items() if lease.owner == owner]
+            theirs = self.made_for(owner)
             if len(theirs) >= most:
                 victim = self._idlest(theirs)
                 if victim is None:
